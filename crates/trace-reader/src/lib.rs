@@ -1,0 +1,2 @@
+//! Reads Go execution traces. Being implemented (issue: trace-reader).
+#![forbid(unsafe_code)]

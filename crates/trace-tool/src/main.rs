@@ -1,0 +1,2 @@
+//! `trace-tool`: dumps, validates and summarizes Go execution traces.
+fn main() {}

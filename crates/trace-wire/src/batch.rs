@@ -1,0 +1,544 @@
+//! Batch framing: the header every batch starts with, and reading batches
+//! from a byte slice or from a stream.
+//!
+//! ```text
+//! u8       1 (EventBatch)       | 49 (ExperimentalBatch), u8 experiment id
+//! uvarint  gen
+//! uvarint  m                    ; thread id, or u64::MAX for "no thread"
+//! uvarint  time                 ; base timestamp, in ticks
+//! uvarint  size                 ; payload bytes that follow, at most 65 536
+//! byte[size] payload
+//! ```
+
+use std::io::{self, Read};
+
+use crate::error::{BatchField, Error, ErrorKind, IoCause};
+use crate::spec::{ty, Experiment, Version, HEADER_LEN};
+use crate::varint;
+
+/// The largest payload a batch may have (`64 << 10`).
+pub const MAX_BATCH_SIZE: u64 = 64 << 10;
+
+/// The thread id the runtime writes for batches that belong to no thread.
+pub const NO_THREAD: u64 = u64::MAX;
+
+/// How a writer encodes a batch's `size` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SizeEncoding {
+    /// The shortest varint (what Go's `gotraceraw text2bytes` writes).
+    #[default]
+    Minimal,
+    /// Always ten bytes, as Go's runtime writes it so that it can fill the size
+    /// in after the body.
+    Padded,
+}
+
+/// A batch header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHeader {
+    /// The experiment of an experimental batch; [`Experiment::None`] for an
+    /// ordinary event batch.
+    pub experiment: Experiment,
+    /// The generation the batch belongs to.
+    pub gen: u64,
+    /// The thread (M) that wrote the batch, or [`NO_THREAD`].
+    pub m: u64,
+    /// The base timestamp of the batch, in ticks.
+    pub time: u64,
+    /// The payload length in bytes.
+    pub size: u64,
+}
+
+impl BatchHeader {
+    /// Appends the encoded header to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>, size_encoding: SizeEncoding) {
+        if self.experiment == Experiment::None {
+            out.push(ty::EVENT_BATCH);
+        } else {
+            out.push(ty::EXPERIMENTAL_BATCH);
+            out.push(self.experiment.id());
+        }
+        varint::encode(self.gen, out);
+        varint::encode(self.m, out);
+        varint::encode(self.time, out);
+        match size_encoding {
+            SizeEncoding::Minimal => varint::encode(self.size, out),
+            SizeEncoding::Padded => varint::encode_padded(self.size, out),
+        }
+    }
+}
+
+/// Reads and checks the 16-byte file header at the start of `input`.
+///
+/// ```
+/// use trace_wire::{read_header, Version};
+/// assert_eq!(read_header(b"go 1.23 trace\0\0\0"), Ok(Version::Go123));
+/// assert!(read_header(b"go 1.99 trace\0\0\0").is_err());
+/// assert!(read_header(b"not a trace at all").is_err());
+/// ```
+pub fn read_header(input: &[u8]) -> Result<Version, Error> {
+    let bad = Error::new(ErrorKind::BadHeader, 0);
+    // Go scans "go 1.%d trace\x00\x00\x00": a decimal number, at least one
+    // digit. Every supported version has two digits, so a good header is
+    // always `HEADER_LEN` bytes long.
+    let rest = input.strip_prefix(b"go 1.").ok_or(bad)?;
+    let digits = rest
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count()
+        .min(9);
+    if digits == 0 || !rest[digits..].starts_with(b" trace\0\0\0") {
+        return Err(bad);
+    }
+    let minor = std::str::from_utf8(&rest[..digits])
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+        .ok_or(bad)?;
+    if digits != 2 {
+        return Err(Error::new(ErrorKind::UnsupportedVersion(minor), 0));
+    }
+    Version::from_minor(minor).ok_or(Error::new(ErrorKind::UnsupportedVersion(minor), 0))
+}
+
+/// A source of bytes with a position, read one byte at a time for headers.
+trait ByteSource {
+    fn next_byte(&mut self) -> Result<Option<u8>, IoCause>;
+    fn offset(&self) -> u64;
+}
+
+/// Reads one varint the way Go's `binary.ReadUvarint` does.
+fn read_uvarint(src: &mut impl ByteSource) -> Result<u64, IoCause> {
+    let mut value = 0u64;
+    for i in 0..varint::MAX_LEN {
+        let Some(b) = src.next_byte()? else {
+            return Err(if i == 0 {
+                IoCause::Eof
+            } else {
+                IoCause::UnexpectedEof
+            });
+        };
+        if b < 0x80 {
+            if i == varint::MAX_LEN - 1 && b > 1 {
+                return Err(IoCause::Overflow);
+            }
+            return Ok(value | (u64::from(b) << (7 * i)));
+        }
+        value |= u64::from(b & 0x7f) << (7 * i);
+    }
+    Err(IoCause::Overflow)
+}
+
+/// Reads a batch header. `Ok(None)` means the input ended cleanly before it.
+fn read_batch_header(
+    src: &mut impl ByteSource,
+    version: Version,
+) -> Result<Option<BatchHeader>, Error> {
+    let start = src.offset();
+    let fail = |kind| Error::new(kind, start);
+    let Some(b) = src.next_byte().map_err(|c| fail(ErrorKind::Io(c)))? else {
+        return Ok(None);
+    };
+    let experiment = match b {
+        ty::EVENT_BATCH => Experiment::None,
+        ty::EXPERIMENTAL_BATCH => match src.next_byte().map_err(|c| fail(ErrorKind::Io(c)))? {
+            Some(id) => Experiment::from_id(id),
+            // Go's reader treats EOF here like a clean end of the trace.
+            None => return Ok(None),
+        },
+        ty => return Err(fail(ErrorKind::ExpectedBatch { ty, version })),
+    };
+    let mut field =
+        |field| read_uvarint(src).map_err(|cause| fail(ErrorKind::BatchHeader { field, cause }));
+    let gen = field(BatchField::Gen)?;
+    let m = field(BatchField::M)?;
+    let time = field(BatchField::Time)?;
+    let size = field(BatchField::Size)?;
+    if size > MAX_BATCH_SIZE {
+        return Err(fail(ErrorKind::BatchTooLarge(size)));
+    }
+    Ok(Some(BatchHeader {
+        experiment,
+        gen,
+        m,
+        time,
+        size,
+    }))
+}
+
+/// One batch: its header and borrowed payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batch<'a> {
+    /// The header.
+    pub header: BatchHeader,
+    /// The payload, `header.size` bytes.
+    pub payload: &'a [u8],
+    /// The byte offset of the batch's first header byte in the file.
+    pub offset: u64,
+    /// The byte offset of the payload in the file.
+    pub payload_offset: u64,
+}
+
+/// What a batch holds, decided as Go's reader decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BatchKind {
+    /// A string table section.
+    Strings,
+    /// A stack table section.
+    Stacks,
+    /// CPU samples.
+    CpuSamples,
+    /// The tick frequency (1.22 and 1.23).
+    Frequency,
+    /// Frequency and clock snapshot (1.25+).
+    Sync,
+    /// An experiment's opaque data.
+    Experimental(Experiment),
+    /// Timed events of thread `m` (also what an empty payload is).
+    Events,
+}
+
+impl BatchHeader {
+    /// Classifies a batch with this header and `payload` by the payload's
+    /// first byte.
+    pub fn kind(&self, payload: &[u8], version: Version) -> BatchKind {
+        if self.experiment != Experiment::None {
+            return BatchKind::Experimental(self.experiment);
+        }
+        match payload.first() {
+            Some(&ty::STRINGS) => BatchKind::Strings,
+            Some(&ty::STACKS) => BatchKind::Stacks,
+            Some(&ty::CPU_SAMPLES) => BatchKind::CpuSamples,
+            Some(&ty::FREQUENCY) if !version.has_sync_batches() => BatchKind::Frequency,
+            Some(&ty::SYNC) if version.has_sync_batches() => BatchKind::Sync,
+            _ => BatchKind::Events,
+        }
+    }
+}
+
+impl Batch<'_> {
+    /// What the batch holds.
+    pub fn kind(&self, version: Version) -> BatchKind {
+        self.header.kind(self.payload, version)
+    }
+}
+
+struct SliceSource<'a> {
+    data: &'a [u8],
+    pos: usize,
+    base: u64,
+}
+
+impl ByteSource for SliceSource<'_> {
+    fn next_byte(&mut self) -> Result<Option<u8>, IoCause> {
+        let b = self.data.get(self.pos).copied();
+        if b.is_some() {
+            self.pos += 1;
+        }
+        Ok(b)
+    }
+
+    fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+}
+
+/// Reads the batches of a whole trace held in memory, borrowing payloads.
+///
+/// ```
+/// use trace_wire::{Batches, Version};
+/// let mut trace = Version::Go123.header().to_vec();
+/// trace.extend([1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 5]);
+/// trace.extend([8, 0xa8, 0xd6, 0xb9, 0x07]); // Frequency 15625000
+/// let mut batches = Batches::new(&trace)?;
+/// let batch = batches.next_batch()?.unwrap();
+/// assert_eq!(batch.header.gen, 1);
+/// assert_eq!(batch.payload.len(), 5);
+/// assert!(batches.next_batch()?.is_none());
+/// # Ok::<(), trace_wire::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Batches<'a> {
+    data: &'a [u8],
+    pos: usize,
+    version: Version,
+}
+
+impl<'a> Batches<'a> {
+    /// Checks the file header and positions the reader on the first batch.
+    pub fn new(data: &'a [u8]) -> Result<Self, Error> {
+        let version = read_header(data)?;
+        Ok(Self {
+            data,
+            pos: HEADER_LEN,
+            version,
+        })
+    }
+
+    /// The trace's format version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The offset of the next byte to read.
+    pub fn offset(&self) -> u64 {
+        self.pos as u64
+    }
+
+    /// Reads the next batch; `Ok(None)` at the end of the input.
+    pub fn next_batch(&mut self) -> Result<Option<Batch<'a>>, Error> {
+        let offset = self.pos as u64;
+        let mut src = SliceSource {
+            data: self.data,
+            pos: self.pos,
+            base: 0,
+        };
+        let Some(header) = read_batch_header(&mut src, self.version)? else {
+            self.pos = self.data.len();
+            return Ok(None);
+        };
+        let start = src.pos;
+        let available = (self.data.len() - start) as u64;
+        if available < header.size {
+            return Err(Error::new(
+                ErrorKind::BatchTruncated {
+                    read: available,
+                    wanted: header.size,
+                },
+                offset,
+            ));
+        }
+        let end = start + header.size as usize;
+        self.pos = end;
+        Ok(Some(Batch {
+            header,
+            payload: &self.data[start..end],
+            offset,
+            payload_offset: start as u64,
+        }))
+    }
+}
+
+/// Reads batches from a stream, copying each payload into a caller's buffer.
+///
+/// Memory use is one batch (at most 64 KiB) plus the reader's own buffering.
+#[derive(Debug)]
+pub struct BatchReader<R> {
+    inner: R,
+    offset: u64,
+    version: Version,
+}
+
+struct StreamSource<'r, R> {
+    inner: &'r mut R,
+    offset: &'r mut u64,
+}
+
+impl<R: Read> ByteSource for StreamSource<'_, R> {
+    fn next_byte(&mut self) -> Result<Option<u8>, IoCause> {
+        let mut b = [0u8];
+        loop {
+            match self.inner.read(&mut b) {
+                Ok(0) => return Ok(None),
+                Ok(_) => {
+                    *self.offset += 1;
+                    return Ok(Some(b[0]));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(IoCause::Io(e.kind())),
+            }
+        }
+    }
+
+    fn offset(&self) -> u64 {
+        *self.offset
+    }
+}
+
+impl<R: Read> BatchReader<R> {
+    /// Reads and checks the file header. For good performance `inner` should
+    /// be buffered (e.g. a `BufReader`): headers are read a byte at a time.
+    pub fn new(mut inner: R) -> Result<Self, Error> {
+        let mut header = [0u8; HEADER_LEN];
+        let mut n = 0;
+        while n < HEADER_LEN {
+            match inner.read(&mut header[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::new(ErrorKind::Io(IoCause::Io(e.kind())), n as u64)),
+            }
+        }
+        let version = read_header(&header[..n])?;
+        Ok(Self {
+            inner,
+            offset: HEADER_LEN as u64,
+            version,
+        })
+    }
+
+    /// The trace's format version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The offset of the next byte to read.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Reads the next batch, replacing the contents of `payload` with its
+    /// payload. Returns the header and the batch's offset; `Ok(None)` at the
+    /// end of the input.
+    pub fn read_batch(
+        &mut self,
+        payload: &mut Vec<u8>,
+    ) -> Result<Option<(BatchHeader, u64)>, Error> {
+        let offset = self.offset;
+        let mut src = StreamSource {
+            inner: &mut self.inner,
+            offset: &mut self.offset,
+        };
+        let Some(header) = read_batch_header(&mut src, self.version)? else {
+            return Ok(None);
+        };
+        payload.clear();
+        // The size was checked against MAX_BATCH_SIZE, so this is bounded.
+        payload.resize(header.size as usize, 0);
+        let mut n = 0;
+        while n < payload.len() {
+            match self.inner.read(&mut payload[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(Error::new(ErrorKind::Io(IoCause::Io(e.kind())), offset));
+                }
+            }
+        }
+        self.offset += n as u64;
+        if n < payload.len() {
+            payload.truncate(n);
+            return Err(Error::new(
+                ErrorKind::BatchTruncated {
+                    read: n as u64,
+                    wanted: header.size,
+                },
+                offset,
+            ));
+        }
+        Ok(Some((header, offset)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace(batches: &[u8]) -> Vec<u8> {
+        let mut res = Version::Go123.header().to_vec();
+        res.extend_from_slice(batches);
+        res
+    }
+
+    fn both(
+        data: &[u8],
+    ) -> (
+        Result<Vec<(BatchHeader, Vec<u8>)>, Error>,
+        Result<Vec<(BatchHeader, Vec<u8>)>, Error>,
+    ) {
+        let slice = (|| {
+            let mut b = Batches::new(data)?;
+            let mut res = Vec::new();
+            while let Some(batch) = b.next_batch()? {
+                res.push((batch.header, batch.payload.to_vec()));
+            }
+            Ok(res)
+        })();
+        let stream = (|| {
+            let mut r = BatchReader::new(data)?;
+            let mut res = Vec::new();
+            let mut buf = Vec::new();
+            while let Some((h, _)) = r.read_batch(&mut buf)? {
+                res.push((h, buf.clone()));
+            }
+            Ok(res)
+        })();
+        (slice, stream)
+    }
+
+    #[test]
+    fn header_round_trip() {
+        let h = BatchHeader {
+            experiment: Experiment::AllocFree,
+            gen: 3,
+            m: NO_THREAD,
+            time: 77,
+            size: 2,
+        };
+        for enc in [SizeEncoding::Minimal, SizeEncoding::Padded] {
+            let mut bytes = Vec::new();
+            h.encode(&mut bytes, enc);
+            bytes.extend([9, 9]);
+            let (a, b) = both(&trace(&bytes));
+            assert_eq!(a, b);
+            assert_eq!(a.unwrap(), vec![(h, vec![9, 9])]);
+        }
+    }
+
+    #[test]
+    fn errors_match_go() {
+        let cases: &[(&[u8], &str)] = &[
+            (&[7], "expected batch event, got CPUSample"),
+            (&[60], "expected batch event, got "),
+            (&[200], "expected batch event, got Invalid(200)"),
+            (&[1], "error reading batch gen: EOF"),
+            (&[1, 0x80], "error reading batch gen: unexpected EOF"),
+            (&[1, 1, 1, 1], "error reading batch size: EOF"),
+            (
+                &[1, 1, 1, 1, 0x81, 0x80, 0x04],
+                "invalid batch size 65537, maximum is 65536",
+            ),
+            (
+                &[1, 1, 1, 1, 5, 0, 0],
+                "failed to read full batch: read 2 but wanted 5",
+            ),
+            (
+                &[
+                    1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02,
+                ],
+                "error reading batch gen: binary: varint overflows a 64-bit integer",
+            ),
+        ];
+        for (bytes, want) in cases {
+            let (a, b) = both(&trace(bytes));
+            assert_eq!(a.as_ref().unwrap_err().to_string(), *want, "{bytes:?}");
+            assert_eq!(a.unwrap_err(), b.unwrap_err(), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn clean_ends() {
+        assert_eq!(both(&trace(&[])).0.unwrap(), vec![]);
+        // EOF right after the experimental batch byte ends the trace, as in Go.
+        assert_eq!(both(&trace(&[49])).0.unwrap(), vec![]);
+        assert_eq!(both(&trace(&[49])).1.unwrap(), vec![]);
+    }
+
+    #[test]
+    fn bad_headers() {
+        assert_eq!(
+            read_header(b"go 1.24 trace\0\0\0").unwrap_err().to_string(),
+            "unknown or unsupported trace version go 1.24"
+        );
+        assert_eq!(
+            read_header(b"go 1.2").unwrap_err().kind(),
+            ErrorKind::BadHeader
+        );
+        assert_eq!(
+            read_header(b"GO 1.23 trace\0\0\0").unwrap_err().kind(),
+            ErrorKind::BadHeader
+        );
+    }
+}
