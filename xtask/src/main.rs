@@ -1,2 +1,158 @@
-//! Project automation.
-fn main() {}
+//! Project automation, reached as `cargo xtask <task>`.
+//!
+//! Every task finds the workspace root from this crate's manifest directory,
+//! never from the current directory, so it works from anywhere in the tree.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context, Result};
+
+mod fuzz;
+mod golden;
+
+type Task = fn(&[String]) -> Result<()>;
+
+const TASKS: &[(&str, Task, &str)] = &[
+    ("ci", ci, "everything CI runs: fmt, clippy, tests, golden --check, layering"),
+    ("test", test, "the test suite (what the README's test command runs)"),
+    ("golden", golden::run, "refresh testdata/ from ../shared/go-traces (--check: fail if stale)"),
+    ("fuzz", fuzz::run, "fuzz a target with libFuzzer: fuzz <wire|text|reader> [--seconds N]"),
+    ("layering", layering, "check which crates may depend on which"),
+    ("deny", deny, "cargo-deny: licenses, bans, sources (skipped if cargo-deny is missing)"),
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(name) = args.first() else {
+        help();
+        return ExitCode::SUCCESS;
+    };
+    let Some((_, task, _)) = TASKS.iter().find(|(n, _, _)| n == name) else {
+        eprintln!("unknown task `{name}`\n");
+        help();
+        return ExitCode::FAILURE;
+    };
+    match task(&args[1..]) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {name}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn help() {
+    eprintln!("cargo xtask <task>\n\ntasks:");
+    for (name, _, about) in TASKS {
+        eprintln!("  {name:<10} {about}");
+    }
+}
+
+/// The workspace root.
+pub(crate) fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// The shared conformance corpus beside the workspace, if present.
+pub(crate) fn shared_corpus() -> Option<PathBuf> {
+    let dir = root().join("../shared/go-traces");
+    dir.is_dir().then_some(dir)
+}
+
+/// Runs `cargo` with `args` in the workspace root, failing on a non-zero exit.
+pub(crate) fn cargo(args: &[&str]) -> Result<()> {
+    run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args(args))
+}
+
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
+    cmd.current_dir(root());
+    eprintln!("$ {}", describe(cmd));
+    let status = cmd.status().with_context(|| format!("running {}", describe(cmd)))?;
+    if !status.success() {
+        bail!("`{}` failed with {status}", describe(cmd));
+    }
+    Ok(())
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+/// The README's test command.
+fn test(_: &[String]) -> Result<()> {
+    cargo(&["test", "--workspace"])
+}
+
+fn ci(_: &[String]) -> Result<()> {
+    cargo(&["fmt", "--all", "--check"])?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    test(&[])?;
+    golden::run(&["--check".to_string()])?;
+    layering(&[])?;
+    cargo(&["bench", "--workspace", "--no-run"])?;
+    Ok(())
+}
+
+/// Which workspace crates each crate may depend on (normal dependencies).
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("trace-wire", &[]),
+    ("trace-reader", &["trace-wire"]),
+    ("trace-runtime", &["trace-wire"]),
+    ("trace-flight", &["trace-wire", "trace-runtime"]),
+    ("trace-annotate", &["trace-wire", "trace-runtime"]),
+    ("trace-tool", &["trace-wire", "trace-reader"]),
+];
+
+/// External crates that only `trace-annotate` may pull in.
+const ANNOTATE_ONLY: &[&str] = &["tracing-core", "tracing-subscriber"];
+
+fn layering(_: &[String]) -> Result<()> {
+    let mut problems = Vec::new();
+    for (krate, allowed) in ALLOWED {
+        let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(root())
+            .args(["tree", "-e", "normal", "--prefix", "none", "--format", "{p}", "-p", krate])
+            .output()
+            .context("running cargo tree")?;
+        if !out.status.success() {
+            bail!("cargo tree -p {krate} failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let tree = String::from_utf8_lossy(&out.stdout);
+        for line in tree.lines() {
+            let name = line.split_whitespace().next().unwrap_or("");
+            if name == *krate {
+                continue;
+            }
+            let internal = ALLOWED.iter().any(|(n, _)| *n == name);
+            if internal && !allowed.contains(&name) {
+                problems.push(format!("{krate} depends on {name}"));
+            }
+            if ANNOTATE_ONLY.contains(&name) && *krate != "trace-annotate" {
+                problems.push(format!("{krate} depends on {name}, which only trace-annotate may use"));
+            }
+        }
+    }
+    problems.sort();
+    problems.dedup();
+    if !problems.is_empty() {
+        bail!("layering violations (see docs/architecture.md):\n  {}", problems.join("\n  "));
+    }
+    eprintln!("layering: ok");
+    Ok(())
+}
+
+fn deny(_: &[String]) -> Result<()> {
+    let found = Command::new("cargo").args(["deny", "--version"]).output().is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("deny: skipped, cargo-deny is not installed (`cargo install cargo-deny`)");
+        return Ok(());
+    }
+    // Advisories need the RustSec database from the network; check the rest.
+    cargo(&["deny", "check", "bans", "licenses", "sources"])
+}
