@@ -54,3 +54,6 @@ pub use tables::{
     Stacks, Strings, SyncBatch, MAX_FRAMES_PER_STACK, MAX_STRING_SIZE,
 };
 pub use time::Frequency;
+
+#[doc(hidden)]
+pub mod fuzzing;
