@@ -223,6 +223,10 @@ pub enum ErrorKind {
     /// A data payload larger than this crate will hold in memory.
     #[error("data of {0} bytes is larger than the input")]
     DataTooLarge(u64),
+    /// A type byte that is zero or past the end of the event table, as Go's
+    /// raw reader (`go tool trace -d=2`, the text form) reports it.
+    #[error("invalid event type: {0}")]
+    RawInvalidEventType(u8),
 }
 
 /// Formats an event type byte as Go's `EventString` does for a version.

@@ -40,6 +40,7 @@ mod event;
 mod spec;
 mod tables;
 mod time;
+pub mod text;
 pub mod varint;
 
 pub use batch::{

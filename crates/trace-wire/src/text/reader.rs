@@ -1,0 +1,444 @@
+//! The raw binary reader: events back to back, as `go tool trace -d=2`
+//! reads them.
+
+use crate::error::{Error, ErrorKind, IoCause};
+use crate::spec::{EventSpec, Version};
+use crate::varint::{self, VarintError};
+
+use super::{Event, FrameData, MAX_EVENT_ARGS};
+
+/// Reads the events of a binary trace one after another, batch headers and
+/// table entries included, without interpreting them: the view behind
+/// `go tool trace -d=2` (Go's `internal/trace/raw.Reader`).
+///
+/// Unlike [`crate::Batches`], it does not use batch sizes at all, so it
+/// shows exactly what bytes are there even in a corrupt trace. Its rules are
+/// Go's:
+/// - a type byte of 0 or past the end of the version's event table is an
+///   error (`invalid event type: <n>`); table slots without a name (50–127
+///   in 1.22/1.23) are read as events without arguments;
+/// - every argument, including an experimental batch's `exp`, is a varint;
+///   a `Stack` is followed by `nframes` frames of four varints (none if
+///   `nframes` does not fit an `i64`); `String` and `ExperimentalBatch`
+///   are followed by a varint length and that many bytes of data;
+/// - the input ending where a varint or data byte should start ends the
+///   trace cleanly, dropping the incomplete event; ending inside a varint is
+///   the error `unexpected EOF`.
+///
+/// Events borrow from the input; reading allocates nothing.
+///
+/// ```
+/// use trace_wire::text::RawReader;
+///
+/// let mut trace = b"go 1.23 trace\0\0\0".to_vec();
+/// trace.extend([1, 1, 2, 3, 5]); // EventBatch gen=1 m=2 time=3 size=5
+/// trace.extend([8, 0xa8, 0xd6, 0xb9, 0x07]); // Frequency freq=15625000
+/// let mut reader = RawReader::new(&trace)?;
+/// assert_eq!(reader.minor(), 23);
+/// let batch = reader.next_event()?.unwrap();
+/// assert_eq!((batch.name(), batch.args()), ("EventBatch", &[1, 2, 3, 5][..]));
+/// assert_eq!(reader.next_event()?.unwrap().to_string(), "Frequency freq=15625000");
+/// assert!(reader.next_event()?.is_none());
+/// # Ok::<(), trace_wire::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct RawReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    minor: u32,
+    version: Option<Version>,
+    specs: &'static [EventSpec],
+}
+
+/// Versions Go 1.23's header check accepts that predate the v2 format. The
+/// raw reader has no event table for them, so any event in such a trace is
+/// an invalid event type.
+const LEGACY_MINORS: [u32; 3] = [11, 19, 21];
+
+/// The event table of a header's minor version, if the text form knows it:
+/// `Some(None)` for the legacy versions, which have an empty table.
+pub(super) fn lookup_version(minor: u32) -> Option<Option<Version>> {
+    if LEGACY_MINORS.contains(&minor) {
+        return Some(None);
+    }
+    Version::from_minor(minor).map(Some)
+}
+
+pub(super) fn specs_of(version: Option<Version>) -> &'static [EventSpec] {
+    version.map_or(&[], Version::specs)
+}
+
+impl<'a> RawReader<'a> {
+    /// Checks the file header at the start of `trace` and positions the
+    /// reader on the first event.
+    ///
+    /// The header is matched the way Go matches it, with
+    /// `fmt.Fscanf(r, "go 1.%d trace\x00\x00\x00", &v)`, which is lenient
+    /// about white space and leading zeros. Besides the versions of
+    /// [`Version`], the pre-v2 versions 1.11, 1.19 and 1.21 are accepted (as
+    /// Go does); such a trace has no events this reader knows.
+    pub fn new(trace: &'a [u8]) -> Result<Self, Error> {
+        let (minor, len) = scan_header(trace)?;
+        let version =
+            lookup_version(minor).ok_or(Error::new(ErrorKind::UnsupportedVersion(minor), 0))?;
+        Ok(Self {
+            data: trace,
+            pos: len,
+            minor,
+            version,
+            specs: specs_of(version),
+        })
+    }
+
+    /// The minor version number the header names, e.g. 23 for
+    /// `go 1.23 trace`.
+    pub fn minor(&self) -> u32 {
+        self.minor
+    }
+
+    /// The format version, or `None` for a pre-v2 header (1.11, 1.19, 1.21).
+    pub fn version(&self) -> Option<Version> {
+        self.version
+    }
+
+    /// The offset of the next event in the input.
+    pub fn offset(&self) -> u64 {
+        self.pos as u64
+    }
+
+    /// Reads the next event; `Ok(None)` at the end of the input (including an
+    /// input that ends where a value of the event should start).
+    #[inline]
+    pub fn next_event(&mut self) -> Result<Option<Event<'a>>, Error> {
+        let start = self.pos;
+        let Some(&ty) = self.data.get(start) else {
+            return Ok(None);
+        };
+        let Some(spec) = self.specs.get(usize::from(ty)).filter(|_| ty != 0) else {
+            return Err(Error::new(ErrorKind::RawInvalidEventType(ty), start as u64));
+        };
+        let mut cur = Cursor {
+            data: self.data,
+            pos: start + 1,
+        };
+        let Some(event) = cur.event(ty, spec)? else {
+            // Go's reader reports `io.EOF` for the cut-short event, which
+            // `go tool trace -d=2` treats as the end of the trace.
+            self.pos = self.data.len();
+            return Ok(None);
+        };
+        self.pos = cur.pos;
+        Ok(Some(event))
+    }
+}
+
+/// A position in the input, reading values the way Go's `bufio.Reader`
+/// with `binary.ReadUvarint` does.
+struct Cursor<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// One varint; `Ok(None)` if the input ends before its first byte.
+    #[inline]
+    fn uvarint(&mut self) -> Result<Option<u64>, Error> {
+        let cause = match varint::decode(&self.data[self.pos..]) {
+            Ok((v, n)) => {
+                self.pos += n;
+                return Ok(Some(v));
+            }
+            Err(VarintError::Truncated { read: 0 }) => return Ok(None),
+            Err(VarintError::Truncated {
+                read: varint::MAX_LEN,
+            })
+            | Err(VarintError::Overflow) => IoCause::Overflow,
+            Err(VarintError::Truncated { .. }) => IoCause::UnexpectedEof,
+        };
+        Err(Error::new(ErrorKind::Io(cause), self.pos as u64))
+    }
+
+    /// The rest of an event whose type byte was read; `Ok(None)` if the
+    /// input ends where a value should start.
+    fn event(&mut self, ty: u8, spec: &'static EventSpec) -> Result<Option<Event<'a>>, Error> {
+        let mut args = [0u64; MAX_EVENT_ARGS];
+        let n_args = spec.args.len().min(MAX_EVENT_ARGS);
+        for arg in &mut args[..n_args] {
+            let Some(v) = self.uvarint()? else {
+                return Ok(None);
+            };
+            *arg = v;
+        }
+        let mut frames = FrameData::NONE;
+        if spec.is_stack {
+            // Go converts the count to an `int`; a negative one reads nothing.
+            let count = if i64::try_from(args[1]).is_ok() {
+                args[1]
+            } else {
+                0
+            };
+            let start = self.pos;
+            // Every frame takes at least four bytes, so this loop ends.
+            for _ in 0..count {
+                for _ in 0..4 {
+                    if self.uvarint()?.is_none() {
+                        return Ok(None);
+                    }
+                }
+            }
+            frames = FrameData::Encoded {
+                bytes: &self.data[start..self.pos],
+                count,
+            };
+        }
+        let mut data = None;
+        if spec.has_data {
+            let Some(len) = self.uvarint()? else {
+                return Ok(None);
+            };
+            // As above, a length that is negative as an `int` reads nothing;
+            // an empty one is Go's nil data.
+            if len > 0 && i64::try_from(len).is_ok() {
+                let available = (self.data.len() - self.pos) as u64;
+                if len > available {
+                    return Ok(None);
+                }
+                let end = self.pos + len as usize;
+                data = Some(&self.data[self.pos..end]);
+                self.pos = end;
+            }
+        }
+        Ok(Some(Event {
+            ty,
+            spec,
+            args,
+            n_args: n_args as u8,
+            frames,
+            data,
+        }))
+    }
+}
+
+/// Go's `unicode.IsSpace` (and `fmt`'s space set, which is the same).
+pub(super) fn is_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t'..='\r'
+            | ' '
+            | '\u{85}'
+            | '\u{a0}'
+            | '\u{1680}'
+            | '\u{2000}'..='\u{200a}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{202f}'
+            | '\u{205f}'
+            | '\u{3000}'
+    )
+}
+
+/// Matches the file header as Go's
+/// `fmt.Fscanf(r, "go 1.%d trace\x00\x00\x00", &v)` with a `uint32` `v`
+/// does, returning the number and the header's length in bytes.
+///
+/// Scanf's rules that matter here: a space in the format matches one or more
+/// white-space runes (not newlines) in the input; `%d` skips leading white
+/// space and reads decimal digits, which must fit a `uint32`; every other
+/// format rune must match exactly.
+fn scan_header(input: &[u8]) -> Result<(u32, usize), Error> {
+    let bad = Error::new(ErrorKind::BadHeader, 0);
+    let mut pos = 0;
+    let next_rune = |pos: usize| -> Option<(char, usize)> {
+        let rest = input.get(pos..).filter(|r| !r.is_empty())?;
+        let (c, w) = super::quote::decode_rune(rest);
+        Some((c.unwrap_or(char::REPLACEMENT_CHARACTER), w))
+    };
+    let literal = |pos: &mut usize, lit: &str| -> Result<(), Error> {
+        for want in lit.chars() {
+            match next_rune(*pos) {
+                Some((c, w)) if c == want => *pos += w,
+                _ => return Err(bad),
+            }
+        }
+        Ok(())
+    };
+    let spaces = |pos: &mut usize, at_least_one: bool| -> Result<(), Error> {
+        let mut seen = false;
+        while let Some((c, w)) = next_rune(*pos) {
+            if c == '\n' {
+                return Err(bad);
+            }
+            if !is_space(c) {
+                break;
+            }
+            *pos += w;
+            seen = true;
+        }
+        // End of input also satisfies a format space, but then the literal
+        // after it fails.
+        if at_least_one && !seen && *pos < input.len() {
+            return Err(bad);
+        }
+        Ok(())
+    };
+    literal(&mut pos, "go")?;
+    spaces(&mut pos, true)?;
+    literal(&mut pos, "1.")?;
+    spaces(&mut pos, false)?;
+    let digits = input[pos..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if digits == 0 {
+        return Err(bad);
+    }
+    let mut value = 0u32;
+    for &d in &input[pos..pos + digits] {
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u32::from(d - b'0')))
+            .ok_or(bad)?;
+    }
+    pos += digits;
+    spaces(&mut pos, true)?;
+    literal(&mut pos, "trace\0\0\0")?;
+    Ok((value, pos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(trace: &[u8]) -> (Vec<String>, Option<String>) {
+        let mut r = match RawReader::new(trace) {
+            Ok(r) => r,
+            Err(e) => return (Vec::new(), Some(e.to_string())),
+        };
+        let mut lines = Vec::new();
+        loop {
+            match r.next_event() {
+                Ok(Some(e)) => lines.push(e.to_string()),
+                Ok(None) => return (lines, None),
+                Err(e) => return (lines, Some(e.to_string())),
+            }
+        }
+    }
+
+    fn with_header(body: &[u8]) -> Vec<u8> {
+        let mut t = b"go 1.23 trace\0\0\0".to_vec();
+        t.extend_from_slice(body);
+        t
+    }
+
+    #[test]
+    fn headers_like_fscanf() {
+        // Each was run through `go tool trace -d=2` (Go 1.23.5).
+        let body = b"\x02\x04\x05\x01\x02ab";
+        let want: Vec<String> = ["Stacks", "Strings", "String id=1\n\tdata=\"ab\""]
+            .map(String::from)
+            .to_vec();
+        for h in [
+            &b"go 1.023 trace\0\0\0"[..],
+            b"go 1. 23 trace\0\0\0",
+            b"go 1.23  trace\0\0\0",
+            b"go\t1.23\ttrace\0\0\0",
+        ] {
+            let mut t = h.to_vec();
+            t.extend_from_slice(body);
+            assert_eq!(read_all(&t), (want.clone(), None), "{h:?}");
+        }
+        for h in [
+            &b"go 1.+23 trace\0\0\0"[..],
+            b"go 1.23 trace\0\0",
+            b"go1.23 trace\0\0\0",
+            b"go 1.23trace\0\0\0",
+            b"go 1.\n23 trace\0\0\0",
+            b"go 1.4294967319 trace\0\0\0",
+            b"",
+        ] {
+            let mut t = h.to_vec();
+            t.extend_from_slice(body);
+            let want = Some("bad file format: not a Go execution trace?".to_string());
+            assert_eq!(read_all(&t), (vec![], want), "{h:?}");
+        }
+        // Go's reader accepts the old versions but has no table for them.
+        let mut t = b"go 1.21 trace\0\0\0".to_vec();
+        t.extend_from_slice(body);
+        assert_eq!(read_all(&t), (vec![], Some("invalid event type: 2".into())));
+        assert_eq!(
+            read_all(b"go 1.24 trace\0\0\0").1.as_deref(),
+            Some("unknown or unsupported trace version go 1.24")
+        );
+    }
+
+    #[test]
+    fn dumb_reading_rules() {
+        // Unnamed slots print as empty lines; 0 is invalid.
+        assert_eq!(
+            read_all(&with_header(&[60, 60, 0])),
+            (
+                vec![String::new(), String::new()],
+                Some("invalid event type: 0".into())
+            )
+        );
+        assert_eq!(
+            read_all(&with_header(&[137])).1.as_deref(),
+            Some("invalid event type: 137")
+        );
+        // EOF at the start of an argument: silent end.
+        assert_eq!(
+            read_all(&with_header(&[8, 5, 13, 1])),
+            (vec!["Frequency freq=5".into()], None)
+        );
+        // EOF inside a varint.
+        assert_eq!(
+            read_all(&with_header(&[8, 0x80])),
+            (vec![], Some("unexpected EOF".into()))
+        );
+        // Overflow.
+        let mut body = vec![8];
+        body.extend([0x80; 10]);
+        assert_eq!(
+            read_all(&with_header(&body)).1.as_deref(),
+            Some("binary: varint overflows a 64-bit integer")
+        );
+        // Data cut short: silent end. Empty data: no data line.
+        assert_eq!(read_all(&with_header(&[5, 1, 3, b'a'])), (vec![], None));
+        assert_eq!(
+            read_all(&with_header(&[5, 1, 0, 4])),
+            (vec!["String id=1".into(), "Strings".into()], None)
+        );
+        // A data length that is negative as an int64 reads no data.
+        let mut body = vec![5, 1];
+        body.extend([
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 4,
+        ]);
+        assert_eq!(
+            read_all(&with_header(&body)),
+            (vec!["String id=1".into(), "Strings".into()], None)
+        );
+        // Stack frames; a negative frame count reads none.
+        assert_eq!(
+            read_all(&with_header(&[3, 7, 1, 10, 1, 2, 3])).0,
+            vec!["Stack id=7 nframes=1\n\tpc=10 func=1 file=2 line=3"]
+        );
+        let mut body = vec![3, 7];
+        body.extend([
+            0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 2,
+        ]);
+        assert_eq!(
+            read_all(&with_header(&body)).0,
+            vec!["Stack id=7 nframes=9223372036854775808", "Stacks"]
+        );
+        // A huge frame count reads frames until the input ends.
+        assert_eq!(
+            read_all(&with_header(&[3, 7, 0x7f, 1, 2, 3, 4, 5])),
+            (vec![], None)
+        );
+        // Experimental batch: `exp` is a varint, the size is the data length.
+        assert_eq!(
+            read_all(&with_header(&[49, 1, 1, 2, 3, 2, 0, 0xff])).0,
+            vec!["ExperimentalBatch exp=1 gen=1 m=2 time=3\n\tdata=\"\\x00\\xff\""]
+        );
+    }
+}
