@@ -1,2 +1,29 @@
 //! `trace-tool`: dumps, validates and summarizes Go execution traces.
-fn main() {}
+//!
+//! `main` only parses the command line and hands over to one module per
+//! subcommand in `cmd/`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Dumps, validates and summarizes Go execution traces without Go.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Raw(cmd::raw::Args),
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Raw(args) => cmd::raw::run(&args),
+    }
+}

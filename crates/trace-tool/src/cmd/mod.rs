@@ -1,0 +1,3 @@
+//! One module per subcommand. Each exposes `Args` (clap) and `run`.
+
+pub(crate) mod raw;

@@ -1,0 +1,122 @@
+//! `trace-tool raw`: the text form of a trace, as `go tool trace -d=2`
+//! prints it, and back.
+
+use std::fs;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use trace_wire::text::{bytes_to_text, text_to_bytes, ToTextError};
+use trace_wire::SizeEncoding;
+
+/// Print every wire event of a trace as text, exactly as
+/// `go tool trace -d=2` does; or, with `--encode`, turn such text back into a
+/// binary trace.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The binary trace to print (`-` for standard input).
+    #[arg(required_unless_present = "encode", conflicts_with = "encode")]
+    file: Option<PathBuf>,
+
+    /// Start with the `Trace Go1.xx` header line, as `gotraceraw bytes2text`
+    /// does; the output can then be given to `--encode`.
+    #[arg(long, conflicts_with = "encode")]
+    versioned: bool,
+
+    /// Convert this text-form file (`-` for standard input) to a binary
+    /// trace, as `gotraceraw text2bytes` does.
+    #[arg(long, value_name = "TEXT")]
+    encode: Option<PathBuf>,
+
+    /// Where `--encode` writes the binary trace (default: standard output).
+    #[arg(short, long, value_name = "OUT", requires = "encode")]
+    output: Option<PathBuf>,
+
+    /// With `--encode`, write batch sizes as ten-byte varints the way the Go
+    /// runtime does, so that the text of a runtime trace converts back to the
+    /// identical file.
+    #[arg(long, requires = "encode")]
+    runtime_padding: bool,
+}
+
+pub(crate) fn run(args: &Args) -> ExitCode {
+    match &args.encode {
+        Some(text) => encode(text, args.output.as_deref(), args.runtime_padding),
+        None => print(
+            args.file.as_deref().unwrap_or(Path::new("-")),
+            args.versioned,
+        ),
+    }
+}
+
+/// Reads a whole file, or standard input for `-`.
+fn read_input(path: &Path) -> io::Result<Vec<u8>> {
+    if path == Path::new("-") {
+        let mut buf = Vec::new();
+        io::stdin().lock().read_to_end(&mut buf)?;
+        Ok(buf)
+    } else {
+        fs::read(path)
+    }
+}
+
+fn print(path: &Path, versioned: bool) -> ExitCode {
+    let trace = match read_input(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("failed to read trace file: {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = BufWriter::with_capacity(64 << 10, io::stdout().lock());
+    match bytes_to_text(&trace, versioned, &mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`trace-tool raw x | head`) is not an error.
+        Err(ToTextError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn encode(text_path: &Path, output: Option<&Path>, runtime_padding: bool) -> ExitCode {
+    let text = match read_input(text_path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("failed to read {}: {e}", text_path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let sizes = if runtime_padding {
+        SizeEncoding::Padded
+    } else {
+        SizeEncoding::Minimal
+    };
+    // Convert everything first, so that bad text leaves no partial output.
+    let binary = match text_to_bytes(&text, sizes) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{}: {e}", text_path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let written = match output {
+        Some(path) if path != Path::new("-") => fs::write(path, &binary),
+        _ => {
+            let mut out = BufWriter::new(io::stdout().lock());
+            out.write_all(&binary).and_then(|()| out.flush())
+        }
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "failed to write {}: {e}",
+                output.unwrap_or(Path::new("-")).display()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
