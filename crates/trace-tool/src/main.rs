@@ -27,3 +27,13 @@ fn main() -> ExitCode {
         Command::Raw(args) => cmd::raw::run(&args),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

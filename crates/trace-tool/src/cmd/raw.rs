@@ -14,19 +14,20 @@ use trace_wire::SizeEncoding;
 /// binary trace.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The binary trace to print (`-` for standard input).
-    #[arg(required_unless_present = "encode", conflicts_with = "encode")]
-    file: Option<PathBuf>,
+    /// The binary trace to print, or with `--encode` the text to convert
+    /// (`-` for standard input).
+    #[arg(value_name = "FILE")]
+    input: PathBuf,
 
     /// Start with the `Trace Go1.xx` header line, as `gotraceraw bytes2text`
     /// does; the output can then be given to `--encode`.
-    #[arg(long, conflicts_with = "encode")]
+    #[arg(long)]
     versioned: bool,
 
-    /// Convert this text-form file (`-` for standard input) to a binary
-    /// trace, as `gotraceraw text2bytes` does.
-    #[arg(long, value_name = "TEXT")]
-    encode: Option<PathBuf>,
+    /// Convert the text form in FILE to a binary trace, as
+    /// `gotraceraw text2bytes` does.
+    #[arg(long)]
+    encode: bool,
 
     /// Where `--encode` writes the binary trace (default: standard output).
     #[arg(short, long, value_name = "OUT", requires = "encode")]
@@ -40,12 +41,16 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
-    match &args.encode {
-        Some(text) => encode(text, args.output.as_deref(), args.runtime_padding),
-        None => print(
-            args.file.as_deref().unwrap_or(Path::new("-")),
-            args.versioned,
-        ),
+    // Checked here rather than with clap's `conflicts_with`, which would make
+    // clap waive the `requires = "encode"` checks above.
+    if args.encode && args.versioned {
+        eprintln!("error: the argument '--versioned' cannot be used with '--encode'");
+        return ExitCode::from(2);
+    }
+    if args.encode {
+        encode(&args.input, args.output.as_deref(), args.runtime_padding)
+    } else {
+        print(&args.input, args.versioned)
     }
 }
 

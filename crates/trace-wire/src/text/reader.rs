@@ -74,9 +74,10 @@ impl<'a> RawReader<'a> {
     ///
     /// The header is matched the way Go matches it, with
     /// `fmt.Fscanf(r, "go 1.%d trace\x00\x00\x00", &v)`, which is lenient
-    /// about white space and leading zeros. Besides the versions of
-    /// [`Version`], the pre-v2 versions 1.11, 1.19 and 1.21 are accepted (as
-    /// Go does); such a trace has no events this reader knows.
+    /// about white space and leading zeros. The versions accepted are those
+    /// of [`Version`] (Go 1.23 itself rejects 1.25 and 1.26, which came
+    /// later) and, as in Go, the pre-v2 versions 1.11, 1.19 and 1.21; such a
+    /// trace has no events this reader knows.
     pub fn new(trace: &'a [u8]) -> Result<Self, Error> {
         let (minor, len) = scan_header(trace)?;
         let version =
