@@ -1,0 +1,317 @@
+//! The text of an event exactly as Go 1.23's `Event.String()` writes it,
+//! which is what `go tool trace -d=1` prints.
+//!
+//! The formatter is written once against [`Out`], a sink taking text and raw
+//! bytes: through `Display` (function and file names that are not UTF-8 are
+//! shown lossily) and through [`Event::write_go`] (every byte as Go writes
+//! it).
+
+use std::fmt;
+use std::io;
+
+use crate::event::{Event, EventKind, Stack, StateChange};
+use crate::quote::{quote_into, write_quoted};
+
+/// Where formatted text goes.
+pub(crate) trait Out {
+    type Err;
+    /// Writes text.
+    fn s(&mut self, s: &str) -> Result<(), Self::Err>;
+    /// Writes bytes that Go writes unquoted (they may not be UTF-8).
+    fn raw(&mut self, b: &[u8]) -> Result<(), Self::Err>;
+}
+
+/// Writes to a `fmt::Formatter`; raw bytes are converted lossily.
+pub(crate) struct FmtOut<'a, 'b>(pub(crate) &'a mut fmt::Formatter<'b>);
+
+impl Out for FmtOut<'_, '_> {
+    type Err = fmt::Error;
+
+    #[inline]
+    fn s(&mut self, s: &str) -> fmt::Result {
+        self.0.write_str(s)
+    }
+
+    fn raw(&mut self, b: &[u8]) -> fmt::Result {
+        self.0.write_str(&String::from_utf8_lossy(b))
+    }
+}
+
+/// Writes bytes to an `io::Write`.
+struct IoOut<'a, W: ?Sized>(&'a mut W);
+
+impl<W: io::Write + ?Sized> Out for IoOut<'_, W> {
+    type Err = io::Error;
+
+    #[inline]
+    fn s(&mut self, s: &str) -> io::Result<()> {
+        self.0.write_all(s.as_bytes())
+    }
+
+    #[inline]
+    fn raw(&mut self, b: &[u8]) -> io::Result<()> {
+        self.0.write_all(b)
+    }
+}
+
+/// Writes a signed decimal.
+#[inline]
+fn int<O: Out>(o: &mut O, v: i64) -> Result<(), O::Err> {
+    if v < 0 {
+        o.s("-")?;
+    }
+    uint(o, v.unsigned_abs())
+}
+
+/// Writes an unsigned decimal.
+#[inline]
+fn uint<O: Out>(o: &mut O, mut v: u64) -> Result<(), O::Err> {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    o.s(std::str::from_utf8(&buf[i..]).unwrap_or_default())
+}
+
+/// Writes `0x` and lowercase hex digits without leading zeros.
+fn hex<O: Out>(o: &mut O, mut v: u64) -> Result<(), O::Err> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 18];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = HEX[(v & 0xf) as usize];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    i -= 2;
+    buf[i] = b'0';
+    buf[i + 1] = b'x';
+    o.s(std::str::from_utf8(&buf[i..]).unwrap_or_default())
+}
+
+fn stack_block<O: Out>(o: &mut O, header: &str, stack: &Stack<'_>) -> Result<(), O::Err> {
+    o.s(header)?;
+    for f in stack.frames() {
+        o.s("\t")?;
+        o.raw(f.func.as_bytes())?;
+        o.s(" @ ")?;
+        hex(o, f.pc)?;
+        o.s("\n\t\t")?;
+        o.raw(f.file.as_bytes())?;
+        o.s(":")?;
+        uint(o, f.line)?;
+        o.s("\n")?;
+    }
+    Ok(())
+}
+
+/// Formats `e` as Go's `Event.String()`.
+fn write_event<O: Out>(o: &mut O, e: &Event) -> Result<(), O::Err> {
+    o.s("M=")?;
+    int(o, e.ctx.m)?;
+    o.s(" P=")?;
+    int(o, e.ctx.p)?;
+    o.s(" G=")?;
+    int(o, e.ctx.g)?;
+    o.s(" ")?;
+    let kind = e.kind();
+    o.s(kind.name())?;
+    o.s(" Time=")?;
+    int(o, e.time)?;
+    match kind {
+        EventKind::Metric => {
+            if let Some(m) = e.metric() {
+                o.s(" Name=")?;
+                write_quoted(o, m.name.as_bytes())?;
+                o.s(" Value=")?;
+                value(o, m.value)?;
+            }
+        }
+        EventKind::Label => {
+            if let Some(l) = e.label() {
+                o.s(" Label=")?;
+                write_quoted(o, l.label.as_bytes())?;
+                o.s(" Resource=")?;
+                resource(o, l.resource)?;
+            }
+        }
+        EventKind::RangeBegin | EventKind::RangeActive | EventKind::RangeEnd => {
+            if let Some(r) = e.range() {
+                let (pre, mid, post) = r.name.parts();
+                o.s(" Name=\"")?;
+                o.s(pre)?;
+                quote_into(o, mid)?;
+                o.s(post)?;
+                o.s("\" Scope=")?;
+                resource(o, r.scope)?;
+            }
+            if kind == EventKind::RangeEnd {
+                o.s(" Attributes=[")?;
+                for (i, a) in e.range_attributes().enumerate() {
+                    if i != 0 {
+                        o.s(" ")?;
+                    }
+                    write_quoted(o, a.name.as_bytes())?;
+                    o.s("=")?;
+                    value(o, a.value)?;
+                }
+                o.s("]")?;
+            }
+        }
+        EventKind::TaskBegin | EventKind::TaskEnd => {
+            if let Some(t) = e.task() {
+                o.s(" ID=")?;
+                uint(o, t.id.0)?;
+                o.s(" Parent=")?;
+                uint(o, t.parent.0)?;
+                o.s(" Type=")?;
+                write_quoted(o, t.ty.as_bytes())?;
+            }
+        }
+        EventKind::RegionBegin | EventKind::RegionEnd => {
+            if let Some(r) = e.region() {
+                o.s(" Task=")?;
+                uint(o, r.task.0)?;
+                o.s(" Type=")?;
+                write_quoted(o, r.ty.as_bytes())?;
+            }
+        }
+        EventKind::Log => {
+            if let Some(l) = e.log() {
+                o.s(" Task=")?;
+                uint(o, l.task.0)?;
+                o.s(" Category=")?;
+                write_quoted(o, l.category.as_bytes())?;
+                o.s(" Message=")?;
+                write_quoted(o, l.message.as_bytes())?;
+            }
+        }
+        EventKind::StateTransition => {
+            if let Some(s) = e.state_transition() {
+                o.s(" Resource=")?;
+                resource(o, s.resource)?;
+                o.s(" Reason=")?;
+                write_quoted(o, s.reason.as_bytes())?;
+                match s.change {
+                    StateChange::Goroutine { id, from, to } => {
+                        o.s(" GoID=")?;
+                        int(o, id.0)?;
+                        o.s(" ")?;
+                        o.s(go_state(from))?;
+                        o.s("->")?;
+                        o.s(go_state(to))?;
+                    }
+                    StateChange::Proc { id, from, to } => {
+                        o.s(" ProcID=")?;
+                        int(o, id.0)?;
+                        o.s(" ")?;
+                        o.s(proc_state(from))?;
+                        o.s("->")?;
+                        o.s(proc_state(to))?;
+                    }
+                }
+                if let Some(stack) = &s.stack {
+                    stack_block(o, "\nTransitionStack=\n", stack)?;
+                }
+            }
+        }
+        EventKind::Experimental => {
+            if let Some(x) = e.experimental() {
+                o.s(" Name=")?;
+                o.s(x.name)?;
+                o.s(" ArgNames=[")?;
+                for (i, n) in x.arg_names.iter().enumerate() {
+                    if i != 0 {
+                        o.s(" ")?;
+                    }
+                    o.s(n)?;
+                }
+                o.s("] Args=[")?;
+                for (i, &v) in x.args.iter().enumerate() {
+                    if i != 0 {
+                        o.s(" ")?;
+                    }
+                    uint(o, v)?;
+                }
+                o.s("]")?;
+            }
+        }
+        EventKind::Sync | EventKind::StackSample => {}
+    }
+    if let Some(stack) = e.stack() {
+        stack_block(o, "\nStack=\n", &stack)?;
+    }
+    Ok(())
+}
+
+fn value<O: Out>(o: &mut O, v: crate::Value) -> Result<(), O::Err> {
+    match v {
+        crate::Value::Uint64(n) => {
+            o.s("Uint64(")?;
+            uint(o, n)?;
+            o.s(")")
+        }
+    }
+}
+
+fn resource<O: Out>(o: &mut O, r: crate::ResourceId) -> Result<(), O::Err> {
+    use crate::ResourceId as R;
+    let (name, id) = match r {
+        R::None => return o.s("None"),
+        R::Goroutine(g) => ("Goroutine(", g.0),
+        R::Proc(p) => ("Proc(", p.0),
+        R::Thread(m) => ("Thread(", m.0),
+    };
+    o.s(name)?;
+    int(o, id)?;
+    o.s(")")
+}
+
+fn go_state(s: crate::GoState) -> &'static str {
+    use crate::GoState as G;
+    match s {
+        G::Undetermined => "Undetermined",
+        G::NotExist => "NotExist",
+        G::Runnable => "Runnable",
+        G::Running => "Running",
+        G::Waiting => "Waiting",
+        G::Syscall => "Syscall",
+    }
+}
+
+fn proc_state(s: crate::ProcState) -> &'static str {
+    use crate::ProcState as P;
+    match s {
+        P::Undetermined => "Undetermined",
+        P::NotExist => "NotExist",
+        P::Running => "Running",
+        P::Idle => "Idle",
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_event(&mut FmtOut(f), self)
+    }
+}
+
+impl Event {
+    /// Writes the event as Go's `Event.String()` does, byte for byte (unlike
+    /// `Display`, function and file names that are not UTF-8 are written
+    /// unchanged). No newline is added.
+    ///
+    /// For many events, pass a buffered writer.
+    pub fn write_go<W: io::Write + ?Sized>(&self, w: &mut W) -> io::Result<()> {
+        write_event(&mut IoOut(w), self)
+    }
+}
