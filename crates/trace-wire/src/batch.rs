@@ -69,7 +69,11 @@ impl BatchHeader {
     }
 }
 
-/// Reads and checks the 16-byte file header at the start of `input`.
+/// Reads and checks the file header at the start of `input`.
+///
+/// The header is matched as Go's reader matches it, with
+/// `fmt.Fscanf(r, "go 1.%d trace\x00\x00\x00", &v)`; every trace Go writes
+/// starts with the 16 bytes of [`Version::header`].
 ///
 /// ```
 /// use trace_wire::{read_header, Version};
@@ -78,27 +82,87 @@ impl BatchHeader {
 /// assert!(read_header(b"not a trace at all").is_err());
 /// ```
 pub fn read_header(input: &[u8]) -> Result<Version, Error> {
+    read_header_len(input).map(|(v, _)| v)
+}
+
+/// [`read_header`], also returning the header's length.
+fn read_header_len(input: &[u8]) -> Result<(Version, usize), Error> {
+    let (minor, len) = scan_header(input)?;
+    let version =
+        Version::from_minor(minor).ok_or(Error::new(ErrorKind::UnsupportedVersion(minor), 0))?;
+    Ok((version, len))
+}
+
+/// The longest header [`BatchReader`] reads before giving up: Go's pattern
+/// allows runs of white space, but no writer pads a header.
+const MAX_HEADER_LEN: usize = 64;
+
+/// Matches the file header as Go's
+/// `fmt.Fscanf(r, "go 1.%d trace\x00\x00\x00", &v)` with a `uint32` `v`
+/// does, returning the number and the header's length in bytes.
+///
+/// Scanf's rules that matter here: a space in the format matches one or more
+/// white-space runes (not newlines) in the input; `%d` skips leading white
+/// space and reads decimal digits, which must fit a `uint32`; every other
+/// format rune must match exactly.
+pub(crate) fn scan_header(input: &[u8]) -> Result<(u32, usize), Error> {
     let bad = Error::new(ErrorKind::BadHeader, 0);
-    // Go scans "go 1.%d trace\x00\x00\x00": a decimal number, at least one
-    // digit. Every supported version has two digits, so a good header is
-    // always `HEADER_LEN` bytes long.
-    let rest = input.strip_prefix(b"go 1.").ok_or(bad)?;
-    let digits = rest
+    let mut pos = 0;
+    let next_rune = |pos: usize| -> Option<(char, usize)> {
+        let rest = input.get(pos..).filter(|r| !r.is_empty())?;
+        let (c, w) = crate::text::decode_rune(rest);
+        Some((c.unwrap_or(char::REPLACEMENT_CHARACTER), w))
+    };
+    let literal = |pos: &mut usize, lit: &str| -> Result<(), Error> {
+        for want in lit.chars() {
+            match next_rune(*pos) {
+                Some((c, w)) if c == want => *pos += w,
+                _ => return Err(bad),
+            }
+        }
+        Ok(())
+    };
+    let spaces = |pos: &mut usize, at_least_one: bool| -> Result<(), Error> {
+        let mut seen = false;
+        while let Some((c, w)) = next_rune(*pos) {
+            if c == '\n' {
+                return Err(bad);
+            }
+            if !crate::text::is_space(c) {
+                break;
+            }
+            *pos += w;
+            seen = true;
+        }
+        // End of input also satisfies a format space, but then the literal
+        // after it fails.
+        if at_least_one && !seen && *pos < input.len() {
+            return Err(bad);
+        }
+        Ok(())
+    };
+    literal(&mut pos, "go")?;
+    spaces(&mut pos, true)?;
+    literal(&mut pos, "1.")?;
+    spaces(&mut pos, false)?;
+    let digits = input[pos..]
         .iter()
         .take_while(|b| b.is_ascii_digit())
-        .count()
-        .min(9);
-    if digits == 0 || !rest[digits..].starts_with(b" trace\0\0\0") {
+        .count();
+    if digits == 0 {
         return Err(bad);
     }
-    let minor = std::str::from_utf8(&rest[..digits])
-        .ok()
-        .and_then(|s| s.parse::<u32>().ok())
-        .ok_or(bad)?;
-    if digits != 2 {
-        return Err(Error::new(ErrorKind::UnsupportedVersion(minor), 0));
+    let mut value = 0u32;
+    for &d in &input[pos..pos + digits] {
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u32::from(d - b'0')))
+            .ok_or(bad)?;
     }
-    Version::from_minor(minor).ok_or(Error::new(ErrorKind::UnsupportedVersion(minor), 0))
+    pos += digits;
+    spaces(&mut pos, true)?;
+    literal(&mut pos, "trace\0\0\0")?;
+    Ok((value, pos))
 }
 
 /// A source of bytes with a position, read one byte at a time for headers.
@@ -268,10 +332,10 @@ pub struct Batches<'a> {
 impl<'a> Batches<'a> {
     /// Checks the file header and positions the reader on the first batch.
     pub fn new(data: &'a [u8]) -> Result<Self, Error> {
-        let version = read_header(data)?;
+        let (version, len) = read_header_len(data)?;
         Ok(Self {
             data,
-            pos: HEADER_LEN,
+            pos: len,
             version,
         })
     }
@@ -360,20 +424,24 @@ impl<R: Read> BatchReader<R> {
     /// Reads and checks the file header. For good performance `inner` should
     /// be buffered (e.g. a `BufReader`): headers are read a byte at a time.
     pub fn new(mut inner: R) -> Result<Self, Error> {
-        let mut header = [0u8; HEADER_LEN];
-        let mut n = 0;
-        while n < HEADER_LEN {
-            match inner.read(&mut header[n..]) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::new(ErrorKind::Io(IoCause::Io(e.kind())), n as u64)),
+        // Read up to the end of the pattern, a byte at a time, so that the
+        // first batch is not consumed.
+        let mut header = Vec::with_capacity(HEADER_LEN);
+        let mut src = StreamSource {
+            inner: &mut inner,
+            offset: &mut 0,
+        };
+        while header.len() < MAX_HEADER_LEN && !header.ends_with(b"trace\0\0\0") {
+            match src.next_byte() {
+                Ok(Some(b)) => header.push(b),
+                Ok(None) => break,
+                Err(cause) => return Err(Error::new(ErrorKind::Io(cause), header.len() as u64)),
             }
         }
-        let version = read_header(&header[..n])?;
+        let (version, len) = read_header_len(&header)?;
         Ok(Self {
             inner,
-            offset: HEADER_LEN as u64,
+            offset: len as u64,
             version,
         })
     }
@@ -436,18 +504,15 @@ impl<R: Read> BatchReader<R> {
 mod tests {
     use super::*;
 
+    type Decoded = Result<Vec<(BatchHeader, Vec<u8>)>, Error>;
+
     fn trace(batches: &[u8]) -> Vec<u8> {
         let mut res = Version::Go123.header().to_vec();
         res.extend_from_slice(batches);
         res
     }
 
-    fn both(
-        data: &[u8],
-    ) -> (
-        Result<Vec<(BatchHeader, Vec<u8>)>, Error>,
-        Result<Vec<(BatchHeader, Vec<u8>)>, Error>,
-    ) {
+    fn both(data: &[u8]) -> (Decoded, Decoded) {
         let slice = (|| {
             let mut b = Batches::new(data)?;
             let mut res = Vec::new();
@@ -540,5 +605,27 @@ mod tests {
             read_header(b"GO 1.23 trace\0\0\0").unwrap_err().kind(),
             ErrorKind::BadHeader
         );
+    }
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::*;
+
+    #[test]
+    fn lenient_headers_like_go() {
+        // Go matches the header with Fscanf: runs of spaces and leading zeros
+        // are accepted, and the batches start right after the pattern.
+        for header in [&b"go 1.023 trace\0\0\0"[..], b"go  1. 23  trace\0\0\0"] {
+            let mut trace = header.to_vec();
+            trace.extend([1, 1, 1, 0, 0]);
+            let mut slice = Batches::new(&trace).unwrap();
+            assert_eq!(slice.version(), Version::Go123);
+            assert_eq!(slice.offset(), header.len() as u64);
+            assert!(slice.next_batch().unwrap().is_some());
+            let mut stream = BatchReader::new(&trace[..]).unwrap();
+            assert_eq!(stream.offset(), header.len() as u64);
+            assert!(stream.read_batch(&mut Vec::new()).unwrap().is_some());
+        }
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::{
     parse_frequency, parse_sync, read_header, BatchHeader, BatchKind, BatchReader, Batches,
-    CpuSamples, Error, EventCursor, SizeEncoding, Stacks, Strings, Version, HEADER_LEN,
+    CpuSamples, Error, EventCursor, SizeEncoding, Stacks, Strings, Version,
 };
 
 /// Decodes `data` as a trace, batch by batch and event by event, checking:
@@ -33,7 +33,12 @@ fn check_trace(data: &[u8]) {
     let from_stream = decode_stream(data);
     assert_eq!(from_slice, from_stream, "slice and stream readers disagree");
     if let Err(e) = from_slice {
-        assert!(e.offset() <= data.len() as u64, "error offset {} past the end {}", e.offset(), data.len());
+        assert!(
+            e.offset() <= data.len() as u64,
+            "error offset {} past the end {}",
+            e.offset(),
+            data.len()
+        );
     }
 }
 
@@ -48,14 +53,19 @@ fn decode_slice(data: &[u8]) -> Result<Vec<BatchHeader>, Error> {
             buf.extend_from_slice(&version.header());
             batch.header.encode(&mut buf, enc);
             buf.extend_from_slice(batch.payload);
-            let again = Batches::new(&buf).and_then(|mut b| b.next_batch()).expect("re-encoded batch decodes");
+            let again = Batches::new(&buf)
+                .and_then(|mut b| b.next_batch())
+                .expect("re-encoded batch decodes");
             let again = again.expect("re-encoded batch is there");
             assert_eq!((again.header, again.payload), (batch.header, batch.payload));
         }
         // Payload errors are fine; panics and wrong offsets are not.
         if let Err(e) = decode_payload(batch.header, batch.payload, batch.payload_offset, version) {
             let end = batch.payload_offset + batch.payload.len() as u64;
-            assert!(e.offset() >= batch.payload_offset && e.offset() <= end, "payload error offset out of range: {e:?}");
+            assert!(
+                e.offset() >= batch.payload_offset && e.offset() <= end,
+                "payload error offset out of range: {e:?}"
+            );
         }
         headers.push(batch.header);
     }
@@ -64,7 +74,12 @@ fn decode_slice(data: &[u8]) -> Result<Vec<BatchHeader>, Error> {
 
 fn decode_stream(data: &[u8]) -> Result<Vec<BatchHeader>, Error> {
     let mut reader = BatchReader::new(data)?;
-    assert_eq!(reader.offset(), HEADER_LEN as u64);
+    let slice_start = Batches::new(data).map(|b| b.offset());
+    assert_eq!(
+        Ok(reader.offset()),
+        slice_start,
+        "readers disagree on the header length"
+    );
     let mut headers = Vec::new();
     let mut payload = Vec::new();
     while let Some((header, _)) = reader.read_batch(&mut payload)? {
@@ -73,7 +88,12 @@ fn decode_stream(data: &[u8]) -> Result<Vec<BatchHeader>, Error> {
     Ok(headers)
 }
 
-fn decode_payload(header: BatchHeader, payload: &[u8], base: u64, version: Version) -> Result<(), Error> {
+fn decode_payload(
+    header: BatchHeader,
+    payload: &[u8],
+    base: u64,
+    version: Version,
+) -> Result<(), Error> {
     match header.kind(payload, version) {
         BatchKind::Strings => {
             let mut s = Strings::new(payload, base)?;
@@ -102,11 +122,12 @@ fn decode_payload(header: BatchHeader, payload: &[u8], base: u64, version: Versi
             while let Some(event) = events.next_event()? {
                 buf.clear();
                 event.encode(&mut buf);
-                let again = EventCursor::new(&buf, version, 0).next_event().expect("re-encoded event decodes");
+                let again = EventCursor::new(&buf, version, 0)
+                    .next_event()
+                    .expect("re-encoded event decodes");
                 assert_eq!(again, Some(event));
             }
         }
-        _ => {}
     }
     Ok(())
 }
@@ -127,7 +148,16 @@ mod tests {
         for _ in 0..20_000 {
             let len = (next() % 96) as usize;
             // Bias bytes towards small values, which are meaningful type bytes.
-            let data: Vec<u8> = (0..len).map(|_| { let r = next(); if r % 3 == 0 { (r >> 8) as u8 } else { (r >> 8) as u8 % 12 } }).collect();
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if r % 3 == 0 {
+                        (r >> 8) as u8
+                    } else {
+                        (r >> 8) as u8 % 12
+                    }
+                })
+                .collect();
             super::batches(&data);
         }
     }

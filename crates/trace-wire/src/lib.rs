@@ -39,8 +39,8 @@ mod error;
 mod event;
 mod spec;
 mod tables;
-mod time;
 pub mod text;
+mod time;
 pub mod varint;
 
 pub use batch::{

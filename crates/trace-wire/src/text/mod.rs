@@ -57,7 +57,9 @@ mod quote;
 mod reader;
 
 pub use parser::{ArgError, ParseError, ParseErrorKind, TextReader};
+pub(crate) use quote::decode_rune;
 pub use quote::{append_quote, is_print, quote, unquote, UnquoteError};
+pub(crate) use reader::is_space;
 pub use reader::RawReader;
 
 /// The most arguments an event has before its frames and data (`dt` and

@@ -15,7 +15,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// `(None, 1)` for a byte that does not start a valid encoding (including
 /// surrogates, overlong forms and values past U+10FFFF). `s` must not be
 /// empty.
-pub(super) fn decode_rune(s: &[u8]) -> (Option<char>, usize) {
+pub(crate) fn decode_rune(s: &[u8]) -> (Option<char>, usize) {
     let b0 = s[0];
     if b0 < 0x80 {
         return (Some(char::from(b0)), 1);

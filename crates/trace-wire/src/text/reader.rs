@@ -79,7 +79,7 @@ impl<'a> RawReader<'a> {
     /// later) and, as in Go, the pre-v2 versions 1.11, 1.19 and 1.21; such a
     /// trace has no events this reader knows.
     pub fn new(trace: &'a [u8]) -> Result<Self, Error> {
-        let (minor, len) = scan_header(trace)?;
+        let (minor, len) = crate::batch::scan_header(trace)?;
         let version =
             lookup_version(minor).ok_or(Error::new(ErrorKind::UnsupportedVersion(minor), 0))?;
         Ok(Self {
@@ -221,7 +221,7 @@ impl<'a> Cursor<'a> {
 }
 
 /// Go's `unicode.IsSpace` (and `fmt`'s space set, which is the same).
-pub(super) fn is_space(c: char) -> bool {
+pub(crate) fn is_space(c: char) -> bool {
     matches!(
         c,
         '\t'..='\r'
@@ -236,74 +236,6 @@ pub(super) fn is_space(c: char) -> bool {
             | '\u{205f}'
             | '\u{3000}'
     )
-}
-
-/// Matches the file header as Go's
-/// `fmt.Fscanf(r, "go 1.%d trace\x00\x00\x00", &v)` with a `uint32` `v`
-/// does, returning the number and the header's length in bytes.
-///
-/// Scanf's rules that matter here: a space in the format matches one or more
-/// white-space runes (not newlines) in the input; `%d` skips leading white
-/// space and reads decimal digits, which must fit a `uint32`; every other
-/// format rune must match exactly.
-fn scan_header(input: &[u8]) -> Result<(u32, usize), Error> {
-    let bad = Error::new(ErrorKind::BadHeader, 0);
-    let mut pos = 0;
-    let next_rune = |pos: usize| -> Option<(char, usize)> {
-        let rest = input.get(pos..).filter(|r| !r.is_empty())?;
-        let (c, w) = super::quote::decode_rune(rest);
-        Some((c.unwrap_or(char::REPLACEMENT_CHARACTER), w))
-    };
-    let literal = |pos: &mut usize, lit: &str| -> Result<(), Error> {
-        for want in lit.chars() {
-            match next_rune(*pos) {
-                Some((c, w)) if c == want => *pos += w,
-                _ => return Err(bad),
-            }
-        }
-        Ok(())
-    };
-    let spaces = |pos: &mut usize, at_least_one: bool| -> Result<(), Error> {
-        let mut seen = false;
-        while let Some((c, w)) = next_rune(*pos) {
-            if c == '\n' {
-                return Err(bad);
-            }
-            if !is_space(c) {
-                break;
-            }
-            *pos += w;
-            seen = true;
-        }
-        // End of input also satisfies a format space, but then the literal
-        // after it fails.
-        if at_least_one && !seen && *pos < input.len() {
-            return Err(bad);
-        }
-        Ok(())
-    };
-    literal(&mut pos, "go")?;
-    spaces(&mut pos, true)?;
-    literal(&mut pos, "1.")?;
-    spaces(&mut pos, false)?;
-    let digits = input[pos..]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    if digits == 0 {
-        return Err(bad);
-    }
-    let mut value = 0u32;
-    for &d in &input[pos..pos + digits] {
-        value = value
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u32::from(d - b'0')))
-            .ok_or(bad)?;
-    }
-    pos += digits;
-    spaces(&mut pos, true)?;
-    literal(&mut pos, "trace\0\0\0")?;
-    Ok((value, pos))
 }
 
 #[cfg(test)]
