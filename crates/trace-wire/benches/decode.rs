@@ -73,7 +73,12 @@ fn bench_trace(c: &mut Criterion) {
     let path = trace_path();
     let data = std::fs::read(&path).expect("trace readable");
     let n = decode_all(&data);
-    eprintln!("{}: {} bytes, {} events and table entries", path.display(), data.len(), n);
+    eprintln!(
+        "{}: {} bytes, {} events and table entries",
+        path.display(),
+        data.len(),
+        n
+    );
     let mut group = c.benchmark_group("decode");
     group.throughput(Throughput::Bytes(data.len() as u64));
     group.sample_size(20);
@@ -83,7 +88,11 @@ fn bench_trace(c: &mut Criterion) {
 
 fn bench_varint(c: &mut Criterion) {
     let mut group = c.benchmark_group("varint");
-    for (name, value) in [("1 byte", 100u64), ("3 bytes", 1 << 20), ("10 bytes", u64::MAX)] {
+    for (name, value) in [
+        ("1 byte", 100u64),
+        ("3 bytes", 1 << 20),
+        ("10 bytes", u64::MAX),
+    ] {
         let mut buf = Vec::new();
         for _ in 0..1000 {
             varint::encode(value, &mut buf);
