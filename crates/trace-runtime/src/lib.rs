@@ -1,5 +1,197 @@
-//! Not implemented yet: see `docs/architecture.md` for the planned role of this crate.
+//! Records a Rust program as a Go execution trace (format v2, Go 1.23), so
+//! that `go tool trace` and our own tools can open it.
 //!
-//! This crate deliberately exposes no API until it is implemented, so nothing can
-//! depend on behaviour it does not have.
-#![forbid(unsafe_code)]
+//! This is the recording engine; most programs use it through
+//! `trace-annotate`. It provides:
+//!
+//! - **Events**: the annotations of Go's `runtime/trace` ([`task_begin`],
+//!   [`task_end`], [`region_begin`], [`region_end`], [`log`]), each a single
+//!   relaxed atomic load while tracing is off ([`is_enabled`]).
+//! - **Threads as goroutines**: each thread that emits becomes an M with its
+//!   own P and goroutine, named after the thread, with its exit recorded.
+//! - **Streaming** like Go's `trace.Start`/`trace.Stop`: [`start`], [`stop`].
+//! - **Subscribers**: [`subscribe`] any [`Subscriber`] (a flight recorder) to
+//!   receive whole generations; [`advance`] completes the current one.
+//! - **Settings**: [`configure`] with a [`Config`] (generation period, stacks,
+//!   clock).
+//!
+//! # Design
+//!
+//! Events go to per-CPU buffers: memory for open buffers is O(CPUs), not
+//! O(threads), and the hot path writes no shared cache line. A thread that
+//! migrates closes its batch in the old CPU's slot before writing elsewhere,
+//! so its batches stay in order. Timestamps come from the TSC where it is
+//! invariant (its frequency is calibrated and written in every generation),
+//! else `CLOCK_MONOTONIC`. A background flusher advances generations
+//! (every second by default, or on demand), writes their string and stack
+//! tables and the statuses Go's reader needs, and hands finished generations
+//! to subscribers. See `docs/architecture.md` for the invariants.
+//!
+//! # Example
+//!
+//! ```
+//! use trace_runtime::{log, region_begin, region_end, TaskId};
+//!
+//! let mut trace = Vec::new();
+//! # let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+//! # struct W(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+//! # impl std::io::Write for W {
+//! #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().write(b) }
+//! #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+//! # }
+//! trace_runtime::start(W(out.clone()))?;
+//! region_begin(TaskId::BACKGROUND, "load");
+//! log(TaskId::BACKGROUND, "config", "loaded 3 files");
+//! region_end(TaskId::BACKGROUND, "load");
+//! trace_runtime::stop()?;
+//! # trace = out.lock().unwrap().clone();
+//! assert!(trace.starts_with(b"go 1.23 trace\0\0\0"));
+//! # Ok::<(), trace_runtime::Error>(())
+//! ```
+//!
+//! MSRV: the workspace's `rust-version`. Linux is the primary platform
+//! (`sched_getcpu`, the TSC, `pthread_getattr_np`); elsewhere the recorder
+//! falls back to one slot and `CLOCK_MONOTONIC`-like clocks.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod buffer;
+mod clock;
+mod config;
+mod error;
+mod event;
+mod raw;
+mod runtime;
+mod stack;
+mod stream;
+mod subscriber;
+mod sync;
+mod tables;
+mod thread;
+
+pub use clock::ClockSource;
+pub use config::Config;
+pub use error::Error;
+pub use event::{
+    is_enabled, log, new_task_id, region_begin, region_end, task_begin, task_end, timestamp, TaskId,
+};
+pub use stack::StackMode;
+pub use stream::{start, stop, stream_state, StreamState};
+pub use subscriber::{Generation, Subscriber};
+
+use std::sync::Arc;
+
+/// The trace format version the recorder writes.
+pub const FORMAT: trace_wire::Version = trace_wire::Version::Go123;
+
+/// The 16-byte file header that precedes the generations of a trace.
+///
+/// ```
+/// assert_eq!(&trace_runtime::file_header(), b"go 1.23 trace\0\0\0");
+/// ```
+pub fn file_header() -> [u8; 16] {
+    FORMAT.header()
+}
+
+/// Applies recorder settings; they take effect at once (the generation
+/// period at the next generation).
+///
+/// # Errors
+///
+/// [`Error::ClockFixed`] if `config` asks for a different clock than the one
+/// chosen when tracing first started (the rest of `config` is applied).
+///
+/// ```
+/// use std::time::Duration;
+/// trace_runtime::configure(
+///     trace_runtime::Config::default().generation_period(Duration::from_millis(100)),
+/// )?;
+/// # Ok::<(), trace_runtime::Error>(())
+/// ```
+pub fn configure(config: Config) -> Result<(), Error> {
+    runtime::runtime_or_init().configure(config)
+}
+
+/// The settings in effect.
+pub fn config() -> Config {
+    runtime::runtime_or_init().config()
+}
+
+/// A registered [`Subscriber`]. Dropping it removes the subscriber at the
+/// next generation boundary without waiting; [`unsubscribe`] waits until its
+/// last generation was delivered.
+///
+/// [`unsubscribe`]: Subscription::unsubscribe
+#[derive(Debug)]
+pub struct Subscription {
+    id: u64,
+    first: Option<Generation>,
+    active: bool,
+}
+
+impl Subscription {
+    /// The first generation the subscriber receives.
+    pub fn first_generation(&self) -> Option<Generation> {
+        self.first
+    }
+
+    /// Removes the subscriber: completes the current generation, delivers
+    /// it, calls [`Subscriber::on_close`], and returns. Tracing turns off if
+    /// this was the last subscriber.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldDeadlock`] from a subscriber callback.
+    pub fn unsubscribe(mut self) -> Result<(), Error> {
+        self.active = false;
+        runtime::runtime_or_init().unsubscribe(self.id, true)
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if self.active {
+            let _ = runtime::runtime_or_init().unsubscribe(self.id, false);
+        }
+    }
+}
+
+/// Registers `subscriber`; it receives every generation from the next one
+/// on (starting one at once). Tracing turns on with the first subscriber.
+///
+/// # Errors
+///
+/// [`Error::Spawn`] if the flusher thread cannot start;
+/// [`Error::WouldDeadlock`] from a subscriber callback.
+///
+/// See [`Subscriber`] for an example.
+pub fn subscribe(subscriber: Arc<dyn Subscriber>) -> Result<Subscription, Error> {
+    let (id, first) = runtime::runtime_or_init().subscribe_with(subscriber, |_| {})?;
+    Ok(Subscription {
+        id,
+        first: Generation::new(first),
+        active: true,
+    })
+}
+
+/// Completes the current generation and waits until every subscriber has
+/// received it (a flight recorder calls this before a snapshot). Returns the
+/// latest complete generation, `None` if there is none yet.
+///
+/// # Errors
+///
+/// [`Error::WouldDeadlock`] from a subscriber callback.
+///
+/// ```
+/// // Without subscribers there is nothing to complete.
+/// assert_eq!(trace_runtime::advance()?, None);
+/// # Ok::<(), trace_runtime::Error>(())
+/// ```
+pub fn advance() -> Result<Option<Generation>, Error> {
+    runtime::runtime_or_init().advance()
+}
+
+/// How many subscribers receive the current generation.
+pub fn subscriber_count() -> usize {
+    runtime::runtime().map_or(0, |rt| rt.n_subscribers())
+}

@@ -1,0 +1,102 @@
+//! Recorder settings.
+
+use std::time::Duration;
+
+use crate::clock::ClockSource;
+use crate::stack::StackMode;
+
+/// Recorder settings, applied with [`configure`](crate::configure).
+///
+/// ```
+/// use std::time::Duration;
+/// use trace_runtime::{Config, StackMode};
+///
+/// let config = Config::default()
+///     .generation_period(Duration::from_millis(500))
+///     .stacks(StackMode::Off);
+/// assert_eq!(config.get_generation_period(), Duration::from_millis(500));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) generation_period: Duration,
+    pub(crate) flush_period: Duration,
+    pub(crate) stacks: StackMode,
+    pub(crate) clock: ClockSource,
+    pub(crate) stream_backlog: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            generation_period: Duration::from_secs(1),
+            flush_period: Duration::from_millis(20),
+            stacks: StackMode::Off,
+            clock: ClockSource::Auto,
+            stream_backlog: 256 << 20,
+        }
+    }
+}
+
+impl Config {
+    /// How long a generation lasts before the recorder advances to the next
+    /// (default 1 s, as Go's `traceadvanceperiod`). Shorter generations
+    /// bound a flight recorder's granularity; each costs a few table and
+    /// status bytes.
+    pub fn generation_period(mut self, period: Duration) -> Self {
+        self.generation_period = period.max(Duration::from_micros(100));
+        self
+    }
+
+    /// How often finished batches are handed to subscribers while a
+    /// generation is open (default 20 ms).
+    pub fn flush_period(mut self, period: Duration) -> Self {
+        self.flush_period = period.max(Duration::from_micros(100));
+        self
+    }
+
+    /// Whether and how annotation events capture stacks (default off).
+    pub fn stacks(mut self, mode: StackMode) -> Self {
+        self.stacks = mode;
+        self
+    }
+
+    /// The clock (default: the TSC where invariant). Only takes effect before
+    /// tracing first starts in the process.
+    pub fn clock(mut self, clock: ClockSource) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How many bytes a stream's writer may fall behind before the stream is
+    /// ended with [`Error::WriterTooSlow`](crate::Error::WriterTooSlow)
+    /// (default 256 MiB).
+    pub fn stream_backlog(mut self, bytes: usize) -> Self {
+        self.stream_backlog = bytes;
+        self
+    }
+
+    /// The generation period.
+    pub fn get_generation_period(&self) -> Duration {
+        self.generation_period
+    }
+
+    /// The flush period.
+    pub fn get_flush_period(&self) -> Duration {
+        self.flush_period
+    }
+
+    /// The stack mode.
+    pub fn get_stacks(&self) -> StackMode {
+        self.stacks
+    }
+
+    /// The clock.
+    pub fn get_clock(&self) -> ClockSource {
+        self.clock
+    }
+
+    /// The stream backlog limit.
+    pub fn get_stream_backlog(&self) -> usize {
+        self.stream_backlog
+    }
+}

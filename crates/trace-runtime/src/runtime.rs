@@ -1,0 +1,454 @@
+//! The process-wide recorder: its state, the background flusher thread, the
+//! generation protocol (`05-writer.md` §7.8) and subscription control.
+//!
+//! All generation switches and all deliveries happen on the flusher thread,
+//! so subscribers see one call at a time. Other threads ask for a switch
+//! (to join, to leave, or to complete the current generation) by bumping a
+//! request counter and waiting until the flusher has served it.
+//!
+//! Advance from generation N:
+//! 1. decide the next set of subscribers (leavers out, joiners in); the next
+//!    generation is N+1, or 0 (tracing off) if nobody is left;
+//! 2. switch the buffers to it;
+//! 3. drain: close every open batch of N and take N's tables;
+//! 4. sweep: statuses for registered threads that wrote nothing in N;
+//! 5. if N has no event at all, write one `ProcStatus` (Go 1.23 rejects an
+//!    empty generation);
+//! 6. write N's frequency batch, stack table (symbolizing new PCs) and string
+//!    table, deliver the rest of N and end it;
+//! 7. install the next set of subscribers; only now may N+1 be delivered.
+
+use std::sync::atomic::{AtomicBool, Ordering as StdOrdering};
+use std::sync::{Condvar, Mutex as StdMutex, MutexGuard as StdMutexGuard, OnceLock};
+use std::thread::{self, Thread, ThreadId};
+use std::time::{Duration, Instant};
+
+use hashbrown::HashMap;
+use trace_wire::{ty, NO_THREAD};
+
+use crate::buffer::{Buffers, GenTables};
+use crate::config::Config;
+use crate::error::Error;
+use crate::stack::{self, Symbols};
+use crate::subscriber::{self, Entry, Multiplexer, Subscriber, SubscriberSet};
+use crate::sync::{lock_std, Arc};
+use crate::tables::{self, StringTable, TableBatchWriter};
+use crate::thread::{Threads, P_IDLE};
+use crate::{clock, Generation};
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+/// Whether tracing is on: the one load every annotation makes first.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Whether any subscriber is recording (one relaxed atomic load).
+#[inline(always)]
+pub(crate) fn active() -> bool {
+    ACTIVE.load(StdOrdering::Relaxed)
+}
+
+/// The recorder, if anything ever configured or subscribed.
+#[inline(always)]
+pub(crate) fn runtime() -> Option<&'static Runtime> {
+    RUNTIME.get()
+}
+
+/// The recorder, created on first use.
+pub(crate) fn runtime_or_init() -> &'static Runtime {
+    RUNTIME.get_or_init(Runtime::new)
+}
+
+/// Finished bytes past which the flusher does not wait for its period.
+const FLUSH_EARLY_BYTES: u64 = 8 << 20;
+
+/// What the flusher should do next.
+enum Action {
+    Advance,
+    Flush(u64),
+    Idle,
+}
+
+#[derive(Debug)]
+struct Control {
+    config: Config,
+    /// The number the next generation started from "off" gets.
+    next_gen: u64,
+    gen_started: Instant,
+    /// Advances requested and served (tickets).
+    requested: u64,
+    done: u64,
+    joins: Vec<Entry>,
+    leaves: Vec<u64>,
+    next_id: u64,
+    /// First generation of each subscriber whose join was served, until its
+    /// caller picks it up.
+    joined: HashMap<u64, u64>,
+    last_closed: u64,
+    flusher: Option<Thread>,
+    flusher_id: Option<ThreadId>,
+}
+
+/// The recorder's state.
+#[derive(Debug)]
+pub(crate) struct Runtime {
+    pub(crate) buffers: Buffers,
+    pub(crate) threads: Threads,
+    pub(crate) symbols: Symbols,
+    mux: Multiplexer,
+    control: StdMutex<Control>,
+    served: Condvar,
+}
+
+impl Runtime {
+    fn new() -> Self {
+        Self {
+            buffers: Buffers::new(crate::raw::n_cpus()),
+            threads: Threads::default(),
+            symbols: Symbols::default(),
+            mux: Multiplexer::default(),
+            control: StdMutex::new(Control {
+                config: Config::default(),
+                next_gen: 1,
+                gen_started: Instant::now(),
+                requested: 0,
+                done: 0,
+                joins: Vec::new(),
+                leaves: Vec::new(),
+                next_id: 1,
+                joined: HashMap::new(),
+                last_closed: 0,
+                flusher: None,
+                flusher_id: None,
+            }),
+            served: Condvar::new(),
+        }
+    }
+
+    fn control(&self) -> StdMutexGuard<'_, Control> {
+        lock_std(&self.control)
+    }
+
+    /// Applies `config`.
+    pub(crate) fn configure(&self, config: Config) -> Result<(), Error> {
+        let in_use = clock::source_in_use();
+        let clock_differs = in_use != clock::ClockSource::Auto
+            && config.clock != clock::ClockSource::Auto
+            && config.clock != in_use;
+        stack::set_mode(config.stacks);
+        let mut c = self.control();
+        c.config = config;
+        if let Some(f) = &c.flusher {
+            f.unpark();
+        }
+        drop(c);
+        if clock_differs {
+            return Err(Error::ClockFixed);
+        }
+        Ok(())
+    }
+
+    /// The current configuration.
+    pub(crate) fn config(&self) -> Config {
+        self.control().config.clone()
+    }
+
+    /// Starts the flusher thread if needed. Called with the control lock.
+    fn ensure_flusher(&'static self, c: &mut Control) -> Result<(), Error> {
+        if c.flusher.is_some() {
+            return Ok(());
+        }
+        clock::init(c.config.clock);
+        let handle = thread::Builder::new()
+            .name("trace-flusher".into())
+            .spawn(move || self.flusher_main())
+            .map_err(Error::Spawn)?;
+        c.flusher_id = Some(handle.thread().id());
+        c.flusher = Some(handle.thread().clone());
+        Ok(())
+    }
+
+    fn check_not_flusher(&self, c: &Control) -> Result<(), Error> {
+        if c.flusher_id == Some(thread::current().id()) {
+            return Err(Error::WouldDeadlock);
+        }
+        Ok(())
+    }
+
+    /// Asks for an advance; returns its ticket. Called with the control lock.
+    fn request(c: &mut Control) -> u64 {
+        c.requested += 1;
+        if let Some(f) = &c.flusher {
+            f.unpark();
+        }
+        c.requested
+    }
+
+    fn wait_served<'a>(
+        &self,
+        c: StdMutexGuard<'a, Control>,
+        ticket: u64,
+    ) -> StdMutexGuard<'a, Control> {
+        self.served
+            .wait_while(c, |c| c.done < ticket)
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers `sub`; returns its id and first generation once it is
+    /// receiving.
+    /// `on_id` learns the id before any delivery.
+    pub(crate) fn subscribe_with(
+        &'static self,
+        sub: Arc<dyn Subscriber>,
+        on_id: impl FnOnce(u64),
+    ) -> Result<(u64, u64), Error> {
+        let mut c = self.control();
+        self.check_not_flusher(&c)?;
+        self.ensure_flusher(&mut c)?;
+        let id = c.next_id;
+        c.next_id += 1;
+        on_id(id);
+        c.joins.push(Entry { id, sub });
+        let ticket = Self::request(&mut c);
+        let mut c = self.wait_served(c, ticket);
+        let first = c.joined.remove(&id).unwrap_or(0);
+        Ok((id, first))
+    }
+
+    /// Removes subscriber `id` at the next generation boundary; with `wait`,
+    /// returns once its last generation was delivered and it was closed.
+    pub(crate) fn unsubscribe(&self, id: u64, wait: bool) -> Result<(), Error> {
+        let mut c = self.control();
+        if wait {
+            self.check_not_flusher(&c)?;
+        }
+        c.leaves.push(id);
+        let ticket = Self::request(&mut c);
+        if wait {
+            drop(self.wait_served(c, ticket));
+        }
+        Ok(())
+    }
+
+    /// Completes the current generation; returns the latest complete one.
+    pub(crate) fn advance(&self) -> Result<Option<Generation>, Error> {
+        let mut c = self.control();
+        self.check_not_flusher(&c)?;
+        if c.flusher.is_none() {
+            return Ok(Generation::new(c.last_closed));
+        }
+        let ticket = Self::request(&mut c);
+        let c = self.wait_served(c, ticket);
+        Ok(Generation::new(c.last_closed))
+    }
+
+    /// The number of subscribers receiving the current generation.
+    pub(crate) fn n_subscribers(&self) -> usize {
+        self.mux.current().entries.len()
+    }
+
+    fn flusher_main(&'static self) {
+        loop {
+            let (action, sleep) = {
+                let c = self.control();
+                let gen = self.buffers.generation();
+                let period = c.config.generation_period;
+                let elapsed = c.gen_started.elapsed();
+                if c.requested > c.done || (gen != 0 && elapsed >= period) {
+                    (Action::Advance, Duration::ZERO)
+                } else if gen != 0 {
+                    let sleep = c.config.flush_period.min(period - elapsed);
+                    (Action::Flush(gen), sleep)
+                } else {
+                    (Action::Idle, Duration::from_secs(1))
+                }
+            };
+            match action {
+                Action::Advance => self.advance_now(),
+                Action::Flush(gen) => self.flush(gen),
+                Action::Idle => {}
+            }
+            // Deliver at once when batches pile up faster than the period.
+            if !sleep.is_zero() && self.buffers.completed_bytes() < FLUSH_EARLY_BYTES {
+                thread::park_timeout(sleep);
+            }
+        }
+    }
+
+    /// Delivers the finished batches of the current generation.
+    fn flush(&self, gen: u64) {
+        let (bytes, _) = self.buffers.take_completed(gen);
+        if bytes.is_empty() {
+            return;
+        }
+        let set = self.mux.current();
+        let g = Generation::new(gen).expect("tracing is on");
+        let failed = subscriber::deliver(&set, |s| s.on_batches(g, &bytes));
+        self.drop_failed(failed);
+    }
+
+    /// Queues the removal of subscribers that panicked.
+    fn drop_failed(&self, failed: Vec<u64>) {
+        if failed.is_empty() {
+            return;
+        }
+        let mut c = self.control();
+        c.leaves.extend(failed);
+        Self::request(&mut c);
+    }
+
+    /// One generation switch (runs on the flusher thread).
+    fn advance_now(&self) {
+        let (target, joins, leaves, next_gen) = {
+            let mut c = self.control();
+            (
+                c.requested,
+                std::mem::take(&mut c.joins),
+                std::mem::take(&mut c.leaves),
+                c.next_gen,
+            )
+        };
+        let set = self.mux.current();
+        let old = self.buffers.generation();
+        let mut next = SubscriberSet::default();
+        let mut leaving = Vec::new();
+        for e in &set.entries {
+            if leaves.contains(&e.id) {
+                leaving.push(e.clone());
+            } else {
+                next.entries.push(e.clone());
+            }
+        }
+        // A subscriber that leaves before its join was served never receives.
+        let (cancelled, joins): (Vec<Entry>, Vec<Entry>) =
+            joins.into_iter().partition(|e| leaves.contains(&e.id));
+        next.entries.extend(joins.iter().cloned());
+        let new = match (next.entries.is_empty(), old) {
+            (true, _) => 0,
+            (false, 0) => next_gen,
+            (false, old) => old + 1,
+        };
+        let switch_ts = clock::now();
+        self.buffers.switch(new);
+        ACTIVE.store(new != 0, StdOrdering::SeqCst);
+        let mut failed = Vec::new();
+        if old != 0 {
+            failed = self.close_generation(old, switch_ts, &set);
+        }
+        for e in leaving.iter().chain(&cancelled) {
+            failed.extend(subscriber::deliver(
+                &SubscriberSet {
+                    entries: vec![e.clone()],
+                },
+                |s| s.on_close(),
+            ));
+        }
+        failed.retain(|id| next.entries.iter().any(|e| e.id == *id));
+        self.mux.replace(next);
+        let mut c = self.control();
+        c.done = c.done.max(target);
+        for e in &joins {
+            c.joined.insert(e.id, new);
+        }
+        if new != 0 {
+            c.next_gen = new + 1;
+        } else if old != 0 {
+            c.next_gen = old + 1;
+        }
+        if old != 0 {
+            c.last_closed = old;
+        }
+        c.gen_started = Instant::now();
+        if !failed.is_empty() {
+            c.leaves.extend(failed);
+            Self::request(&mut c);
+        }
+        drop(c);
+        self.served.notify_all();
+    }
+
+    /// Steps 3–6 of the protocol for generation `gen`; returns the ids of
+    /// subscribers that panicked.
+    fn close_generation(&self, gen: u64, switch_ts: u64, set: &SubscriberSet) -> Vec<u64> {
+        let tables = self.buffers.drain(gen);
+        self.threads.sweep(gen, |m, payload| {
+            self.buffers.push_batch(gen, m, switch_ts, payload);
+        });
+        let (mut out, n_batches) = self.buffers.take_completed(gen);
+        if n_batches == 0 {
+            // Go 1.23 rejects a generation without events: state that some
+            // idle P is idle.
+            let (p, stopped) = self.threads.take_p();
+            let mut payload = vec![ty::PROC_STATUS, 0];
+            trace_wire::varint::encode(p, &mut payload);
+            trace_wire::varint::encode(P_IDLE, &mut payload);
+            trace_wire::BatchHeader {
+                experiment: trace_wire::Experiment::None,
+                gen,
+                m: NO_THREAD,
+                time: switch_ts.max(stopped.saturating_add(1)),
+                size: payload.len() as u64,
+            }
+            .encode(&mut out, trace_wire::SizeEncoding::Minimal);
+            out.extend_from_slice(&payload);
+            self.threads.put_p(p, stopped);
+        }
+        tables::write_frequency_batch(&mut out, gen, switch_ts, clock::frequency());
+        self.write_tables(gen, &tables, &mut out);
+        let g = Generation::new(gen).expect("generation numbers start at 1");
+        let mut failed = subscriber::deliver(set, |s| s.on_batches(g, &out));
+        failed.extend(subscriber::deliver(set, |s| s.on_generation_end(g)));
+        self.buffers.retire(gen);
+        failed.sort_unstable();
+        failed.dedup();
+        failed
+    }
+
+    /// Writes the stack and string tables of `gen`.
+    fn write_tables(&self, gen: u64, tables: &[GenTables], out: &mut Vec<u8>) {
+        let n = tables.len();
+        // Function and file names of stack frames go in the extra lane `n`.
+        let mut names = StringTable::default();
+        let name_id = |names: &mut StringTable, s: &str| -> u64 {
+            let s = tables::truncate_end(s.as_bytes());
+            if s.is_empty() {
+                0
+            } else {
+                tables::global_id(names.intern(s), n, n + 1)
+            }
+        };
+        let mut scratch = Vec::new();
+        let mut frames: Vec<[u64; 4]> = Vec::new();
+        let mut w = TableBatchWriter::new(out, gen, ty::STACKS);
+        for (lane, t) in tables.iter().enumerate() {
+            for (i, pcs) in t.stacks.iter().enumerate() {
+                let resolved: Vec<_> = pcs
+                    .iter()
+                    .map(|&pc| (pc, self.symbols.resolve(pc)))
+                    .collect();
+                // Drop the recorder's own frames from the top of the stack.
+                let skip = resolved
+                    .iter()
+                    .position(|(_, f)| !stack::is_internal(&f.func))
+                    .unwrap_or(0);
+                frames.clear();
+                for (pc, f) in &resolved[skip..] {
+                    let func = name_id(&mut names, &f.func);
+                    let file = name_id(&mut names, &f.file);
+                    frames.push([*pc, func, file, f.line]);
+                }
+                w.stack(tables::global_id(i, lane, n), &frames, &mut scratch);
+            }
+        }
+        w.finish();
+        let mut w = TableBatchWriter::new(out, gen, ty::STRINGS);
+        for (lane, t) in tables.iter().enumerate() {
+            for (i, s) in t.strings.iter().enumerate() {
+                w.string(tables::global_id(i, lane, n + 1), s, &mut scratch);
+            }
+        }
+        for (i, s) in names.iter().enumerate() {
+            w.string(tables::global_id(i, n, n + 1), s, &mut scratch);
+        }
+        w.finish();
+    }
+}

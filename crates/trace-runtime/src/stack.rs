@@ -1,0 +1,239 @@
+//! Stacks: capture on the hot path (frame pointers, or the `backtrace` crate's
+//! unwinder), symbolization off the hot path (when a generation's stack table
+//! is written), cached by program counter.
+//!
+//! Go 1.23 deduplicates frames by PC within a generation, so one PC must
+//! always map to the same `(function, file, line)`. Captured PCs are real
+//! return addresses, resolved once and cached for the process. Where a PC is
+//! in inlined code, the frame reported is the innermost inlined function and
+//! its line. Frames that only exist to describe something (a thread's name as
+//! its goroutine's start function) get synthetic PCs above `2^63`, which no
+//! code address uses.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+
+use hashbrown::HashMap;
+
+use crate::raw;
+
+/// How stacks are captured for annotation events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum StackMode {
+    /// No stacks (the default): events carry stack id 0.
+    #[default]
+    Off,
+    /// Walk frame pointers if the program has them (checked once against
+    /// the unwinder at the first capture), otherwise unwind.
+    Auto,
+    /// Always walk frame pointers. Build with `-C force-frame-pointers=yes`;
+    /// without frame pointers the walk stops early (it never reads outside
+    /// the thread's stack).
+    FramePointers,
+    /// Always use the `backtrace` crate's unwinder (slower, always works).
+    Unwind,
+}
+
+const OFF: u8 = 0;
+const AUTO: u8 = 1;
+const FRAME_POINTERS: u8 = 2;
+const UNWIND: u8 = 3;
+
+static MODE: AtomicU8 = AtomicU8::new(OFF);
+
+/// The deepest stack captured (Go's limit).
+pub(crate) const MAX_DEPTH: usize = crate::tables::MAX_STACK_DEPTH;
+
+/// Where synthetic program counters start.
+const SYNTHETIC_BASE: u64 = 1 << 63;
+
+pub(crate) fn set_mode(mode: StackMode) {
+    let v = match mode {
+        StackMode::Off => OFF,
+        StackMode::Auto => AUTO,
+        StackMode::FramePointers => FRAME_POINTERS,
+        StackMode::Unwind => UNWIND,
+    };
+    MODE.store(v, Ordering::Relaxed);
+}
+
+/// Whether events should carry stacks.
+#[inline(always)]
+pub(crate) fn enabled() -> bool {
+    MODE.load(Ordering::Relaxed) != OFF
+}
+
+/// Captures the caller's stack into `out` (innermost first); `stack_high`
+/// is the top of the thread's stack. Returns the number of frames.
+#[inline(never)]
+pub(crate) fn capture(stack_high: usize, out: &mut [u64; MAX_DEPTH]) -> usize {
+    match MODE.load(Ordering::Relaxed) {
+        FRAME_POINTERS => raw::walk_frame_pointers(stack_high, out),
+        UNWIND => unwind(out),
+        AUTO => {
+            let mode = if frame_pointers_work(stack_high) {
+                FRAME_POINTERS
+            } else {
+                UNWIND
+            };
+            let _ = MODE.compare_exchange(AUTO, mode, Ordering::Relaxed, Ordering::Relaxed);
+            capture(stack_high, out)
+        }
+        _ => 0,
+    }
+}
+
+fn unwind(out: &mut [u64]) -> usize {
+    let mut n = 0;
+    backtrace::trace(|frame| {
+        out[n] = frame.ip() as u64;
+        n += 1;
+        n < out.len()
+    });
+    n
+}
+
+/// Whether a frame-pointer walk from here agrees with the unwinder.
+#[inline(never)]
+fn frame_pointers_work(stack_high: usize) -> bool {
+    let mut fp = [0u64; 16];
+    let n = raw::walk_frame_pointers(stack_high, &mut fp);
+    if n < 3 {
+        return false;
+    }
+    let mut unwound = Vec::with_capacity(64);
+    backtrace::trace(|frame| {
+        unwound.push(frame.ip() as u64);
+        unwound.len() < 64
+    });
+    let Some(pos) = unwound.iter().position(|&ip| ip == fp[0]) else {
+        return false;
+    };
+    let common = fp[..n]
+        .iter()
+        .zip(&unwound[pos..])
+        .take_while(|(a, b)| a == b)
+        .count();
+    common >= 3 && (common == n || pos + common == unwound.len())
+}
+
+/// A resolved frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Frame {
+    pub(crate) func: String,
+    pub(crate) file: String,
+    pub(crate) line: u64,
+}
+
+/// The symbolization cache and the synthetic frames of the process.
+#[derive(Debug, Default)]
+pub(crate) struct Symbols {
+    frames: Mutex<HashMap<u64, Arc<Frame>>>,
+    synthetic: Mutex<HashMap<String, u64>>,
+}
+
+impl Symbols {
+    /// The synthetic PC of a one-frame stack whose function is `func`
+    /// (stable for the life of the process).
+    pub(crate) fn synthetic(&self, func: &str, file: &str) -> u64 {
+        let mut synthetic = crate::sync::lock_std(&self.synthetic);
+        if let Some(&pc) = synthetic.get(func) {
+            return pc;
+        }
+        let pc = SYNTHETIC_BASE + 16 * (synthetic.len() as u64 + 1);
+        synthetic.insert(func.to_owned(), pc);
+        drop(synthetic);
+        let frame = Frame {
+            func: func.to_owned(),
+            file: file.to_owned(),
+            line: 1,
+        };
+        crate::sync::lock_std(&self.frames).insert(pc, Arc::new(frame));
+        pc
+    }
+
+    /// The frame of `pc` (a return address, or a synthetic PC).
+    pub(crate) fn resolve(&self, pc: u64) -> Arc<Frame> {
+        if let Some(f) = crate::sync::lock_std(&self.frames).get(&pc) {
+            return Arc::clone(f);
+        }
+        let mut frame = None;
+        // A return address points after the call; look up the call itself.
+        backtrace::resolve(
+            pc.saturating_sub(1) as usize as *mut std::ffi::c_void,
+            |sym| {
+                if frame.is_some() {
+                    return;
+                }
+                let func = sym.name().map(|n| format!("{n:#}"));
+                let file = sym.filename().map(|p| p.display().to_string());
+                frame = Some(Frame {
+                    func: func.unwrap_or_default(),
+                    file: file.unwrap_or_default(),
+                    line: u64::from(sym.lineno().unwrap_or(0)),
+                });
+            },
+        );
+        let mut frame = frame.unwrap_or(Frame {
+            func: String::new(),
+            file: String::new(),
+            line: 0,
+        });
+        // Go's validator wants names and a line for every frame.
+        if frame.func.is_empty() {
+            frame.func = format!("{pc:#x}");
+        }
+        if frame.file.is_empty() {
+            frame.file = "?".to_owned();
+        }
+        frame.line = frame.line.max(1);
+        let frame = Arc::new(frame);
+        crate::sync::lock_std(&self.frames).insert(pc, Arc::clone(&frame));
+        frame
+    }
+}
+
+/// Whether a frame is the recorder's own (trimmed from the top of stacks).
+pub(crate) fn is_internal(func: &str) -> bool {
+    func.contains("trace_runtime::")
+        || func.contains("trace_annotate::")
+        || func.starts_with("backtrace::")
+        || func.starts_with("<backtrace::")
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_frames_are_stable() {
+        let s = Symbols::default();
+        let a = s.synthetic("thread a", "<thread>");
+        let b = s.synthetic("thread b", "<thread>");
+        assert_ne!(a, b);
+        assert_eq!(s.synthetic("thread a", "<thread>"), a);
+        assert_eq!(s.resolve(a).func, "thread a");
+        assert!(a >= SYNTHETIC_BASE);
+    }
+
+    #[test]
+    fn unwinding_resolves_this_function() {
+        let mut out = [0u64; MAX_DEPTH];
+        let n = unwind(&mut out);
+        assert!(n > 2);
+        let s = Symbols::default();
+        let names: Vec<String> = out[..n]
+            .iter()
+            .map(|&pc| s.resolve(pc).func.clone())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .any(|f| f.contains("unwinding_resolves_this_function")),
+            "{names:?}"
+        );
+        let f = s.resolve(0x10);
+        assert_eq!((f.file.as_str(), f.line), ("?", 1));
+    }
+}

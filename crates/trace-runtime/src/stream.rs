@@ -1,0 +1,242 @@
+//! Streaming a trace to a writer, like Go's `trace.Start` and `trace.Stop`.
+//!
+//! The stream is a [`Subscriber`] that copies each delivery into a queue; a
+//! dedicated thread writes the queue to the user's writer, so a slow writer
+//! never holds up the flusher or other subscribers. The queue is bounded
+//! ([`Config::stream_backlog`](crate::Config::stream_backlog)); a writer that
+//! falls further behind, or fails, ends the stream at the next generation
+//! boundary with an error that [`stop`] returns. Recording threads are never
+//! blocked and memory stays bounded.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::thread::{self, JoinHandle};
+
+use crate::error::Error;
+use crate::runtime::{runtime, runtime_or_init};
+use crate::subscriber::Subscriber;
+use crate::sync::{lock_std, Arc};
+use crate::Generation;
+
+/// The state of streaming, as [`stream_state`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StreamState {
+    /// No stream was started (or the last one was stopped).
+    Off,
+    /// A stream is writing.
+    Active,
+    /// A stream was started but its writer failed; [`stop`] returns the
+    /// error.
+    Failed,
+}
+
+struct Session {
+    id: u64,
+    shared: Arc<Shared>,
+    thread: JoinHandle<Result<(), Error>>,
+}
+
+static STREAM: Mutex<Option<Session>> = Mutex::new(None);
+
+#[derive(Default)]
+struct Queue {
+    chunks: VecDeque<Vec<u8>>,
+    bytes: usize,
+    flush: bool,
+    closed: bool,
+    error: Option<Error>,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    backlog: usize,
+    id: AtomicU64,
+}
+
+impl Shared {
+    /// Records the stream's failure and asks to leave at the next boundary.
+    fn fail(&self, q: &mut Queue, error: Error) {
+        if q.error.is_none() {
+            q.error = Some(error);
+            q.chunks.clear();
+            q.bytes = 0;
+            if let Some(rt) = runtime() {
+                let _ = rt.unsubscribe(self.id.load(Ordering::Acquire), false);
+            }
+        }
+    }
+}
+
+struct StreamSubscriber(Arc<Shared>);
+
+impl Subscriber for StreamSubscriber {
+    fn on_batches(&self, _gen: Generation, batches: &[u8]) {
+        let shared = &self.0;
+        let mut q = lock_std(&shared.queue);
+        if q.error.is_some() {
+            return;
+        }
+        if q.bytes + batches.len() > shared.backlog {
+            let backlog = shared.backlog;
+            shared.fail(&mut q, Error::WriterTooSlow { backlog });
+        } else {
+            q.bytes += batches.len();
+            q.chunks.push_back(batches.to_vec());
+        }
+        drop(q);
+        shared.ready.notify_one();
+    }
+
+    fn on_generation_end(&self, _gen: Generation) {
+        lock_std(&self.0.queue).flush = true;
+        self.0.ready.notify_one();
+    }
+
+    fn on_close(&self) {
+        lock_std(&self.0.queue).closed = true;
+        self.0.ready.notify_one();
+    }
+}
+
+/// The writer thread: the file header, then every queued chunk.
+fn write_loop(shared: &Shared, mut writer: impl Write) -> Result<(), Error> {
+    let mut pending = Some(crate::file_header().to_vec());
+    loop {
+        if let Some(chunk) = pending.take() {
+            if let Err(e) = writer.write_all(&chunk) {
+                let mut q = lock_std(&shared.queue);
+                shared.fail(&mut q, Error::Writer(e));
+            }
+        }
+        let mut q = lock_std(&shared.queue);
+        q = shared
+            .ready
+            .wait_while(q, |q| q.chunks.is_empty() && !q.flush && !q.closed)
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(chunk) = q.chunks.pop_front() {
+            q.bytes -= chunk.len();
+            pending = Some(chunk);
+            continue;
+        }
+        let (flush, closed) = (q.flush, q.closed);
+        q.flush = false;
+        let failed = q.error.is_some();
+        drop(q);
+        if (flush || closed) && !failed {
+            if let Err(e) = writer.flush() {
+                let mut q = lock_std(&shared.queue);
+                shared.fail(&mut q, Error::Writer(e));
+            }
+        }
+        if closed {
+            let mut q = lock_std(&shared.queue);
+            return match q.error.take() {
+                Some(e) => Err(e),
+                None => Ok(()),
+            };
+        }
+    }
+}
+
+/// Starts streaming a trace to `writer`, like Go's `trace.Start`: the Go
+/// 1.23 file header, then every generation from now until [`stop`].
+///
+/// Tracing turns on with the first subscriber (this stream or a flight
+/// recorder); events recorded after `start` returns are in the stream.
+/// `writer` is used from a dedicated thread; wrap files in a `BufWriter`.
+///
+/// # Errors
+///
+/// [`Error::AlreadyStreaming`] if a stream is active (also one whose writer
+/// failed and that was not stopped yet), [`Error::Spawn`] if the writer
+/// thread cannot start, [`Error::WouldDeadlock`] from a subscriber callback.
+///
+/// ```
+/// let file = std::io::BufWriter::new(Vec::new());
+/// trace_runtime::start(file)?;
+/// assert!(trace_runtime::start(Vec::new()).is_err());
+/// trace_runtime::log(trace_runtime::TaskId::BACKGROUND, "", "hello");
+/// trace_runtime::stop()?;
+/// # Ok::<(), trace_runtime::Error>(())
+/// ```
+pub fn start(writer: impl Write + Send + 'static) -> Result<(), Error> {
+    let mut stream = lock_std(&STREAM);
+    if stream.is_some() {
+        return Err(Error::AlreadyStreaming);
+    }
+    let rt = runtime_or_init();
+    let shared = Arc::new(Shared {
+        queue: Mutex::new(Queue::default()),
+        ready: Condvar::new(),
+        backlog: rt.config().stream_backlog,
+        id: AtomicU64::new(0),
+    });
+    let thread = {
+        let shared = Arc::clone(&shared);
+        thread::Builder::new()
+            .name("trace-writer".into())
+            .spawn(move || write_loop(&shared, writer))
+            .map_err(Error::Spawn)?
+    };
+    let sub = Arc::new(StreamSubscriber(Arc::clone(&shared)));
+    match rt.subscribe_with(sub, |id| shared.id.store(id, Ordering::Release)) {
+        Ok((id, _)) => {
+            *stream = Some(Session { id, shared, thread });
+            Ok(())
+        }
+        Err(e) => {
+            lock_std(&shared.queue).closed = true;
+            shared.ready.notify_one();
+            let _ = thread.join();
+            Err(e)
+        }
+    }
+}
+
+/// Stops the stream, like Go's `trace.Stop`: completes the current
+/// generation, writes it, flushes the writer, and returns once every byte
+/// was written. What was written is a complete, valid trace. Tracing turns
+/// off if no other subscriber remains.
+///
+/// # Errors
+///
+/// [`Error::NotStreaming`] without a stream; [`Error::Writer`] or
+/// [`Error::WriterTooSlow`] if the writer failed (the trace then ends at the
+/// last generation written in full, if any); [`Error::WouldDeadlock`] from a
+/// subscriber callback.
+pub fn stop() -> Result<(), Error> {
+    let mut stream = lock_std(&STREAM);
+    let Some(session) = stream.take() else {
+        return Err(Error::NotStreaming);
+    };
+    if let Some(rt) = runtime() {
+        if let Err(e) = rt.unsubscribe(session.id, true) {
+            *stream = Some(session);
+            return Err(e);
+        }
+    }
+    drop(stream);
+    // The subscription is closed, so the writer thread finishes.
+    session
+        .thread
+        .join()
+        .unwrap_or_else(|_| Err(Error::Writer(io::Error::other("the trace writer panicked"))))
+}
+
+/// Whether a stream is active, failed, or off.
+///
+/// ```
+/// assert_eq!(trace_runtime::stream_state(), trace_runtime::StreamState::Off);
+/// ```
+pub fn stream_state() -> StreamState {
+    let stream = lock_std(&STREAM);
+    match &*stream {
+        None => StreamState::Off,
+        Some(s) if lock_std(&s.shared.queue).error.is_some() => StreamState::Failed,
+        Some(_) => StreamState::Active,
+    }
+}

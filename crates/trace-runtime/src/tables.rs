@@ -1,0 +1,313 @@
+//! Per-generation string and stack tables, and their encoding as table
+//! batches.
+//!
+//! Every per-CPU slot keeps its own tables for the generations in flight, so
+//! interning happens under the slot lock the writer already holds and never
+//! touches a shared cache line. Ids are made unique across slots by
+//! interleaving: the `i`th entry of lane `l` (of `stride` lanes) gets id
+//! `i * stride + l + 1`. The same string may therefore appear under several
+//! ids in one generation, which the format allows; an id is never declared
+//! twice, and id 0 (the empty string, no stack) is never declared.
+
+use std::hash::BuildHasher;
+
+use hashbrown::hash_table::{Entry, HashTable};
+use trace_wire::{ty, varint, BatchHeader, Experiment, SizeEncoding, MAX_BATCH_SIZE, NO_THREAD};
+
+/// Go's limit on a string's length; longer strings are cut to their first
+/// 1024 bytes, as Go's runtime does.
+pub(crate) const MAX_STRING_LEN: usize = 1024;
+
+/// Go's limit on a stack's depth.
+pub(crate) const MAX_STACK_DEPTH: usize = 128;
+
+type Hasher = hashbrown::DefaultHashBuilder;
+
+/// Cuts `s` to [`MAX_STRING_LEN`] bytes, keeping the start.
+pub(crate) fn truncate_start(s: &[u8]) -> &[u8] {
+    &s[..s.len().min(MAX_STRING_LEN)]
+}
+
+/// Cuts `s` to [`MAX_STRING_LEN`] bytes, keeping the end (Go does this for
+/// function and file names).
+pub(crate) fn truncate_end(s: &[u8]) -> &[u8] {
+    &s[s.len().saturating_sub(MAX_STRING_LEN)..]
+}
+
+/// Strings interned in one lane for one generation.
+#[derive(Debug, Default)]
+pub(crate) struct StringTable {
+    hasher: Hasher,
+    index: HashTable<u32>,
+    arena: Vec<u8>,
+    /// End offset of each entry in `arena`.
+    ends: Vec<u32>,
+}
+
+impl StringTable {
+    /// The local index of `s` (already truncated), interning it if needed.
+    #[inline]
+    pub(crate) fn intern(&mut self, s: &[u8]) -> usize {
+        let hash = self.hasher.hash_one(s);
+        let Self {
+            index, arena, ends, ..
+        } = self;
+        let get = |ends: &[u32], i: u32| -> std::ops::Range<usize> {
+            let i = i as usize;
+            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+            start..ends[i] as usize
+        };
+        let entry = index.entry(
+            hash,
+            |&i| arena[get(ends, i)] == *s,
+            |&i| self.hasher.hash_one(&arena[get(ends, i)]),
+        );
+        match entry {
+            Entry::Occupied(e) => *e.get() as usize,
+            Entry::Vacant(e) => {
+                let i = ends.len();
+                arena.extend_from_slice(s);
+                ends.push(arena.len() as u32);
+                e.insert(i as u32);
+                i
+            }
+        }
+    }
+
+    /// The entries in local-index order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let s = &self.arena[start..end as usize];
+            start = end as usize;
+            s
+        })
+    }
+}
+
+/// Stacks (program-counter sequences, innermost first) interned in one lane
+/// for one generation.
+#[derive(Debug, Default)]
+pub(crate) struct StackTable {
+    hasher: Hasher,
+    index: HashTable<u32>,
+    pcs: Vec<u64>,
+    ends: Vec<u32>,
+}
+
+impl StackTable {
+    /// The local index of `pcs`, interning it if needed.
+    #[inline]
+    pub(crate) fn intern(&mut self, stack: &[u64]) -> usize {
+        let hash = self.hasher.hash_one(stack);
+        let Self {
+            index, pcs, ends, ..
+        } = self;
+        let get = |ends: &[u32], i: u32| -> std::ops::Range<usize> {
+            let i = i as usize;
+            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+            start..ends[i] as usize
+        };
+        let entry = index.entry(
+            hash,
+            |&i| pcs[get(ends, i)] == *stack,
+            |&i| self.hasher.hash_one(&pcs[get(ends, i)]),
+        );
+        match entry {
+            Entry::Occupied(e) => *e.get() as usize,
+            Entry::Vacant(e) => {
+                let i = ends.len();
+                pcs.extend_from_slice(stack);
+                ends.push(pcs.len() as u32);
+                e.insert(i as u32);
+                i
+            }
+        }
+    }
+
+    /// The stacks in local-index order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u64]> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let s = &self.pcs[start..end as usize];
+            start = end as usize;
+            s
+        })
+    }
+}
+
+/// The id of local entry `index` of `lane` when there are `stride` lanes.
+#[inline]
+pub(crate) fn global_id(index: usize, lane: usize, stride: usize) -> u64 {
+    (index * stride + lane + 1) as u64
+}
+
+/// Appends table batches of generation `gen` to `out`, starting a new batch
+/// whenever the current one would exceed the format's size limit.
+#[derive(Debug)]
+pub(crate) struct TableBatchWriter<'a> {
+    out: &'a mut Vec<u8>,
+    gen: u64,
+    marker: u8,
+    payload: Vec<u8>,
+}
+
+impl<'a> TableBatchWriter<'a> {
+    /// A writer of `Strings` (marker [`ty::STRINGS`]) or `Stacks`
+    /// ([`ty::STACKS`]) batches.
+    pub(crate) fn new(out: &'a mut Vec<u8>, gen: u64, marker: u8) -> Self {
+        Self {
+            out,
+            gen,
+            marker,
+            payload: Vec::new(),
+        }
+    }
+
+    /// Appends one encoded entry, which must fit in a batch.
+    fn entry(&mut self, entry: &[u8]) {
+        debug_assert!(entry.len() < MAX_BATCH_SIZE as usize);
+        if !self.payload.is_empty() && self.payload.len() + entry.len() > MAX_BATCH_SIZE as usize {
+            self.finish_batch();
+        }
+        if self.payload.is_empty() {
+            self.payload.push(self.marker);
+        }
+        self.payload.extend_from_slice(entry);
+    }
+
+    /// Appends a `String` entry.
+    pub(crate) fn string(&mut self, id: u64, data: &[u8], scratch: &mut Vec<u8>) {
+        scratch.clear();
+        scratch.push(ty::STRING);
+        varint::encode(id, scratch);
+        varint::encode(data.len() as u64, scratch);
+        scratch.extend_from_slice(data);
+        let entry = std::mem::take(scratch);
+        self.entry(&entry);
+        *scratch = entry;
+    }
+
+    /// Appends a `Stack` entry; frames are `(pc, func id, file id, line)`.
+    pub(crate) fn stack(&mut self, id: u64, frames: &[[u64; 4]], scratch: &mut Vec<u8>) {
+        scratch.clear();
+        scratch.push(ty::STACK);
+        varint::encode(id, scratch);
+        varint::encode(frames.len() as u64, scratch);
+        for frame in frames {
+            for &v in frame {
+                varint::encode(v, scratch);
+            }
+        }
+        let entry = std::mem::take(scratch);
+        self.entry(&entry);
+        *scratch = entry;
+    }
+
+    fn finish_batch(&mut self) {
+        if self.payload.is_empty() {
+            return;
+        }
+        BatchHeader {
+            experiment: Experiment::None,
+            gen: self.gen,
+            m: NO_THREAD,
+            time: 0,
+            size: self.payload.len() as u64,
+        }
+        .encode(self.out, SizeEncoding::Minimal);
+        self.out.extend_from_slice(&self.payload);
+        self.payload.clear();
+    }
+
+    /// Writes the last batch.
+    pub(crate) fn finish(mut self) {
+        self.finish_batch();
+    }
+}
+
+/// Appends the frequency batch of generation `gen`.
+pub(crate) fn write_frequency_batch(out: &mut Vec<u8>, gen: u64, time: u64, freq: u64) {
+    let mut payload = vec![ty::FREQUENCY];
+    varint::encode(freq, &mut payload);
+    BatchHeader {
+        experiment: Experiment::None,
+        gen,
+        m: NO_THREAD,
+        time,
+        size: payload.len() as u64,
+    }
+    .encode(out, SizeEncoding::Minimal);
+    out.extend_from_slice(&payload);
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_dedup_and_order() {
+        let mut t = StringTable::default();
+        assert_eq!(t.intern(b"a"), 0);
+        assert_eq!(t.intern(b"bc"), 1);
+        assert_eq!(t.intern(b"a"), 0);
+        assert_eq!(t.intern(b""), 2);
+        assert_eq!(t.iter().collect::<Vec<_>>(), [&b"a"[..], b"bc", b""]);
+        assert_eq!(t.iter().count(), 3);
+    }
+
+    #[test]
+    fn stacks_dedup() {
+        let mut t = StackTable::default();
+        assert_eq!(t.intern(&[1, 2, 3]), 0);
+        assert_eq!(t.intern(&[1, 2]), 1);
+        assert_eq!(t.intern(&[1, 2, 3]), 0);
+        assert_eq!(t.iter().count(), 2);
+    }
+
+    #[test]
+    fn truncation() {
+        let long = vec![b'x'; 2000];
+        assert_eq!(truncate_start(&long).len(), 1024);
+        let mut s = vec![b'a'; 1000];
+        s.extend_from_slice(&[b'b'; 1000]);
+        assert!(truncate_end(&s).starts_with(b"aa"));
+        assert!(truncate_end(&s).ends_with(b"b"));
+        assert_eq!(truncate_start(b"short"), b"short");
+    }
+
+    #[test]
+    fn ids_interleave() {
+        // Two lanes: lane 0 gets 1, 3, 5...; lane 1 gets 2, 4, 6...
+        assert_eq!(global_id(0, 0, 2), 1);
+        assert_eq!(global_id(0, 1, 2), 2);
+        assert_eq!(global_id(1, 0, 2), 3);
+    }
+
+    #[test]
+    fn big_tables_split_into_batches() {
+        let mut out = Vec::new();
+        let mut w = TableBatchWriter::new(&mut out, 1, ty::STRINGS);
+        let mut scratch = Vec::new();
+        let s = vec![b'z'; 1024];
+        for id in 1..=200 {
+            w.string(id, &s, &mut scratch);
+        }
+        w.finish();
+        let mut data = trace_wire::Version::Go123.header().to_vec();
+        data.extend_from_slice(&out);
+        let mut batches = trace_wire::Batches::new(&data).unwrap();
+        let mut n = 0;
+        let mut n_batches = 0;
+        while let Some(b) = batches.next_batch().unwrap() {
+            n_batches += 1;
+            let mut strings = trace_wire::Strings::new(b.payload, b.payload_offset).unwrap();
+            while let Some((_, s)) = strings.next_string().unwrap() {
+                assert_eq!(s.len(), 1024);
+                n += 1;
+            }
+        }
+        assert_eq!(n, 200);
+        assert!(n_batches >= 4);
+    }
+}

@@ -1,0 +1,309 @@
+//! Threads as Go's M, P and G (`05-writer.md` §7).
+//!
+//! Each OS thread that emits an event becomes an M with an id from a process
+//! counter (never the OS thread id, which the OS reuses), takes a P from a
+//! free list of small ids, and runs its own goroutine (the *thread-G*), which
+//! Go's UI names after the thread (`thread worker-1`). The thread holds its P
+//! and runs its thread-G for as long as it lives; a thread-local destructor
+//! records its exit (`GoDestroy`, `ProcStop`) and returns the P to the free
+//! list.
+//!
+//! A thread registers itself on its first event (§7.2 B: `ProcStatus` Idle,
+//! `ProcStart`, `GoCreate`, `GoStart`). Its first event in every later
+//! generation is preceded by `ProcStatus` Running and `GoStatus` Running
+//! (lazy statuses, §7.8). A registered thread that writes nothing in a
+//! generation gets the same two statuses from the advancer, in a batch tagged
+//! with the thread's M id (never the no-thread id: checklist 15), so that a
+//! subscriber whose first generation that was knows the goroutine before the
+//! thread's next event.
+//!
+//! The design leaves room for async tasks as goroutines: a goroutine is just
+//! an id with a state, and an executor worker is a thread that holds its P
+//! without running its thread-G between polls.
+
+use std::cell::{Cell, OnceCell};
+
+use trace_wire::ty;
+
+use crate::buffer::{EventWriter, WriterState};
+use crate::sync::{self, Arc, AtomicU64, Mutex, Ordering};
+
+/// `pstatus` values.
+pub(crate) const P_RUNNING: u64 = 1;
+pub(crate) const P_IDLE: u64 = 2;
+/// `gstatus` values.
+pub(crate) const G_RUNNING: u64 = 2;
+
+/// The file name of synthetic thread frames.
+const THREAD_FILE: &str = "<thread>";
+
+/// What the advancer needs to know about a registered thread.
+#[derive(Debug)]
+pub(crate) struct ThreadRecord {
+    pub(crate) m: u64,
+    pub(crate) p: u64,
+    pub(crate) g: u64,
+    /// The generation in which the thread last wrote its statuses, per
+    /// generation parity.
+    status_gen: [AtomicU64; 2],
+    /// The generation in which the thread registered.
+    created_gen: AtomicU64,
+    /// The generation of the thread's exit events (`u64::MAX` while alive,
+    /// 0 if it exited while tracing was off).
+    exit_gen: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct FreeProcs {
+    /// Released P ids with the time of their `ProcStop`.
+    free: Vec<(u64, u64)>,
+    next: u64,
+}
+
+/// Ids, the P free list and the registry of threads.
+#[derive(Debug)]
+pub(crate) struct Threads {
+    next_m: AtomicU64,
+    next_g: AtomicU64,
+    procs: Mutex<FreeProcs>,
+    registry: Mutex<Vec<Arc<ThreadRecord>>>,
+}
+
+impl Default for Threads {
+    fn default() -> Self {
+        Self {
+            next_m: AtomicU64::new(1),
+            next_g: AtomicU64::new(1),
+            procs: Mutex::new(FreeProcs::default()),
+            registry: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Threads {
+    pub(crate) fn new_m(&self) -> u64 {
+        self.next_m.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A fresh goroutine id (never reused).
+    pub(crate) fn new_g(&self) -> u64 {
+        self.next_g.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Takes a P id and the time of its previous holder's `ProcStop`.
+    pub(crate) fn take_p(&self) -> (u64, u64) {
+        let mut procs = sync::lock(&self.procs);
+        if let Some(p) = procs.free.pop() {
+            return p;
+        }
+        let p = procs.next;
+        procs.next += 1;
+        (p, 0)
+    }
+
+    /// Returns a P id to the free list; `stopped` is the time of its
+    /// `ProcStop` (a later `ProcStatus` for it must be later).
+    pub(crate) fn put_p(&self, p: u64, stopped: u64) {
+        let mut procs = sync::lock(&self.procs);
+        procs.free.push((p, stopped));
+        // Smallest ids first, so that Go's UI shows few, dense procs.
+        procs
+            .free
+            .sort_unstable_by_key(|&(p, _)| std::cmp::Reverse(p));
+    }
+
+    /// Writes, in generation `gen` (already drained), `ProcStatus` and
+    /// `GoStatus` for every registered thread that lived through `gen`
+    /// without writing its own, and forgets threads that exited by `gen`.
+    /// `emit_batch(m, payload)` receives one encoded batch per thread.
+    pub(crate) fn sweep(&self, gen: u64, mut emit_batch: impl FnMut(u64, &[u8])) {
+        let mut registry = sync::lock(&self.registry);
+        let mut payload = Vec::with_capacity(32);
+        registry.retain(|rec| {
+            let exit = rec.exit_gen.load(Ordering::Acquire);
+            let created = rec.created_gen.load(Ordering::Acquire);
+            let written = rec.status_gen[(gen % 2) as usize].load(Ordering::Acquire) == gen;
+            if created <= gen && gen < exit && !written {
+                payload.clear();
+                encode(&mut payload, ty::PROC_STATUS, &[rec.p, P_RUNNING]);
+                encode(&mut payload, ty::GO_STATUS, &[rec.g, rec.m, G_RUNNING]);
+                emit_batch(rec.m, &payload);
+            }
+            exit > gen
+        });
+    }
+
+    fn register(&self, record: Arc<ThreadRecord>) {
+        sync::lock(&self.registry).push(record);
+    }
+}
+
+/// Encodes one timed event with `dt` 0.
+fn encode(out: &mut Vec<u8>, ty: u8, args: &[u64]) {
+    out.push(ty);
+    out.push(0);
+    for &a in args {
+        trace_wire::varint::encode(a, out);
+    }
+}
+
+/// The calling thread's recorder state.
+#[derive(Debug)]
+pub(crate) struct ThreadState {
+    pub(crate) writer: WriterState,
+    record: OnceCell<Arc<ThreadRecord>>,
+    /// The generation whose statuses this thread wrote last.
+    status_gen: Cell<u64>,
+    /// The top of the thread's stack, for frame-pointer walks (0: unknown).
+    stack_high: Cell<usize>,
+}
+
+impl ThreadState {
+    fn new(m: u64) -> Self {
+        Self {
+            writer: WriterState::new(m),
+            record: OnceCell::new(),
+            status_gen: Cell::new(0),
+            stack_high: Cell::new(usize::MAX),
+        }
+    }
+
+    /// The top of this thread's stack, looked up once.
+    pub(crate) fn stack_high(&self) -> usize {
+        if self.stack_high.get() == usize::MAX {
+            let high = crate::raw::stack_bounds().map_or(0, |(_, high)| high);
+            self.stack_high.set(high);
+        }
+        self.stack_high.get()
+    }
+
+    /// Writes whatever must precede this thread's next event in `w`'s
+    /// generation: its registration, or its lazy statuses.
+    #[inline(always)]
+    pub(crate) fn prepare(
+        &self,
+        threads: &Threads,
+        symbols: &crate::stack::Symbols,
+        w: &mut EventWriter<'_>,
+    ) {
+        if self.status_gen.get() != w.gen() {
+            self.prepare_slow(threads, symbols, w);
+        }
+    }
+
+    #[cold]
+    fn prepare_slow(
+        &self,
+        threads: &Threads,
+        symbols: &crate::stack::Symbols,
+        w: &mut EventWriter<'_>,
+    ) {
+        let gen = w.gen();
+        match self.record.get() {
+            Some(rec) => {
+                w.event(ty::PROC_STATUS, &[rec.p, P_RUNNING]);
+                w.event(ty::GO_STATUS, &[rec.g, rec.m, G_RUNNING]);
+                rec.status_gen[(gen % 2) as usize].store(gen, Ordering::Release);
+            }
+            None => {
+                let m = self.writer.m;
+                let (p, stopped) = threads.take_p();
+                let g = threads.new_g();
+                let name = match std::thread::current().name() {
+                    Some(name) => format!("thread {name}"),
+                    None => format!("thread {m}"),
+                };
+                let pc = symbols.synthetic(&name, THREAD_FILE);
+                // A reused P's new status must come after its old ProcStop.
+                let ts = w.ts().max(stopped.saturating_add(1));
+                w.event_at(ts, ty::PROC_STATUS, &[p, P_IDLE]);
+                w.event_at(ts, ty::PROC_START, &[p, 1]);
+                let stack = w.stack(&[pc]);
+                w.event_at(ts, ty::GO_CREATE, &[g, stack, 0]);
+                w.event_at(ts, ty::GO_START, &[g, 1]);
+                let status_gen = [AtomicU64::new(0), AtomicU64::new(0)];
+                status_gen[(gen % 2) as usize].store(gen, Ordering::Relaxed);
+                let rec = Arc::new(ThreadRecord {
+                    m,
+                    p,
+                    g,
+                    status_gen,
+                    created_gen: AtomicU64::new(gen),
+                    exit_gen: AtomicU64::new(u64::MAX),
+                });
+                threads.register(Arc::clone(&rec));
+                let _ = self.record.set(rec);
+            }
+        }
+        self.status_gen.set(gen);
+    }
+}
+
+#[cfg(not(loom))]
+pub(crate) use local::with_current;
+
+#[cfg(not(loom))]
+mod local {
+    use super::*;
+    use crate::runtime::{runtime, Runtime};
+
+    /// The thread-local handle whose destructor records the thread's exit.
+    struct Local {
+        state: OnceCell<ThreadState>,
+    }
+
+    impl Drop for Local {
+        fn drop(&mut self) {
+            if let (Some(state), Some(rt)) = (self.state.get(), runtime()) {
+                exit(rt, state);
+            }
+        }
+    }
+
+    thread_local! {
+        static LOCAL: Local = const { Local { state: OnceCell::new() } };
+    }
+
+    /// Runs `f` with the calling thread's state (created on first use).
+    /// `None` while the thread is being torn down.
+    #[inline(always)]
+    pub(crate) fn with_current<R>(rt: &Runtime, f: impl FnOnce(&ThreadState) -> R) -> Option<R> {
+        LOCAL
+            .try_with(|l| f(l.state.get_or_init(|| ThreadState::new(rt.threads.new_m()))))
+            .ok()
+    }
+
+    fn exit(rt: &Runtime, state: &ThreadState) {
+        let Some(rec) = state.record.get() else {
+            return;
+        };
+        if rec.exit_gen.load(Ordering::Acquire) != u64::MAX {
+            return;
+        }
+        loop {
+            let ts = crate::clock::now();
+            let stopped = rt.buffers.write(&state.writer, ts, |w| {
+                state.prepare(&rt.threads, &rt.symbols, w);
+                w.event(ty::GO_DESTROY, &[]);
+                let stopped = w.event(ty::PROC_STOP, &[]);
+                rec.exit_gen.store(w.gen(), Ordering::Release);
+                stopped
+            });
+            if let Some(stopped) = stopped {
+                rt.threads.put_p(rec.p, stopped);
+                return;
+            }
+            // Tracing is off. Leave the registry while holding its lock, so
+            // that no sweep can count this thread in a generation it will
+            // never write its exit into; retry if tracing came back on.
+            let mut registry = sync::lock(&rt.threads.registry);
+            if rt.buffers.generation() == 0 {
+                rec.exit_gen.store(0, Ordering::Release);
+                registry.retain(|r| !Arc::ptr_eq(r, rec));
+                drop(registry);
+                rt.threads.put_p(rec.p, ts);
+                return;
+            }
+        }
+    }
+}
