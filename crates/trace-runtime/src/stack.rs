@@ -87,7 +87,11 @@ pub(crate) fn capture(stack_high: usize, out: &mut [u64; MAX_DEPTH]) -> usize {
 fn unwind(out: &mut [u64]) -> usize {
     let mut n = 0;
     backtrace::trace(|frame| {
-        out[n] = frame.ip() as u64;
+        let ip = frame.ip() as u64;
+        if ip == 0 {
+            return false;
+        }
+        out[n] = ip;
         n += 1;
         n < out.len()
     });

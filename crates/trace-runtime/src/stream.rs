@@ -48,6 +48,8 @@ struct Queue {
     flush: bool,
     closed: bool,
     error: Option<Error>,
+    /// Whether the stream ever failed (the error itself goes to `stop`).
+    failed: bool,
 }
 
 struct Shared {
@@ -60,7 +62,8 @@ struct Shared {
 impl Shared {
     /// Records the stream's failure and asks to leave at the next boundary.
     fn fail(&self, q: &mut Queue, error: Error) {
-        if q.error.is_none() {
+        if !q.failed {
+            q.failed = true;
             q.error = Some(error);
             q.chunks.clear();
             q.bytes = 0;
@@ -77,7 +80,7 @@ impl Subscriber for StreamSubscriber {
     fn on_batches(&self, _gen: Generation, batches: &[u8]) {
         let shared = &self.0;
         let mut q = lock_std(&shared.queue);
-        if q.error.is_some() {
+        if q.failed {
             return;
         }
         if q.bytes + batches.len() > shared.backlog {
@@ -124,7 +127,7 @@ fn write_loop(shared: &Shared, mut writer: impl Write) -> Result<(), Error> {
         }
         let (flush, closed) = (q.flush, q.closed);
         q.flush = false;
-        let failed = q.error.is_some();
+        let failed = q.failed;
         drop(q);
         if (flush || closed) && !failed {
             if let Err(e) = writer.flush() {
@@ -236,7 +239,7 @@ pub fn stream_state() -> StreamState {
     let stream = lock_std(&STREAM);
     match &*stream {
         None => StreamState::Off,
-        Some(s) if lock_std(&s.shared.queue).error.is_some() => StreamState::Failed,
+        Some(s) if lock_std(&s.shared.queue).failed => StreamState::Failed,
         Some(_) => StreamState::Active,
     }
 }

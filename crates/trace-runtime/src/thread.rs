@@ -156,11 +156,21 @@ pub(crate) struct ThreadState {
     status_gen: Cell<u64>,
     /// The top of the thread's stack, for frame-pointer walks (0: unknown).
     stack_high: Cell<usize>,
+    /// The thread's P and the time of its previous holder's `ProcStop`.
+    ///
+    /// The P is taken when the state is created, before the thread first
+    /// reads the generation number: taking it synchronizes with the
+    /// previous holder's release, so this thread cannot then read a
+    /// generation older than the one that holds the previous holder's
+    /// `ProcStop`.
+    p: (u64, u64),
 }
 
 impl ThreadState {
-    fn new(m: u64) -> Self {
+    fn new(threads: &Threads) -> Self {
+        let m = threads.new_m();
         Self {
+            p: threads.take_p(),
             writer: WriterState::new(m),
             record: OnceCell::new(),
             status_gen: Cell::new(0),
@@ -207,7 +217,7 @@ impl ThreadState {
             }
             None => {
                 let m = self.writer.m;
-                let (p, stopped) = threads.take_p();
+                let (p, stopped) = self.p;
                 let g = threads.new_g();
                 let name = match std::thread::current().name() {
                     Some(name) => format!("thread {name}"),
@@ -269,12 +279,13 @@ mod local {
     #[inline(always)]
     pub(crate) fn with_current<R>(rt: &Runtime, f: impl FnOnce(&ThreadState) -> R) -> Option<R> {
         LOCAL
-            .try_with(|l| f(l.state.get_or_init(|| ThreadState::new(rt.threads.new_m()))))
+            .try_with(|l| f(l.state.get_or_init(|| ThreadState::new(&rt.threads))))
             .ok()
     }
 
     fn exit(rt: &Runtime, state: &ThreadState) {
         let Some(rec) = state.record.get() else {
+            rt.threads.put_p(state.p.0, state.p.1);
             return;
         };
         if rec.exit_gen.load(Ordering::Acquire) != u64::MAX {

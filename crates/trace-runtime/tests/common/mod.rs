@@ -1,0 +1,286 @@
+//! Helpers for the recorder's integration tests: an in-memory writer, a
+//! structural checker built on `trace-wire` (the format rules of
+//! `05-writer.md` §1 that do not need the reader's state machine), and the
+//! hook that saves traces for `cargo xtask oracle`.
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use hashbrown::{HashMap, HashSet};
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use trace_wire::{ty, BatchKind, Batches, EventCursor, Stacks, Strings, Version, NO_THREAD};
+
+/// Serializes the tests of one binary: the recorder is process-wide.
+pub(crate) fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A `Write` into shared memory.
+#[derive(Clone, Default)]
+pub(crate) struct Capture(pub(crate) Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    pub(crate) fn bytes(&self) -> Vec<u8> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Saves `trace` as `$TRACE_ORACLE_DIR/<name>.trace` when that variable is
+/// set (`cargo xtask oracle` then runs `go tool trace` on it).
+pub(crate) fn save(name: &str, trace: &[u8]) {
+    if let Some(dir) = std::env::var_os("TRACE_ORACLE_DIR") {
+        let path = std::path::Path::new(&dir).join(format!("{name}.trace"));
+        std::fs::write(&path, trace).unwrap();
+    }
+}
+
+/// One timed event.
+#[derive(Debug, Clone)]
+pub(crate) struct Ev {
+    pub(crate) ty: u8,
+    pub(crate) args: Vec<u64>,
+}
+
+/// One generation, decoded.
+#[derive(Debug, Default)]
+pub(crate) struct Gen {
+    pub(crate) gen: u64,
+    pub(crate) freq: u64,
+    pub(crate) strings: HashMap<u64, Vec<u8>>,
+    /// Frames as (pc, func, file, line), innermost first.
+    pub(crate) stacks: HashMap<u64, Vec<(u64, String, String, u64)>>,
+    /// Each thread's events in order, threads in order of first batch.
+    pub(crate) threads: Vec<(u64, Vec<Ev>)>,
+    /// Events of no-thread batches.
+    pub(crate) no_thread: Vec<Ev>,
+}
+
+impl Gen {
+    pub(crate) fn string(&self, id: u64) -> String {
+        if id == 0 {
+            return String::new();
+        }
+        String::from_utf8_lossy(&self.strings[&id]).into_owned()
+    }
+
+    pub(crate) fn events(&self) -> impl Iterator<Item = (u64, &Ev)> {
+        self.threads
+            .iter()
+            .flat_map(|(m, evs)| evs.iter().map(move |e| (*m, e)))
+            .chain(self.no_thread.iter().map(|e| (NO_THREAD, e)))
+    }
+}
+
+/// A decoded trace.
+#[derive(Debug, Default)]
+pub(crate) struct Trace {
+    pub(crate) gens: Vec<Gen>,
+}
+
+impl Trace {
+    /// Every `UserLog` as (thread, category, message), each thread's in the
+    /// order the thread wrote them.
+    pub(crate) fn logs(&self) -> Vec<(u64, String, String)> {
+        let mut res = Vec::new();
+        for g in &self.gens {
+            for (m, e) in g.events() {
+                if e.ty == ty::USER_LOG {
+                    res.push((m, g.string(e.args[1]), g.string(e.args[2])));
+                }
+            }
+        }
+        res
+    }
+
+    /// How many events of type `t` the trace has.
+    pub(crate) fn count(&self, t: u8) -> usize {
+        self.gens
+            .iter()
+            .map(|g| g.events().filter(|(_, e)| e.ty == t).count())
+            .sum()
+    }
+}
+
+/// Reads `trace` back with `trace-reader` (Go's reader, reimplemented),
+/// panicking on its first error; returns the events as `go tool trace -d=1`
+/// prints them.
+pub(crate) fn read_back(trace: &[u8]) -> Vec<String> {
+    let reader = trace_reader::Reader::new(trace).expect("trace header");
+    let mut res = Vec::new();
+    for event in reader {
+        match event {
+            Ok(e) => res.push(e.to_string()),
+            Err(e) => {
+                let tail = res[res.len().saturating_sub(20)..].join("\n");
+                panic!("trace-reader: {e}\nafter:\n{tail}");
+            }
+        }
+    }
+    res
+}
+
+/// Decodes `trace`, checking the structural rules every generation must
+/// follow and reading it back with `trace-reader`; panics with a message on
+/// the first violation.
+pub(crate) fn parse(trace: &[u8]) -> Trace {
+    read_back(trace);
+    let mut batches = Batches::new(trace).expect("header");
+    assert_eq!(batches.version(), Version::Go123);
+    let version = batches.version();
+    let mut res = Trace::default();
+    let mut freqs = 0;
+    while let Some(b) = batches.next_batch().expect("batch framing") {
+        let gen = b.header.gen;
+        if res.gens.last().map(|g| g.gen) != Some(gen) {
+            if let Some(last) = res.gens.last() {
+                assert_eq!(gen, last.gen + 1, "generations must be consecutive");
+                assert_eq!(freqs, 1, "one frequency batch in generation {}", last.gen);
+            }
+            freqs = 0;
+            res.gens.push(Gen {
+                gen,
+                ..Gen::default()
+            });
+        }
+        let g = res.gens.last_mut().unwrap();
+        match b.kind(version) {
+            BatchKind::Frequency => {
+                freqs += 1;
+                g.freq = trace_wire::parse_frequency(b.payload, 0).unwrap();
+            }
+            BatchKind::Strings => {
+                let mut s = Strings::new(b.payload, 0).unwrap();
+                while let Some((id, data)) = s.next_string().unwrap() {
+                    assert_ne!(id, 0, "string id 0 declared");
+                    assert!(data.len() <= 1024);
+                    let dup = g.strings.insert(id, data.to_vec());
+                    assert!(dup.is_none(), "string {id} declared twice in gen {gen}");
+                }
+            }
+            BatchKind::Stacks => {
+                let mut s = Stacks::new(b.payload, 0).unwrap();
+                while let Some(st) = s.next_stack().unwrap() {
+                    assert_ne!(st.id, 0, "stack id 0 declared");
+                    let frames = st
+                        .frames()
+                        .map(|f| (f.pc, f.func.to_string(), f.file.to_string(), f.line))
+                        .collect();
+                    let dup = g.stacks.insert(st.id, frames);
+                    assert!(dup.is_none(), "stack {} declared twice", st.id);
+                }
+            }
+            BatchKind::Events => {
+                let mut cur = EventCursor::new(b.payload, version, b.payload_offset);
+                let mut evs = Vec::new();
+                while let Some(e) = cur.next_event().expect("event") {
+                    evs.push(Ev {
+                        ty: e.ty,
+                        args: e.args().to_vec(),
+                    });
+                }
+                if b.header.m == NO_THREAD {
+                    g.no_thread.extend(evs);
+                } else if let Some((_, t)) = g.threads.iter_mut().find(|(m, _)| *m == b.header.m) {
+                    t.extend(evs);
+                } else {
+                    g.threads.push((b.header.m, evs));
+                }
+            }
+            other => panic!("unexpected batch kind {other:?}"),
+        }
+    }
+    assert_eq!(freqs, 1, "one frequency batch in the last generation");
+    for g in &mut res.gens {
+        check_ids(g);
+    }
+    res
+}
+
+/// Checks that every id an event or frame uses is declared, and resolves the
+/// frames' names.
+fn check_ids(g: &mut Gen) {
+    let n_events = g.events().count();
+    assert!(n_events > 0, "generation {} has no event", g.gen);
+    let strings: HashSet<u64> = g.strings.keys().copied().collect();
+    let declared = |id: u64| id == 0 || strings.contains(&id);
+    for (_, e) in g.events() {
+        let spec = Version::Go123.spec(e.ty).unwrap();
+        // spec.args includes dt; e.args does not.
+        for &i in spec.string_ids {
+            let id = e.args[i - 1];
+            assert!(
+                declared(id),
+                "gen {}: undeclared string {id} in {}",
+                g.gen,
+                spec.name
+            );
+        }
+        for &i in spec.stack_ids {
+            let id = e.args[i - 1];
+            assert!(
+                id == 0 || g.stacks.contains_key(&id),
+                "gen {}: undeclared stack {id} in {}",
+                g.gen,
+                spec.name
+            );
+        }
+    }
+    let mut pcs: HashMap<u64, (String, String, u64)> = HashMap::new();
+    for frames in g.stacks.values_mut() {
+        for f in frames.iter_mut() {
+            let (func, file) = (f.1.parse::<u64>().unwrap(), f.2.parse::<u64>().unwrap());
+            assert!(declared(func) && func != 0, "frame function {func}");
+            assert!(declared(file) && file != 0, "frame file {file}");
+            f.1 = String::from_utf8_lossy(&g.strings[&func]).into_owned();
+            f.2 = String::from_utf8_lossy(&g.strings[&file]).into_owned();
+            assert!(f.0 != 0 && f.3 != 0, "frames need a PC and a line: {f:?}");
+            let key = (f.1.clone(), f.2.clone(), f.3);
+            let prev = pcs.entry(f.0).or_insert_with(|| key.clone());
+            assert_eq!(*prev, key, "one frame per PC");
+        }
+    }
+}
+
+/// Checks that the logs whose message is `"<tag>:<i>:<j>"` hold, for every
+/// `i` in `0..n_threads`, exactly `j = 0..per_thread`, in order, all from
+/// one thread (M).
+pub(crate) fn check_sequences(trace: &Trace, tag: &str, n_threads: usize, per_thread: usize) {
+    check_sequence_counts(trace, tag, &vec![per_thread; n_threads]);
+}
+
+/// Like [`check_sequences`], with `counts[i]` messages for thread `i`.
+pub(crate) fn check_sequence_counts(trace: &Trace, tag: &str, counts: &[usize]) {
+    let mut seen: HashMap<usize, (u64, usize)> = HashMap::new();
+    for (m, _, msg) in trace.logs() {
+        let mut parts = msg.split(':');
+        if parts.next() != Some(tag) {
+            continue;
+        }
+        let i: usize = parts.next().unwrap().parse().unwrap();
+        let j: usize = parts.next().unwrap().parse().unwrap();
+        let entry = seen.entry(i).or_insert((m, 0));
+        assert_eq!(entry.0, m, "thread {i} logged from two Ms");
+        assert_eq!(
+            entry.1, j,
+            "thread {i}: expected message {} next, got {j}",
+            entry.1
+        );
+        entry.1 += 1;
+    }
+    let n_expected = counts.iter().filter(|&&n| n > 0).count();
+    assert_eq!(seen.len(), n_expected, "threads seen");
+    for (i, (_, n)) in seen {
+        assert_eq!(n, counts[i], "thread {i} messages");
+    }
+}
