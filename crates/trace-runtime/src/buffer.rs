@@ -93,7 +93,9 @@ struct OpenBatch {
     base: u64,
     last: u64,
     serial: u64,
-    payload: Vec<u8>,
+    /// The payload buffer (allocated on first use) and its used length.
+    buf: Box<[u8]>,
+    len: usize,
 }
 
 #[derive(Debug)]
@@ -139,7 +141,8 @@ impl Buffers {
                         base: 0,
                         last: 0,
                         serial: 0,
-                        payload: Vec::new(),
+                        buf: Box::default(),
+                        len: 0,
                     },
                     next_serial: 1,
                     tables: Default::default(),
@@ -276,15 +279,15 @@ impl Buffers {
             gen: batch.gen,
             m: batch.m,
             time: batch.base,
-            size: batch.payload.len() as u64,
+            size: batch.len as u64,
         }
         .encode(&mut out.bytes, SizeEncoding::Minimal);
-        out.bytes.extend_from_slice(&batch.payload);
+        out.bytes.extend_from_slice(&batch.buf[..batch.len]);
         out.n_batches += 1;
         let added = (out.bytes.len() - before) as u64;
         drop(completed);
         self.completed_bytes.fetch_add(added, Ordering::Relaxed);
-        batch.payload.clear();
+        batch.len = 0;
     }
 
     /// Appends an already encoded batch (from the advancer: statuses of
@@ -366,6 +369,20 @@ impl Buffers {
     }
 }
 
+/// Writes the minimal varint of `v` at the start of `out` (at least ten
+/// bytes long); returns its length.
+#[inline(always)]
+fn encode_varint(mut v: u64, out: &mut [u8]) -> usize {
+    let mut i = 0;
+    while v >= 0x80 {
+        out[i] = (v as u8) | 0x80;
+        v >>= 7;
+        i += 1;
+    }
+    out[i] = v as u8;
+    i + 1
+}
+
 /// Appends events to the caller's open batch, under its slot's lock.
 #[derive(Debug)]
 pub(crate) struct EventWriter<'a> {
@@ -401,8 +418,8 @@ impl EventWriter<'_> {
         batch.base = ts;
         batch.last = ts;
         batch.serial = serial;
-        if batch.payload.capacity() == 0 {
-            batch.payload.reserve_exact(BATCH_LIMIT);
+        if batch.buf.is_empty() {
+            batch.buf = vec![0; BATCH_LIMIT].into_boxed_slice();
         }
         self.writer.open_in.set(Some((self.idx, serial)));
     }
@@ -422,22 +439,25 @@ impl EventWriter<'_> {
     #[inline]
     pub(crate) fn event_at(&mut self, ts: u64, ty: u8, args: &[u64]) -> u64 {
         debug_assert!(args.len() < 5);
-        if self.slot.batch.payload.len() + MAX_EVENT_LEN > BATCH_LIMIT {
+        if self.slot.batch.len + MAX_EVENT_LEN > BATCH_LIMIT {
             self.buffers.close(&mut self.slot.batch);
             self.open(ts);
         }
         let batch = &mut self.slot.batch;
         let dt = ts.saturating_sub(batch.last);
         batch.last = batch.last.max(ts);
-        let out = &mut batch.payload;
-        out.push(ty);
-        varint::encode(dt, out);
+        // Room for the longest event was checked above.
+        let out = &mut batch.buf[batch.len..batch.len + MAX_EVENT_LEN];
+        out[0] = ty;
+        let mut n = 1 + encode_varint(dt, &mut out[1..]);
         for &a in args {
-            varint::encode(a, out);
+            n += encode_varint(a, &mut out[n..]);
         }
+        batch.len += n;
         batch.last
     }
 
+    #[inline(always)]
     fn tables(&mut self) -> &mut GenTables {
         let t = &mut self.slot.tables[(self.gen % 2) as usize];
         if t.gen != self.gen {

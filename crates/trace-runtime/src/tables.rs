@@ -24,6 +24,7 @@ pub(crate) const MAX_STACK_DEPTH: usize = 128;
 type Hasher = hashbrown::DefaultHashBuilder;
 
 /// Cuts `s` to [`MAX_STRING_LEN`] bytes, keeping the start.
+#[inline(always)]
 pub(crate) fn truncate_start(s: &[u8]) -> &[u8] {
     &s[..s.len().min(MAX_STRING_LEN)]
 }
@@ -34,9 +35,74 @@ pub(crate) fn truncate_end(s: &[u8]) -> &[u8] {
     &s[s.len().saturating_sub(MAX_STRING_LEN)..]
 }
 
+/// A fast hash of a byte string: two overlapping 8-byte loads and a folded
+/// multiply for the short strings annotations use, the default hasher
+/// beyond 16 bytes.
+#[inline]
+fn hash_bytes(hasher: &Hasher, s: &[u8]) -> u64 {
+    const K1: u64 = 0x243f_6a88_85a3_08d3;
+    const K2: u64 = 0x1319_8a2e_0370_7344;
+    let n = s.len();
+    let (a, b) = if n >= 8 {
+        if n > 16 {
+            return hasher.hash_one(s);
+        }
+        (load8(&s[..8]), load8(&s[n - 8..]))
+    } else if n >= 4 {
+        (load4(&s[..4]), load4(&s[n - 4..]))
+    } else if n > 0 {
+        let x = u64::from(s[0]) | u64::from(s[n / 2]) << 8 | u64::from(s[n - 1]) << 16;
+        (x, 0)
+    } else {
+        (0, 0)
+    };
+    let m = u128::from(a ^ K1) * u128::from(b ^ K2 ^ n as u64);
+    (m as u64) ^ ((m >> 64) as u64)
+}
+
+#[inline(always)]
+fn load8(s: &[u8]) -> u64 {
+    u64::from_le_bytes(s[..8].try_into().expect("8 bytes"))
+}
+
+#[inline(always)]
+fn load4(s: &[u8]) -> u64 {
+    u64::from(u32::from_le_bytes(s[..4].try_into().expect("4 bytes")))
+}
+
+/// Byte-string equality without a call to `memcmp` for short strings.
+#[inline]
+fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        8..=16 => load8(a) == load8(b) && load8(&a[n - 8..]) == load8(&b[n - 8..]),
+        4..=7 => load4(a) == load4(b) && load4(&a[n - 4..]) == load4(&b[n - 4..]),
+        _ => a == b,
+    }
+}
+
+/// Entries of the pointer-keyed cache in front of a string table.
+const CACHE_SIZE: usize = 64;
+
+/// A recently interned string: where the caller's bytes were, and the
+/// local index they got.
+#[derive(Debug, Default, Clone, Copy)]
+struct CacheEntry {
+    addr: usize,
+    len: usize,
+    index: u32,
+}
+
 /// Strings interned in one lane for one generation.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct StringTable {
+    /// Most annotation strings are literals passed again and again from the
+    /// same address: a hit here skips hashing. The bytes are still compared,
+    /// since other memory may later hold other bytes at that address.
+    cache: Box<[CacheEntry; CACHE_SIZE]>,
     hasher: Hasher,
     index: HashTable<u32>,
     arena: Vec<u8>,
@@ -44,13 +110,53 @@ pub(crate) struct StringTable {
     ends: Vec<u32>,
 }
 
+impl Default for StringTable {
+    fn default() -> Self {
+        Self {
+            cache: Box::new([CacheEntry::default(); CACHE_SIZE]),
+            hasher: Hasher::default(),
+            index: HashTable::new(),
+            arena: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+}
+
 impl StringTable {
+    /// The bytes of entry `i`.
+    #[inline(always)]
+    fn entry(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.arena[start..self.ends[i] as usize]
+    }
+
     /// The local index of `s` (already truncated), interning it if needed.
     #[inline]
     pub(crate) fn intern(&mut self, s: &[u8]) -> usize {
-        let hash = self.hasher.hash_one(s);
+        let addr = s.as_ptr() as usize;
+        let slot = ((addr >> 3) ^ (addr >> 11) ^ s.len()) % CACHE_SIZE;
+        let hit = self.cache[slot];
+        if hit.addr == addr && hit.len == s.len() && bytes_eq(self.entry(hit.index as usize), s) {
+            return hit.index as usize;
+        }
+        let index = self.intern_slow(s);
+        self.cache[slot] = CacheEntry {
+            addr,
+            len: s.len(),
+            index: index as u32,
+        };
+        index
+    }
+
+    #[inline(never)]
+    fn intern_slow(&mut self, s: &[u8]) -> usize {
+        let hash = hash_bytes(&self.hasher, s);
         let Self {
-            index, arena, ends, ..
+            index,
+            arena,
+            ends,
+            hasher,
+            ..
         } = self;
         let get = |ends: &[u32], i: u32| -> std::ops::Range<usize> {
             let i = i as usize;
@@ -59,8 +165,8 @@ impl StringTable {
         };
         let entry = index.entry(
             hash,
-            |&i| arena[get(ends, i)] == *s,
-            |&i| self.hasher.hash_one(&arena[get(ends, i)]),
+            |&i| bytes_eq(&arena[get(ends, i)], s),
+            |&i| hash_bytes(hasher, &arena[get(ends, i)]),
         );
         match entry {
             Entry::Occupied(e) => *e.get() as usize,
@@ -254,6 +360,25 @@ mod tests {
         assert_eq!(t.intern(b""), 2);
         assert_eq!(t.iter().collect::<Vec<_>>(), [&b"a"[..], b"bc", b""]);
         assert_eq!(t.iter().count(), 3);
+    }
+
+    #[test]
+    fn short_hashes_and_equality() {
+        let h = Hasher::default();
+        let words: Vec<Vec<u8>> = (0..40).map(|n| vec![b'a'; n]).collect();
+        let hashes: hashbrown::HashSet<u64> = words.iter().map(|w| hash_bytes(&h, w)).collect();
+        assert_eq!(hashes.len(), 40);
+        assert_ne!(hash_bytes(&h, b"region-1"), hash_bytes(&h, b"region-2"));
+        assert!(bytes_eq(b"0123456789abc", b"0123456789abc"));
+        assert!(!bytes_eq(b"0123456789abc", b"0123456789abd"));
+        assert!(!bytes_eq(b"0123456789abc", b"x123456789abc"));
+        let mut t = StringTable::default();
+        for w in &words {
+            t.intern(w);
+        }
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(t.intern(w), i);
+        }
     }
 
     #[test]
