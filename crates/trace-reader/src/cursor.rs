@@ -5,10 +5,11 @@
 //! the same sift order, removal by bubbling to the root — because which of
 //! two events with the same timestamp comes first depends on it.
 
-use trace_wire::{EventCursor, Frequency, Version};
+use trace_wire::{varint, EventCursor, Frequency, Version};
 
 use crate::error::Error;
 use crate::generation::BatchRef;
+use crate::specs::{TypeTable, NOT_TIMED};
 
 /// The next event of a cursor, decoded.
 #[derive(Debug, Clone, Copy, Default)]
@@ -30,8 +31,15 @@ pub(crate) struct Cursor {
     pub(crate) thread: usize,
     /// The ordering's slot for this thread, once known.
     pub(crate) slot: Option<u32>,
-    batch: usize,
-    off: usize,
+    /// The next batch to start.
+    next_batch: usize,
+    /// The current batch: next event and end, in the arena.
+    pos: usize,
+    end: usize,
+    /// File offset minus arena offset of the current batch.
+    file_base: u64,
+    /// The current batch's base time, in ticks.
+    batch_time: u64,
     last_ts: i64,
     pub(crate) ev: CurEvent,
 }
@@ -42,8 +50,11 @@ impl Cursor {
             m,
             thread,
             slot: None,
-            batch: 0,
-            off: 0,
+            next_batch: 0,
+            pos: 0,
+            end: 0,
+            file_base: 0,
+            batch_time: 0,
             last_ts: 0,
             ev: CurEvent::default(),
         }
@@ -56,50 +67,163 @@ impl Cursor {
         &mut self,
         batches: &[BatchRef],
         arena: &[u8],
-        version: Version,
-        freq: &Frequency,
+        dec: &Decoder<'_>,
     ) -> Result<bool, Error> {
-        // Skip finished (and empty) batches.
-        while let Some(b) = batches.get(self.batch) {
-            if b.end - b.start != self.off {
-                break;
-            }
-            self.batch += 1;
-            self.off = 0;
-            self.last_ts = 0;
-        }
-        let Some(b) = batches.get(self.batch) else {
+        if self.pos >= self.end && !self.next_batch(batches) {
             return Ok(false);
-        };
+        }
+        // Go converts the base time whenever the running time is 0.
         if self.last_ts == 0 {
-            self.last_ts = freq.ns(b.time);
+            self.last_ts = dec.ticks.ns(self.batch_time);
         }
-        let data = &arena[b.start + self.off..b.end];
-        let offset = b.offset + self.off as u64;
-        let mut events = EventCursor::new(data, version, offset);
-        let Some(raw) = events.next_event()? else {
-            return Ok(false);
+        let data = &arena[self.pos..self.end];
+        let offset = self.file_base.wrapping_add(self.pos as u64);
+        let (t, dt, args, len) = match dec.decode(data) {
+            Some(x) => x,
+            None => return Err(Self::malformed(data, dec.version, offset)),
         };
-        let time = freq.ns(raw.dt).wrapping_add(self.last_ts);
+        let time = dec.ticks.ns(dt).wrapping_add(self.last_ts);
         self.last_ts = time;
-        self.off += events.position();
+        self.pos += len;
         self.ev = CurEvent {
-            ty: raw.ty,
+            ty: t,
             time,
-            args: [raw.args[0], raw.args[1], raw.args[2], raw.args[3], 0],
+            args,
             offset,
         };
         Ok(true)
     }
+
+    /// Starts the next non-empty batch; `false` if there is none.
+    #[cold]
+    fn next_batch(&mut self, batches: &[BatchRef]) -> bool {
+        while let Some(b) = batches.get(self.next_batch) {
+            self.next_batch += 1;
+            self.last_ts = 0;
+            if b.end > b.start {
+                self.pos = b.start;
+                self.end = b.end;
+                self.file_base = b.offset.wrapping_sub(b.start as u64);
+                self.batch_time = b.time;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The error for a malformed event, in Go's words (the wire decoder's).
+    #[cold]
+    fn malformed(data: &[u8], version: Version, offset: u64) -> Error {
+        match EventCursor::new(data, version, offset).next_event() {
+            Err(e) => e.into(),
+            // Both decoders follow Go's rules, so this does not happen.
+            Ok(_) => trace_wire::Error::new(trace_wire::ErrorKind::InvalidArgument, offset).into(),
+        }
+    }
+}
+
+/// Go's tick-to-nanosecond conversion, with a shortcut for the usual case of
+/// a whole number of nanoseconds per tick (64 on most platforms).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ticks {
+    freq: Frequency,
+    /// Nanoseconds per tick if that is a whole number, else 0.
+    whole: u64,
+    /// Below this many ticks, `ticks * whole` is exactly Go's result.
+    limit: u64,
+}
+
+impl Ticks {
+    pub(crate) fn new(freq: Frequency) -> Self {
+        // The same double-precision computation as Go's (and `Frequency`'s).
+        let per_tick = 1.0 / (freq.ticks_per_second() as f64 / 1e9);
+        let whole = if per_tick.fract() == 0.0 && (1.0..=1_048_576.0).contains(&per_tick) {
+            per_tick as u64
+        } else {
+            0
+        };
+        Ticks {
+            freq,
+            whole,
+            // Products below 2^53 are exact in double precision too.
+            limit: (1u64 << 53).checked_div(whole).unwrap_or(0),
+        }
+    }
+
+    /// `ticks` in nanoseconds, exactly as Go converts them.
+    #[inline]
+    pub(crate) fn ns(&self, ticks: u64) -> i64 {
+        if ticks < self.limit {
+            (ticks * self.whole) as i64
+        } else {
+            self.freq.ns(ticks)
+        }
+    }
+}
+
+/// What decoding a generation's events needs.
+#[derive(Debug)]
+pub(crate) struct Decoder<'a> {
+    pub(crate) version: Version,
+    pub(crate) ticks: Ticks,
+    pub(crate) types: &'a TypeTable,
+}
+
+impl Decoder<'_> {
+    /// Decodes the timed event at the start of `data`: type, `dt`,
+    /// arguments and encoded length. `None` if it is malformed.
+    #[inline]
+    fn decode(&self, data: &[u8]) -> Option<(u8, u64, [u64; 5], usize)> {
+        let t = *data.first()?;
+        let n = self.types.get(t).n_args;
+        if n == NOT_TIMED {
+            return None;
+        }
+        let mut pos = 1;
+        let dt = uvarint(data, &mut pos)?;
+        let mut args = [0u64; 5];
+        for a in args.iter_mut().take(usize::from(n).min(4)) {
+            *a = uvarint(data, &mut pos)?;
+        }
+        Some((t, dt, args, pos))
+    }
+}
+
+/// Decodes a varint at `*pos` as Go's `binary.Uvarint` does, `None` if it is
+/// truncated or overflows.
+#[inline(always)]
+fn uvarint(data: &[u8], pos: &mut usize) -> Option<u64> {
+    let b0 = *data.get(*pos)?;
+    if b0 < 0x80 {
+        *pos += 1;
+        return Some(u64::from(b0));
+    }
+    let b1 = *data.get(*pos + 1)?;
+    if b1 < 0x80 {
+        *pos += 2;
+        return Some(u64::from(b0 & 0x7f) | u64::from(b1) << 7);
+    }
+    let (v, n) = varint::decode(&data[*pos..]).ok()?;
+    *pos += n;
+    Some(v)
 }
 
 /// Go's frontier heap over cursors.
+///
+/// The heap holds (time of the cursor's next event, cursor index) pairs so
+/// that sifting moves small values; the cursors stay in place.
 #[derive(Debug, Default)]
 pub(crate) struct Frontier {
-    pub(crate) heap: Vec<Cursor>,
+    heap: Vec<(i64, u32)>,
+    cursors: Vec<Cursor>,
 }
 
 impl Frontier {
+    pub(crate) fn clear(&mut self) {
+        self.heap.clear();
+        self.cursors.clear();
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.heap.is_empty()
     }
@@ -108,18 +232,32 @@ impl Frontier {
         self.heap.len()
     }
 
+    /// The time of the root cursor's next event.
+    pub(crate) fn min_time(&self) -> Option<i64> {
+        self.heap.first().map(|&(t, _)| t)
+    }
+
+    /// The cursor at heap position `i`.
     #[inline]
-    fn time(&self, i: usize) -> i64 {
-        self.heap[i].ev.time
+    pub(crate) fn cursor(&mut self, i: usize) -> &mut Cursor {
+        &mut self.cursors[self.heap[i].1 as usize]
+    }
+
+    /// The cursors in heap order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Cursor> {
+        self.heap.iter().map(|&(_, c)| &self.cursors[c as usize])
     }
 
     pub(crate) fn insert(&mut self, c: Cursor) {
-        self.heap.push(c);
+        self.heap.push((c.ev.time, self.cursors.len() as u32));
+        self.cursors.push(c);
         self.sift_up(self.heap.len() - 1);
     }
 
     /// Restores the heap after the cursor at `i` moved to its next event.
+    #[inline]
     pub(crate) fn update(&mut self, i: usize) {
+        self.heap[i].0 = self.cursors[self.heap[i].1 as usize].ev.time;
         if self.sift_up(i) != i {
             return;
         }
@@ -142,10 +280,11 @@ impl Frontier {
         }
     }
 
+    #[inline]
     fn sift_up(&mut self, mut i: usize) -> usize {
         while i > 0 {
             let parent = (i - 1) / 2;
-            if self.time(parent) <= self.time(i) {
+            if self.heap[parent].0 <= self.heap[i].0 {
                 break;
             }
             self.heap.swap(parent, i);
@@ -154,14 +293,15 @@ impl Frontier {
         i
     }
 
+    #[inline]
     fn sift_down(&mut self, mut i: usize) {
         let n = self.heap.len();
         loop {
             let mut m = i;
-            let mut min = self.time(i);
+            let mut min = self.heap[i].0;
             for c in [2 * i + 1, 2 * i + 2] {
-                if c < n && self.time(c) < min {
-                    min = self.time(c);
+                if c < n && self.heap[c].0 < min {
+                    min = self.heap[c].0;
                     m = c;
                 }
             }
@@ -176,7 +316,7 @@ impl Frontier {
     /// Sorts the cursors by time with Go's (unstable) sort; a sorted array is
     /// still a valid heap.
     pub(crate) fn sort(&mut self) {
-        crate::gosort::sort_func(&mut self.heap, |a, b| a.ev.time.cmp(&b.ev.time));
+        crate::gosort::sort_func(&mut self.heap, |a, b| a.0.cmp(&b.0));
     }
 }
 
@@ -193,10 +333,32 @@ mod tests {
     fn order(f: &mut Frontier) -> Vec<u64> {
         let mut res = Vec::new();
         while !f.is_empty() {
-            res.push(f.heap[0].m);
+            res.push(f.cursor(0).m);
             f.remove(0);
         }
         res
+    }
+
+    #[test]
+    fn ticks_match_go() {
+        for tps in [15_625_000, 1_000_000_000, 3_000_000_000, 500_000_000, 7, 1] {
+            let f = Frequency::new(tps);
+            let t = Ticks::new(f);
+            for ticks in [
+                0,
+                1,
+                2,
+                3,
+                1000,
+                123_456_789_012,
+                1 << 47,
+                (1 << 53) - 1,
+                1 << 60,
+            ] {
+                assert_eq!(t.ns(ticks), f.ns(ticks), "{tps} {ticks}");
+            }
+        }
+        assert_eq!(Ticks::new(Frequency::new(15_625_000)).whole, 64);
     }
 
     #[test]
@@ -216,9 +378,9 @@ mod tests {
         for (m, t) in [(1, 1), (2, 2), (3, 3)] {
             f.insert(cursor(m, t));
         }
-        f.heap[0].ev.time = 10;
+        f.cursor(0).ev.time = 10;
         f.update(0);
-        assert_eq!(f.heap[0].m, 2);
+        assert_eq!(f.cursor(0).m, 2);
         assert_eq!(order(&mut f), [2, 3, 1]);
     }
 }

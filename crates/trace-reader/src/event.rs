@@ -1,8 +1,9 @@
 //! [`Event`], the unit the reader yields, and its kind-specific views.
 //!
 //! An event is small and cheap to move: its fields are copied from the wire
-//! and it shares its generation's string and stack tables through an `Arc`.
-//! Views such as [`StateTransition`] borrow from the event.
+//! and it shares its generation's string and stack tables through an `Arc`
+//! (if it refers to them at all). Views such as [`StateTransition`] borrow
+//! from the event.
 
 use std::fmt;
 use std::sync::Arc;
@@ -125,6 +126,12 @@ impl Ctx {
     };
 }
 
+impl Default for Ctx {
+    fn default() -> Self {
+        Ctx::NONE
+    }
+}
+
 /// One event of the ordered, validated stream.
 ///
 /// Go's `trace.Event`: the common accessors are always valid; the
@@ -139,6 +146,7 @@ pub struct Event {
     /// The wire arguments after `dt`, plus what the ordering smuggles in
     /// after them (old states, task parents), as in Go.
     pub(crate) args: [u64; 5],
+    /// The generation's tables; `None` for events that refer to none.
     pub(crate) table: Option<Arc<GenTables>>,
     /// The name of the task a `TaskEnd` ends, carried from its `TaskBegin`.
     pub(crate) name: Option<Arc<[u8]>>,
@@ -490,12 +498,6 @@ impl Event {
     /// (sync events and goroutine statuses the runtime writes for no thread).
     pub fn thread(&self) -> ThreadId {
         ThreadId(self.ctx.m)
-    }
-
-    /// The generation the event belongs to (0 for the final sync of a Go
-    /// 1.25 trace, which belongs to none).
-    pub fn generation(&self) -> u64 {
-        self.table().map_or(0, |t| t.gen)
     }
 
     /// The stack of whoever executed the event, if the event has one.

@@ -60,6 +60,7 @@ mod idmap;
 mod order;
 mod quote;
 mod reader;
+mod specs;
 mod tables;
 mod types;
 

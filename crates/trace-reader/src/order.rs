@@ -7,7 +7,6 @@
 //! queue from which the reader returns them. The rules and error messages are
 //! those of Go 1.23's `internal/trace/order.go` (spec part 2 §4–§6).
 
-use std::collections::VecDeque;
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -47,9 +46,34 @@ pub(crate) struct Queued {
     pub(crate) time: i64,
     pub(crate) ctx: Ctx,
     pub(crate) args: [u64; 5],
-    /// A `TaskEnd`'s task name, from its `TaskBegin`.
-    pub(crate) name: Option<Arc<[u8]>>,
     pub(crate) offset: u64,
+}
+
+/// The events accepted by one advance, returned first in first out.
+///
+/// The ordering only advances an event once the previous events are all
+/// returned, so a vector popped from the back (reversed after the rare
+/// advances that accept several events) is the queue.
+#[derive(Debug, Default)]
+pub(crate) struct Queue(Vec<Queued>);
+
+impl Queue {
+    fn push(&mut self, q: Queued) {
+        self.0.push(q);
+    }
+
+    /// Makes the events of one advance ready to be popped in order.
+    fn seal(&mut self) {
+        if self.0.len() > 1 {
+            self.0.reverse();
+        }
+    }
+
+    /// The next event to return.
+    #[inline]
+    pub(crate) fn pop(&mut self) -> Option<Queued> {
+        self.0.pop()
+    }
 }
 
 /// A per-resource sequence number: (generation, counter).
@@ -101,25 +125,25 @@ impl Ranges {
         self.0.contains(&r)
     }
 
-    fn begin(&mut self, r: RangeType) -> Result<(), ErrorKind> {
+    fn begin(&mut self, r: RangeType) -> Result<(), Fail> {
         if self.has(r) {
-            return Err(ErrorKind::RangeAlreadyInFlight { begin: name(r.ty) });
+            return fail(ErrorKind::RangeAlreadyInFlight { begin: name(r.ty) });
         }
         self.0.push(r);
         Ok(())
     }
 
-    fn active(&mut self, r: RangeType, initial_gen: bool) -> Result<(), ErrorKind> {
+    fn active(&mut self, r: RangeType, initial_gen: bool) -> Result<(), Fail> {
         if initial_gen {
             if self.has(r) {
-                return Err(ErrorKind::ActiveRangeRepeated {
+                return fail(ErrorKind::ActiveRangeRepeated {
                     ty: r.ty,
                     desc: r.desc,
                 });
             }
             self.0.push(r);
         } else if !self.has(r) {
-            return Err(ErrorKind::MissingActiveRange {
+            return fail(ErrorKind::MissingActiveRange {
                 begin: name(r.ty),
                 in_flight: self.0.iter().map(|r| (r.ty, r.desc)).collect(),
             });
@@ -129,19 +153,27 @@ impl Ranges {
 
     /// Ends the first in-flight range begun by the start event of `t`,
     /// returning its description.
-    fn end(&mut self, t: u8) -> Result<u64, ErrorKind> {
+    fn end(&mut self, t: u8) -> Result<u64, Fail> {
         let start = range_start(t);
         let Some(i) = self.0.iter().position(|r| r.ty == start) else {
-            return Err(ErrorKind::RangeNotInFlight { begin: name(start) });
+            return fail(ErrorKind::RangeNotInFlight { begin: name(start) });
         };
         Ok(self.0.swap_remove(i).desc)
     }
 }
 
+/// A goroutine's state. Kept small: the ordering touches one for most
+/// events, and a trace may have many goroutines.
 #[derive(Debug, Clone)]
 struct GState {
     status: u8,
     seq: Seq,
+    /// Regions and ranges, for the few goroutines that have any.
+    extra: Option<Box<GExtra>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct GExtra {
     /// Active user regions, innermost last: (task, name).
     regions: Vec<(u64, Box<[u8]>)>,
     ranges: Ranges,
@@ -152,9 +184,12 @@ impl GState {
         GState {
             status,
             seq,
-            regions: Vec::new(),
-            ranges: Ranges::default(),
+            extra: None,
         }
+    }
+
+    fn extra(&mut self) -> &mut GExtra {
+        self.extra.get_or_insert_with(Box::default)
     }
 }
 
@@ -218,11 +253,12 @@ use Req::{May, Must, MustNot};
 
 const USER_GO: (Req, Req, Req) = (Must, Must, Must);
 
-fn validate(ctx: Ctx, (m, p, g): (Req, Req, Req)) -> Result<(), ErrorKind> {
+#[inline]
+fn validate(ctx: Ctx, (m, p, g): (Req, Req, Req)) -> Result<(), ContextViolation> {
     use ContextViolation as V;
     let check = |req, have: bool, missing, unexpected| match req {
-        Must if !have => Err(ErrorKind::Context(missing)),
-        MustNot if have => Err(ErrorKind::Context(unexpected)),
+        Must if !have => Err(missing),
+        MustNot if have => Err(unexpected),
         _ => Ok(()),
     };
     check(m, ctx.m != NONE, V::MissingThread, V::UnexpectedThread)?;
@@ -235,8 +271,25 @@ fn validate(ctx: Ctx, (m, p, g): (Req, Req, Req)) -> Result<(), ErrorKind> {
     )
 }
 
-/// The result of trying to advance an event.
-type Advance = Result<Option<Ctx>, ErrorKind>;
+/// An ordering failure (boxed, so that results stay small on the hot path).
+type Fail = Box<ErrorKind>;
+
+/// The result of trying to advance an event: accepted (the new context is
+/// in [`Step::new`]) or not yet.
+type Advance = Result<bool, Fail>;
+
+/// Fails with `kind`.
+#[cold]
+fn fail<T>(kind: ErrorKind) -> Result<T, Fail> {
+    Err(Box::new(kind))
+}
+
+impl From<ContextViolation> for Box<ErrorKind> {
+    #[cold]
+    fn from(v: ContextViolation) -> Self {
+        Box::new(ErrorKind::Context(v))
+    }
+}
 
 /// Go's `ordering`.
 #[derive(Debug)]
@@ -248,7 +301,9 @@ pub(crate) struct Ordering {
     gc_seq: u64,
     gc_state: GcState,
     initial_gen: u64,
-    pub(crate) queue: VecDeque<Queued>,
+    pub(crate) queue: Queue,
+    /// How to report the event last accepted.
+    pub(crate) accepted: Accepted,
 }
 
 impl Default for Ordering {
@@ -261,22 +316,55 @@ impl Default for Ordering {
             gc_seq: 0,
             gc_state: GcState::Undetermined,
             initial_gen: 0,
-            queue: VecDeque::new(),
+            queue: Queue::default(),
+            accepted: Accepted::default(),
         }
     }
 }
 
-/// One call of `advance`: the event and its surroundings.
+/// One call of `advance`: the event and its surroundings, and what the
+/// handler decides about the event's report.
 struct Step<'a> {
     ev: &'a mut CurEvent,
     tables: &'a GenTables,
     gen: u64,
     cur: Ctx,
+    /// The context the event is reported in.
+    report: Ctx,
+    /// The thread's context after the event.
+    new: Ctx,
+    /// Whether the handler queued its events (it synthesized some).
+    queued: bool,
+    /// A `TaskEnd`'s task name.
+    name: Option<Arc<[u8]>>,
+}
+
+impl Step<'_> {
+    /// Accepts the event; `new` is the thread's context after it.
+    #[inline]
+    fn accept(&mut self, new: Ctx) -> Advance {
+        self.new = new;
+        Ok(true)
+    }
+}
+
+/// An accepted event: how to report it.
+#[derive(Debug, Default)]
+pub(crate) struct Accepted {
+    /// The context to report the event in.
+    pub(crate) ctx: Ctx,
+    /// The event and the ones synthesized with it are in the queue (the
+    /// event itself is not to be reported from the cursor).
+    pub(crate) queued: bool,
+    /// A `TaskEnd`'s task name, from its `TaskBegin`.
+    pub(crate) name: Option<Arc<[u8]>>,
 }
 
 impl Ordering {
     /// Tries to advance `ev`, the next event of thread `m` (cached thread
-    /// slot `slot`). `Ok(true)`: accepted and queued; `Ok(false)`: not yet.
+    /// slot `slot`). `Ok(true)`: accepted, to be reported as
+    /// [`Ordering::accepted`] says; `Ok(false)`: not yet.
+    #[inline]
     pub(crate) fn advance(
         &mut self,
         ev: &mut CurEvent,
@@ -316,40 +404,60 @@ impl Ordering {
             tables,
             gen,
             cur,
+            report: cur,
+            new: cur,
+            queued: false,
+            name: None,
         };
         match self.dispatch(&mut step) {
-            Ok(Some(new)) => {
+            Ok(true) => {
+                if step.queued {
+                    self.queue.seal();
+                }
                 if let Some(s) = thread {
                     let ms = &mut self.threads.slots[s as usize];
-                    ms.p = new.p;
-                    ms.g = new.g;
+                    ms.p = step.new.p;
+                    ms.g = step.new.g;
                 }
+                self.accepted = Accepted {
+                    ctx: step.report,
+                    queued: step.queued,
+                    name: step.name,
+                };
                 Ok(true)
             }
-            Ok(None) => Ok(false),
-            Err(kind) => Err(Error::new(kind).at(offset).in_generation(gen)),
+            Ok(false) => Ok(false),
+            Err(kind) => Err(Error::new(*kind).at(offset).in_generation(gen)),
         }
     }
 
-    fn push(&mut self, s: &Step<'_>, ctx: Ctx) {
-        self.queue.push_back(Queued {
+    /// Accepts the event, to be reported in context `ctx`.
+    #[inline]
+    fn push(&mut self, s: &mut Step<'_>, ctx: Ctx) {
+        s.report = ctx;
+    }
+
+    /// Accepts the event into the queue, for handlers that synthesize events
+    /// around it.
+    fn push_queued(&mut self, s: &mut Step<'_>, ctx: Ctx) {
+        s.queued = true;
+        self.queue.push(Queued {
             ty: s.ev.ty,
             time: s.ev.time,
             ctx,
             args: s.ev.args,
-            name: None,
             offset: s.ev.offset,
         });
     }
 
     /// Queues an event the reader synthesizes.
-    fn push_made(&mut self, s: &Step<'_>, t: u8, ctx: Ctx, args: [u64; 5]) {
-        self.queue.push_back(Queued {
+    fn push_made(&mut self, s: &mut Step<'_>, t: u8, ctx: Ctx, args: [u64; 5]) {
+        s.queued = true;
+        self.queue.push(Queued {
             ty: t,
             time: s.ev.time,
             ctx,
             args,
-            name: None,
             offset: s.ev.offset,
         });
     }
@@ -386,7 +494,7 @@ impl Ordering {
             ty::USER_REGION_BEGIN | ty::USER_REGION_END => self.user_region(s),
             ty::GO_SWITCH | ty::GO_SWITCH_DESTROY => self.go_switch(s),
             ty::SPAN..=ty::GOROUTINE_STACK_FREE => self.alloc_free(s),
-            t => Err(ErrorKind::BadEventType(t)),
+            t => fail(ErrorKind::BadEventType(t)),
         }
     }
 
@@ -397,7 +505,7 @@ impl Ordering {
         // Go reads the status as a byte.
         let status = s.ev.args[1] as u8;
         if status >= 5 {
-            return Err(ErrorKind::InvalidProcStatus {
+            return fail(ErrorKind::InvalidProcStatus {
                 proc: pid as i64,
                 status: u64::from(status),
             });
@@ -416,7 +524,7 @@ impl Ordering {
                 old = ProcState::Idle;
                 s.ev.args[1] = u64::from(ps::SYSCALL_ABANDONED);
             } else if p.status != status {
-                return Err(ErrorKind::InconsistentProcStatus {
+                return fail(ErrorKind::InconsistentProcStatus {
                     proc: pid as i64,
                     old: p.status,
                     new: status,
@@ -455,7 +563,7 @@ impl Ordering {
                 .find(|ms| ms.p == pid as i64)
                 .copied();
             let Some(ms) = holder else {
-                return Err(ErrorKind::NoContextForStolenProc(pid as i64));
+                return fail(ErrorKind::NoContextForStolenProc(pid as i64));
             };
             ctx = Ctx {
                 m: ms.m,
@@ -465,50 +573,49 @@ impl Ordering {
         }
         // Go would fail printing a status whose full value is out of range.
         if s.ev.args[1] >= 5 {
-            return Err(ErrorKind::InvalidProcStatus {
+            return fail(ErrorKind::InvalidProcStatus {
                 proc: pid as i64,
                 status: s.ev.args[1],
             });
         }
         self.push(s, ctx);
-        Ok(Some(new))
+        s.accept(new)
     }
 
     fn proc_start(&mut self, s: &mut Step<'_>) -> Advance {
         let pid = s.ev.args[0];
         let seq = Seq::new(s.gen, s.ev.args[1]);
-        match self.ps.get(pid) {
-            Some(p) if p.status == ps::IDLE && seq.succeeds(p.seq) && s.cur.p == NONE => {}
-            _ => return Ok(None),
-        }
+        let p = match self.ps.get_mut(pid) {
+            Some(p) if p.status == ps::IDLE && seq.succeeds(p.seq) && s.cur.p == NONE => p,
+            _ => return Ok(false),
+        };
         validate(s.cur, (Must, MustNot, May))?;
-        if let Some(p) = self.ps.get_mut(pid) {
-            p.status = ps::RUNNING;
-            p.seq = seq;
-        }
+        p.status = ps::RUNNING;
+        p.seq = seq;
         let mut new = s.cur;
         new.p = pid as i64;
         self.push(s, s.cur);
-        Ok(Some(new))
+        s.accept(new)
     }
 
     fn proc_stop(&mut self, s: &mut Step<'_>) -> Advance {
-        let event = name(s.ev.ty);
         let Some(p) = self.ps.get_mut(s.cur.p as u64) else {
-            return Err(ErrorKind::UnknownProc {
-                event,
+            return fail(ErrorKind::UnknownProc {
+                event: name(s.ev.ty),
                 proc: s.cur.p,
             });
         };
         if p.status != ps::RUNNING && p.status != ps::SYSCALL {
-            return Err(ErrorKind::ProcNotRunningOrSyscall { event });
+            return fail(ErrorKind::ProcNotRunningOrSyscall {
+                event: name(s.ev.ty),
+            });
         }
         validate(s.cur, (Must, Must, May))?;
         p.status = ps::IDLE;
         let mut new = s.cur;
         new.p = NONE;
         self.push(s, s.cur);
-        Ok(Some(new))
+        s.accept(new)
     }
 
     fn proc_steal(&mut self, s: &mut Step<'_>) -> Advance {
@@ -518,7 +625,7 @@ impl Ordering {
             Some(p)
                 if (p.status == ps::SYSCALL || p.status == ps::SYSCALL_ABANDONED)
                     && seq.succeeds(p.seq) => {}
-            _ => return Ok(None),
+            _ => return Ok(false),
         }
         validate(s.cur, (Must, May, May))?;
         let old = match self.ps.get_mut(pid) {
@@ -528,19 +635,19 @@ impl Ordering {
                 p.seq = seq;
                 old
             }
-            None => return Ok(None),
+            None => return Ok(false),
         };
         s.ev.args[3] = u64::from(old);
         if old == ps::SYSCALL_ABANDONED {
             // The thread may have moved on; leave it alone.
             self.push(s, s.cur);
-            return Ok(Some(s.cur));
+            return s.accept(s.cur);
         }
         let victim = s.ev.args[2] as i64;
         let mut new = s.cur;
         if victim == s.cur.m {
             if s.cur.p != pid as i64 {
-                return Err(ErrorKind::SelfStealWrongProc {
+                return fail(ErrorKind::SelfStealWrongProc {
                     proc: pid as i64,
                     thread: victim,
                     held: s.cur.p,
@@ -548,14 +655,14 @@ impl Ordering {
             }
             new.p = NONE;
             self.push(s, s.cur);
-            return Ok(Some(new));
+            return s.accept(new);
         }
         let Some(v) = self.threads.get(victim) else {
-            return Err(ErrorKind::StealFromUnknownThread(victim));
+            return fail(ErrorKind::StealFromUnknownThread(victim));
         };
         let ms = &mut self.threads.slots[v as usize];
         if ms.p != pid as i64 {
-            return Err(ErrorKind::StealWrongProc {
+            return fail(ErrorKind::StealWrongProc {
                 proc: pid as i64,
                 thread: victim,
                 held: ms.p,
@@ -563,7 +670,7 @@ impl Ordering {
         }
         ms.p = NONE;
         self.push(s, s.cur);
-        Ok(Some(new))
+        s.accept(new)
     }
 
     // --- Goroutines ---
@@ -573,7 +680,7 @@ impl Ordering {
         let mid = s.ev.args[1] as i64;
         let status = s.ev.args[2] as u8;
         if status >= 5 {
-            return Err(ErrorKind::InvalidGoStatus {
+            return fail(ErrorKind::InvalidGoStatus {
                 goroutine: gid as i64,
                 status: u64::from(status),
             });
@@ -587,7 +694,7 @@ impl Ordering {
         };
         if let Some(g) = self.gs.get_mut(gid) {
             if g.status != status {
-                return Err(ErrorKind::InconsistentGoStatus {
+                return fail(ErrorKind::InconsistentGoStatus {
                     goroutine: gid as i64,
                     old: g.status,
                     new: status,
@@ -598,7 +705,7 @@ impl Ordering {
             self.gs.insert(gid, GState::new(status, Seq::new(s.gen, 0)));
             old = GoState::Undetermined;
         } else {
-            return Err(ErrorKind::StatusForNewGoroutine {
+            return fail(ErrorKind::StatusForNewGoroutine {
                 goroutine: gid as i64,
                 status,
             });
@@ -612,11 +719,11 @@ impl Ordering {
             gs::RUNNING => new.g = gid as i64,
             gs::SYSCALL => {
                 if mid == NONE {
-                    return Err(ErrorKind::SyscallWithoutThread(gid as i64));
+                    return fail(ErrorKind::SyscallWithoutThread(gid as i64));
                 }
                 if mid == s.cur.m {
                     if s.gen != self.initial_gen && s.cur.g != gid as i64 {
-                        return Err(ErrorKind::InconsistentSyscallThread {
+                        return fail(ErrorKind::InconsistentSyscallThread {
                             goroutine: gid as i64,
                             held: s.cur.g,
                         });
@@ -628,7 +735,7 @@ impl Ordering {
                         Some(slot) => {
                             let ms = self.threads.slots[slot as usize];
                             if ms.g != gid as i64 {
-                                return Err(ErrorKind::InconsistentSyscallThread {
+                                return fail(ErrorKind::InconsistentSyscallThread {
                                     goroutine: gid as i64,
                                     held: ms.g,
                                 });
@@ -646,20 +753,20 @@ impl Ordering {
         }
         // Go would fail printing a status whose full value is out of range.
         if s.ev.args[2] >= 5 {
-            return Err(ErrorKind::InvalidGoStatus {
+            return fail(ErrorKind::InvalidGoStatus {
                 goroutine: gid as i64,
                 status: s.ev.args[2],
             });
         }
         self.push(s, ctx);
-        Ok(Some(new))
+        s.accept(new)
     }
 
     fn go_create(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, (Must, Must, May))?;
         if let Some(g) = self.gs.get(s.cur.g as u64) {
             if g.status != gs::RUNNING {
-                return Err(ErrorKind::GoroutineNotInState {
+                return fail(ErrorKind::GoroutineNotInState {
                     event: name(s.ev.ty),
                     expected: "Running",
                 });
@@ -667,7 +774,7 @@ impl Ordering {
         }
         let newg = s.ev.args[0];
         if self.gs.contains(newg) {
-            return Err(ErrorKind::GoroutineExists(newg as i64));
+            return fail(ErrorKind::GoroutineExists(newg as i64));
         }
         let status = if s.ev.ty == ty::GO_CREATE_BLOCKED {
             gs::WAITING
@@ -677,7 +784,7 @@ impl Ordering {
         self.gs
             .insert(newg, GState::new(status, Seq::new(s.gen, 0)));
         self.push(s, s.cur);
-        Ok(Some(s.cur))
+        s.accept(s.cur)
     }
 
     /// The current goroutine's state, which must exist and be `status`.
@@ -686,16 +793,18 @@ impl Ordering {
         s: &Step<'_>,
         status: u8,
         expected: &'static str,
-    ) -> Result<&mut GState, ErrorKind> {
-        let event = name(s.ev.ty);
+    ) -> Result<&mut GState, Fail> {
         let Some(g) = self.gs.get_mut(s.cur.g as u64) else {
-            return Err(ErrorKind::UnknownGoroutine {
-                event,
+            return fail(ErrorKind::UnknownGoroutine {
+                event: name(s.ev.ty),
                 goroutine: s.cur.g,
             });
         };
         if g.status != status {
-            return Err(ErrorKind::GoroutineNotInState { event, expected });
+            return fail(ErrorKind::GoroutineNotInState {
+                event: name(s.ev.ty),
+                expected,
+            });
         }
         Ok(g)
     }
@@ -713,25 +822,23 @@ impl Ordering {
         let mut new = s.cur;
         new.g = NONE;
         self.push(s, s.cur);
-        Ok(Some(new))
+        s.accept(new)
     }
 
     fn go_start(&mut self, s: &mut Step<'_>) -> Advance {
         let gid = s.ev.args[0];
         let seq = Seq::new(s.gen, s.ev.args[1]);
-        match self.gs.get(gid) {
-            Some(g) if g.status == gs::RUNNABLE && seq.succeeds(g.seq) => {}
-            _ => return Ok(None),
-        }
+        let g = match self.gs.get_mut(gid) {
+            Some(g) if g.status == gs::RUNNABLE && seq.succeeds(g.seq) => g,
+            _ => return Ok(false),
+        };
         validate(s.cur, (Must, Must, MustNot))?;
-        if let Some(g) = self.gs.get_mut(gid) {
-            g.status = gs::RUNNING;
-            g.seq = seq;
-        }
+        g.status = gs::RUNNING;
+        g.seq = seq;
         let mut new = s.cur;
         new.g = gid as i64;
         self.push(s, s.cur);
-        Ok(Some(new))
+        s.accept(new)
     }
 
     fn go_unblock(&mut self, s: &mut Step<'_>) -> Advance {
@@ -742,10 +849,10 @@ impl Ordering {
                 g.status = gs::RUNNABLE;
                 g.seq = seq;
             }
-            _ => return Ok(None),
+            _ => return Ok(false),
         }
         self.push(s, s.cur);
-        Ok(Some(s.cur))
+        s.accept(s.cur)
     }
 
     fn go_switch(&mut self, s: &mut Step<'_>) -> Advance {
@@ -755,9 +862,9 @@ impl Ordering {
         let seq = Seq::new(s.gen, s.ev.args[1]);
         match self.gs.get(next) {
             Some(g) if g.status == gs::WAITING && seq.succeeds(g.seq) => {}
-            _ => return Ok(None),
+            _ => return Ok(false),
         }
-        self.push(s, s.cur);
+        self.push_queued(s, s.cur);
         if s.ev.ty == ty::GO_SWITCH {
             if let Some(g) = self.gs.get_mut(s.cur.g as u64) {
                 g.status = gs::WAITING;
@@ -777,7 +884,7 @@ impl Ordering {
         let mut start = s.cur;
         start.g = NONE;
         self.push_made(s, ty::GO_START, start, [next, s.ev.args[1], 0, 0, 0]);
-        Ok(Some(new))
+        s.accept(new)
     }
 
     // --- Syscalls ---
@@ -785,18 +892,17 @@ impl Ordering {
     fn go_syscall_begin(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, USER_GO)?;
         self.current_g(s, gs::RUNNING, "Running")?.status = gs::SYSCALL;
-        let event = name(s.ev.ty);
         let Some(p) = self.ps.get_mut(s.cur.p as u64) else {
-            return Err(ErrorKind::UninitializedProc {
+            return fail(ErrorKind::UninitializedProc {
                 proc: s.cur.p,
-                event,
+                event: name(s.ev.ty),
             });
         };
         p.status = ps::SYSCALL;
         let seq = Seq::new(s.gen, s.ev.args[0]);
         if !seq.succeeds(p.seq) {
-            return Err(ErrorKind::BadSequence {
-                event,
+            return fail(ErrorKind::BadSequence {
+                event: name(s.ev.ty),
                 old_seq: p.seq.n,
                 old_gen: p.seq.gen,
                 new_seq: seq.n,
@@ -805,7 +911,7 @@ impl Ordering {
         }
         p.seq = seq;
         self.push(s, s.cur);
-        Ok(Some(s.cur))
+        s.accept(s.cur)
     }
 
     fn go_syscall_end(&mut self, s: &mut Step<'_>) -> Advance {
@@ -814,33 +920,33 @@ impl Ordering {
         // syscall.
         self.current_g(s, gs::SYSCALL, "Running")?.status = gs::RUNNING;
         let Some(p) = self.ps.get_mut(s.cur.p as u64) else {
-            return Err(ErrorKind::UninitializedProc {
+            return fail(ErrorKind::UninitializedProc {
                 proc: s.cur.p,
                 event: name(s.ev.ty),
             });
         };
         if p.status != ps::SYSCALL {
-            return Err(ErrorKind::ProcNotInSyscall {
+            return fail(ErrorKind::ProcNotInSyscall {
                 proc: s.cur.p,
                 status: p.status,
             });
         }
         p.status = ps::RUNNING;
         self.push(s, s.cur);
-        Ok(Some(s.cur))
+        s.accept(s.cur)
     }
 
     fn go_syscall_end_blocked(&mut self, s: &mut Step<'_>) -> Advance {
         if s.cur.p != NONE {
             let Some(p) = self.ps.get(s.cur.p as u64) else {
-                return Err(ErrorKind::UninitializedProc {
+                return fail(ErrorKind::UninitializedProc {
                     proc: s.cur.p,
                     event: name(s.ev.ty),
                 });
             };
             if p.status == ps::SYSCALL {
                 // The proc must be stolen or stopped first.
-                return Ok(None);
+                return Ok(false);
             }
         }
         validate(s.cur, (Must, May, Must))?;
@@ -848,21 +954,21 @@ impl Ordering {
         let mut new = s.cur;
         new.g = NONE;
         self.push(s, s.cur);
-        Ok(Some(new))
+        s.accept(new)
     }
 
     fn go_create_syscall(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, (Must, May, MustNot))?;
         let newg = s.ev.args[0];
         if self.gs.contains(newg) {
-            return Err(ErrorKind::SyscallGoroutineExists(newg as i64));
+            return fail(ErrorKind::SyscallGoroutineExists(newg as i64));
         }
         self.gs
             .insert(newg, GState::new(gs::SYSCALL, Seq::new(s.gen, 0)));
         let mut new = s.cur;
         new.g = newg as i64;
         self.push(s, s.cur);
-        Ok(Some(new))
+        s.accept(new)
     }
 
     fn go_destroy_syscall(&mut self, s: &mut Step<'_>) -> Advance {
@@ -874,13 +980,13 @@ impl Ordering {
         if s.cur.p != NONE {
             let event = name(s.ev.ty);
             let Some(p) = self.ps.get_mut(s.cur.p as u64) else {
-                return Err(ErrorKind::InvalidProc {
+                return fail(ErrorKind::InvalidProc {
                     proc: s.cur.p,
                     event,
                 });
             };
             if p.status != ps::SYSCALL {
-                return Err(ErrorKind::ProcUnexpectedState {
+                return fail(ErrorKind::ProcUnexpectedState {
                     proc: s.cur.p,
                     status: p.status,
                     event,
@@ -891,9 +997,11 @@ impl Ordering {
             new.p = NONE;
             let args = [s.cur.p as u64, 0, 0, u64::from(ps::SYSCALL), 0];
             self.push_made(s, ty::PROC_STEAL, s.cur, args);
+            self.push_queued(s, s.cur);
+        } else {
+            self.push(s, s.cur);
         }
-        self.push(s, s.cur);
-        Ok(Some(new))
+        s.accept(new)
     }
 
     // --- Tasks and regions ---
@@ -901,7 +1009,7 @@ impl Ordering {
     fn user_task_begin(&mut self, s: &mut Step<'_>) -> Advance {
         let id = s.ev.args[0];
         if self.tasks.contains_key(&id) {
-            return Err(ErrorKind::TaskIdConflict(id));
+            return fail(ErrorKind::TaskIdConflict(id));
         }
         let mut parent = s.ev.args[1];
         if parent == 0 {
@@ -911,7 +1019,7 @@ impl Ordering {
         }
         let name_id = s.ev.args[2];
         let Some(name) = s.tables.string(name_id) else {
-            return Err(ErrorKind::InvalidNameString {
+            return fail(ErrorKind::InvalidNameString {
                 id: name_id,
                 ty: s.ev.ty,
             });
@@ -925,7 +1033,7 @@ impl Ordering {
         );
         validate(s.cur, USER_GO)?;
         self.push(s, s.cur);
-        Ok(Some(s.cur))
+        s.accept(s.cur)
     }
 
     fn user_task_end(&mut self, s: &mut Step<'_>) -> Advance {
@@ -934,10 +1042,8 @@ impl Ordering {
         s.ev.args[2] = task.as_ref().map_or(u64::MAX, |t| t.parent);
         validate(s.cur, USER_GO)?;
         self.push(s, s.cur);
-        if let Some(q) = self.queue.back_mut() {
-            q.name = task.map(|t| t.name);
-        }
-        Ok(Some(s.cur))
+        s.name = task.map(|t| t.name);
+        s.accept(s.cur)
     }
 
     fn user_region(&mut self, s: &mut Step<'_>) -> Advance {
@@ -945,14 +1051,14 @@ impl Ordering {
         let task = s.ev.args[0];
         let name_id = s.ev.args[1];
         let Some(name) = s.tables.string(name_id) else {
-            return Err(ErrorKind::InvalidNameString {
+            return fail(ErrorKind::InvalidNameString {
                 id: name_id,
                 ty: s.ev.ty,
             });
         };
         let begin = s.ev.ty == ty::USER_REGION_BEGIN;
         let Some(g) = self.gs.get_mut(s.cur.g as u64) else {
-            return Err(ErrorKind::RegionOnUnknownGoroutine {
+            return fail(ErrorKind::RegionOnUnknownGoroutine {
                 event: if begin {
                     "EvUserRegionBegin"
                 } else {
@@ -962,11 +1068,11 @@ impl Ordering {
             });
         };
         if begin {
-            g.regions.push((task, name.into()));
-        } else if let Some((open_task, open_name)) = g.regions.last() {
+            g.extra().regions.push((task, name.into()));
+        } else if let Some((open_task, open_name)) = g.extra().regions.last() {
             // Regions that began before the trace started are not known.
             if *open_task != task || **open_name != *name {
-                return Err(ErrorKind::RegionMisuse {
+                return fail(ErrorKind::RegionMisuse {
                     goroutine: s.cur.g,
                     task,
                     name: name.to_vec(),
@@ -974,10 +1080,10 @@ impl Ordering {
                     open_name: open_name.to_vec(),
                 });
             }
-            g.regions.pop();
+            g.extra().regions.pop();
         }
         self.push(s, s.cur);
-        Ok(Some(s.cur))
+        s.accept(s.cur)
     }
 
     // --- GC ---
@@ -986,23 +1092,23 @@ impl Ordering {
         let seq = s.ev.args[0];
         if s.gen == self.initial_gen {
             if self.gc_state != GcState::Undetermined {
-                return Err(ErrorKind::GcActiveNotFirst);
+                return fail(ErrorKind::GcActiveNotFirst);
             }
             self.gc_seq = seq;
             self.gc_state = GcState::Running;
             self.push(s, s.cur);
-            return Ok(Some(s.cur));
+            return s.accept(s.cur);
         }
         if seq != self.gc_seq.wrapping_add(1) {
-            return Ok(None);
+            return Ok(false);
         }
         if self.gc_state != GcState::Running {
-            return Err(ErrorKind::GcActiveNotRunning);
+            return fail(ErrorKind::GcActiveNotRunning);
         }
         self.gc_seq = seq;
         validate(s.cur, USER_GO)?;
         self.push(s, s.cur);
-        Ok(Some(s.cur))
+        s.accept(s.cur)
     }
 
     fn gc_begin(&mut self, s: &mut Step<'_>) -> Advance {
@@ -1011,68 +1117,68 @@ impl Ordering {
             self.gc_seq = seq;
             self.gc_state = GcState::Running;
             self.push(s, s.cur);
-            return Ok(Some(s.cur));
+            return s.accept(s.cur);
         }
         if seq != self.gc_seq.wrapping_add(1) {
-            return Ok(None);
+            return Ok(false);
         }
         if self.gc_state == GcState::Running {
-            return Err(ErrorKind::GcBeginWhileRunning);
+            return fail(ErrorKind::GcBeginWhileRunning);
         }
         self.gc_seq = seq;
         self.gc_state = GcState::Running;
         validate(s.cur, USER_GO)?;
         self.push(s, s.cur);
-        Ok(Some(s.cur))
+        s.accept(s.cur)
     }
 
     fn gc_end(&mut self, s: &mut Step<'_>) -> Advance {
         let seq = s.ev.args[0];
         if seq != self.gc_seq.wrapping_add(1) {
-            return Ok(None);
+            return Ok(false);
         }
         match self.gc_state {
-            GcState::NotRunning => return Err(ErrorKind::GcEndNotRunning),
-            GcState::Undetermined => return Err(ErrorKind::GcEndUndetermined),
+            GcState::NotRunning => return fail(ErrorKind::GcEndNotRunning),
+            GcState::Undetermined => return fail(ErrorKind::GcEndUndetermined),
             GcState::Running => {}
         }
         self.gc_seq = seq;
         self.gc_state = GcState::NotRunning;
         validate(s.cur, USER_GO)?;
         self.push(s, s.cur);
-        Ok(Some(s.cur))
+        s.accept(s.cur)
     }
 
     fn annotation(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, USER_GO)?;
         self.push(s, s.cur);
-        Ok(Some(s.cur))
+        s.accept(s.cur)
     }
 
     fn heap_metric(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, (Must, Must, May))?;
         self.push(s, s.cur);
-        Ok(Some(s.cur))
+        s.accept(s.cur)
     }
 
     fn alloc_free(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, (Must, May, May))?;
         self.push(s, s.cur);
-        Ok(Some(s.cur))
+        s.accept(s.cur)
     }
 
     // --- Ranges ---
 
     /// The current proc's state (Go assumes it exists once the context has a
     /// proc; a missing one is reported instead of crashing).
-    fn current_p(&mut self, s: &Step<'_>) -> Result<&mut PState, ErrorKind> {
-        let event = name(s.ev.ty);
-        self.ps
-            .get_mut(s.cur.p as u64)
-            .ok_or(ErrorKind::UninitializedProc {
+    fn current_p(&mut self, s: &Step<'_>) -> Result<&mut PState, Fail> {
+        match self.ps.get_mut(s.cur.p as u64) {
+            Some(p) => Ok(p),
+            None => fail(ErrorKind::UninitializedProc {
                 proc: s.cur.p,
-                event,
-            })
+                event: name(s.ev.ty),
+            }),
+        }
     }
 
     fn gc_sweep_begin(&mut self, s: &mut Step<'_>) -> Advance {
@@ -1082,14 +1188,14 @@ impl Ordering {
             desc: 0,
         })?;
         self.push(s, s.cur);
-        Ok(Some(s.cur))
+        s.accept(s.cur)
     }
 
     fn gc_sweep_active(&mut self, s: &mut Step<'_>) -> Advance {
         let pid = s.ev.args[0];
         let initial = s.gen == self.initial_gen;
         let Some(p) = self.ps.get_mut(pid) else {
-            return Err(ErrorKind::SweepOnUnknownProc(pid as i64));
+            return fail(ErrorKind::SweepOnUnknownProc(pid as i64));
         };
         p.ranges.active(
             RangeType {
@@ -1099,14 +1205,14 @@ impl Ordering {
             initial,
         )?;
         self.push(s, s.cur);
-        Ok(Some(s.cur))
+        s.accept(s.cur)
     }
 
     fn gc_sweep_end(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, (Must, Must, May))?;
         self.current_p(s)?.ranges.end(s.ev.ty)?;
         self.push(s, s.cur);
-        Ok(Some(s.cur))
+        s.accept(s.cur)
     }
 
     fn go_range_begin(&mut self, s: &mut Step<'_>) -> Advance {
@@ -1117,26 +1223,26 @@ impl Ordering {
             0
         };
         let Some(g) = self.gs.get_mut(s.cur.g as u64) else {
-            return Err(ErrorKind::RangeOnUnknownGoroutine {
+            return fail(ErrorKind::RangeOnUnknownGoroutine {
                 ty: s.ev.ty,
                 goroutine: s.cur.g,
             });
         };
-        g.ranges.begin(RangeType { ty: s.ev.ty, desc })?;
+        g.extra().ranges.begin(RangeType { ty: s.ev.ty, desc })?;
         self.push(s, s.cur);
-        Ok(Some(s.cur))
+        s.accept(s.cur)
     }
 
     fn go_range_active(&mut self, s: &mut Step<'_>) -> Advance {
         let gid = s.ev.args[0];
         let initial = s.gen == self.initial_gen;
         let Some(g) = self.gs.get_mut(gid) else {
-            return Err(ErrorKind::UninitializedGoroutine {
+            return fail(ErrorKind::UninitializedGoroutine {
                 goroutine: gid as i64,
                 event: name(s.ev.ty),
             });
         };
-        g.ranges.active(
+        g.extra().ranges.active(
             RangeType {
                 ty: range_start(s.ev.ty),
                 desc: 0,
@@ -1144,24 +1250,24 @@ impl Ordering {
             initial,
         )?;
         self.push(s, s.cur);
-        Ok(Some(s.cur))
+        s.accept(s.cur)
     }
 
     fn go_range_end(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, USER_GO)?;
         let Some(g) = self.gs.get_mut(s.cur.g as u64) else {
-            return Err(ErrorKind::RangeOnUnknownGoroutine {
+            return fail(ErrorKind::RangeOnUnknownGoroutine {
                 ty: s.ev.ty,
                 goroutine: s.cur.g,
             });
         };
-        let desc = g.ranges.end(s.ev.ty)?;
+        let desc = g.extra().ranges.end(s.ev.ty)?;
         if s.ev.ty == ty::STW_END {
             // The end reports the kind of its begin.
             s.ev.args[0] = desc;
         }
         self.push(s, s.cur);
-        Ok(Some(s.cur))
+        s.accept(s.cur)
     }
 
     /// Go's dump of the ordering state for "broken trace" errors, with

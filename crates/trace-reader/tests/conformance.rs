@@ -11,10 +11,13 @@ use common::{check_trace, files, roots, Outcome};
 
 const LARGE: &str = "go123-large-mixedload";
 
-fn check(names: impl Fn(&str) -> bool) -> usize {
+/// Checks the traces whose names pass `names`; returns how many there were
+/// and how many bytes of output were compared.
+fn check(names: impl Fn(&str) -> bool) -> (usize, u64) {
     let traces = files("traces", "trace");
     let mut failures = Vec::new();
     let mut checked = 0;
+    let mut bytes = 0;
     for (name, path) in &traces {
         if !names(name) {
             continue;
@@ -29,8 +32,8 @@ fn check(names: impl Fn(&str) -> bool) -> usize {
         };
         checked += 1;
         match check_trace(path, &expected) {
-            Ok(Outcome::Success) => {}
-            Ok(Outcome::Failure(e)) => failures.push(format!("{name}: unexpected error: {e}")),
+            Ok((Outcome::Success, n)) => bytes += n,
+            Ok((Outcome::Failure(e), _)) => failures.push(format!("{name}: unexpected error: {e}")),
             Err(diff) => failures.push(format!("{name}: {diff}")),
         }
     }
@@ -40,19 +43,20 @@ fn check(names: impl Fn(&str) -> bool) -> usize {
         failures.len(),
         failures.join("\n")
     );
-    checked
+    (checked, bytes)
 }
 
 #[test]
 fn traces_print_as_go_does() {
-    let n = check(|name| name != LARGE);
-    eprintln!("{n} traces checked");
+    let (n, bytes) = check(|name| name != LARGE);
+    eprintln!("{n} traces checked, {bytes} bytes of output");
     assert!(n > 0, "no traces found");
 }
 
 #[test]
 fn large_trace_prints_as_go_does() {
-    check(|name| name == LARGE);
+    let (n, bytes) = check(|name| name == LARGE);
+    eprintln!("{n} traces checked, {bytes} bytes of output");
 }
 
 /// The comparison itself catches differences (a guard against a harness that

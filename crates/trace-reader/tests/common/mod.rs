@@ -238,8 +238,9 @@ impl<R: Read> Write for Compare<R> {
 }
 
 /// Dumps the trace at `path` and compares the output with the gzipped
-/// expected output, streaming both.
-pub(crate) fn check_trace(path: &Path, expected_gz: &Path) -> Result<Outcome, String> {
+/// expected output, streaming both. Returns how the dump ended and its
+/// length.
+pub(crate) fn check_trace(path: &Path, expected_gz: &Path) -> Result<(Outcome, u64), String> {
     let want = io::BufReader::with_capacity(
         1 << 20,
         flate2::read::GzDecoder::new(fs::File::open(expected_gz).unwrap()),
@@ -254,6 +255,7 @@ pub(crate) fn check_trace(path: &Path, expected_gz: &Path) -> Result<Outcome, St
     }
     let outcome = outcome.map_err(|e| e.to_string())?;
     flushed.map_err(|e| e.to_string())?;
+    let len = cmp.offset;
     cmp.finish()?;
-    Ok(outcome)
+    Ok((outcome, len))
 }
