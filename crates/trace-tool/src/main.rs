@@ -20,11 +20,13 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Raw(cmd::raw::Args),
+    Dump(cmd::dump::Args),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Raw(args) => cmd::raw::run(&args),
+        Command::Dump(args) => cmd::dump::run(&args),
     }
 }
 

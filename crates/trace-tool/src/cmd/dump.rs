@@ -1,0 +1,71 @@
+//! `trace-tool dump`: every event of a trace, ordered and validated, exactly
+//! as `go tool trace -d=1` prints it.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use trace_reader::Reader;
+
+/// Print every event of a trace as `go tool trace -d=1` does: Go's
+/// `Event.String()` for each event, in Go's order. On a broken trace, the
+/// events before the problem are printed, then the error (on standard error,
+/// exit status 1).
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The binary trace (`-` for standard input).
+    file: PathBuf,
+}
+
+/// Why a dump stopped early.
+enum Failure {
+    /// The trace is broken (Go's message).
+    Trace(trace_reader::Error),
+    /// Reading the file or writing the output failed.
+    Io(io::Error),
+}
+
+pub(crate) fn run(args: &Args) -> ExitCode {
+    let stdout = io::stdout().lock();
+    let mut out = BufWriter::with_capacity(256 << 10, stdout);
+    let res = open(&args.file).map_err(Failure::Io).and_then(|input| dump(input, &mut out));
+    let flushed = out.flush();
+    let failure = match (res, flushed) {
+        (Ok(()), Ok(())) => return ExitCode::SUCCESS,
+        (Err(f), _) => f,
+        (Ok(()), Err(e)) => Failure::Io(e),
+    };
+    match failure {
+        // Go's tool prints the error text alone.
+        Failure::Trace(e) => eprintln!("{e}"),
+        Failure::Io(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+        Failure::Io(e) => eprintln!("trace-tool dump: {}: {e}", args.file.display()),
+    }
+    ExitCode::FAILURE
+}
+
+fn open(path: &Path) -> io::Result<Box<dyn Read>> {
+    if path == Path::new("-") {
+        return Ok(Box::new(io::stdin().lock()));
+    }
+    Ok(Box::new(File::open(path)?))
+}
+
+/// Writes every event, one per line.
+fn dump(input: impl Read, out: &mut impl Write) -> Result<(), Failure> {
+    let mut reader = Reader::new(input).map_err(Failure::Trace)?;
+    loop {
+        match reader.read_event() {
+            Ok(Some(event)) => {
+                event.write_go(out).map_err(Failure::Io)?;
+                out.write_all(b"\n").map_err(Failure::Io)?;
+            }
+            Ok(None) => return Ok(()),
+            // Go's reader reports some truncated tables as a bare io.EOF,
+            // which `go tool trace` takes for the end of the trace.
+            Err(e) if e.is_go_eof() => return Ok(()),
+            Err(e) => return Err(Failure::Trace(e)),
+        }
+    }
+}
