@@ -54,6 +54,8 @@ mod cursor;
 mod display;
 mod error;
 mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 mod generation;
 mod gosort;
 mod idmap;
