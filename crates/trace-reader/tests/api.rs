@@ -1,0 +1,110 @@
+//! The event API on real traces: the kind-specific views say what the
+//! printed events say.
+
+use std::path::Path;
+
+use trace_reader::{
+    EventKind, GoId, GoState, ProcState, RangeName, Reader, ResourceId, StateChange, TaskId,
+    Value, NO_GOROUTINE, NO_TASK,
+};
+
+fn read(name: &str) -> Vec<trace_reader::Event> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/traces")
+        .join(format!("{name}.trace"));
+    Reader::new(std::fs::File::open(path).unwrap())
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn views_of_an_annotated_trace() {
+    let events = read("go123-testprog-annotations");
+    let first = &events[0];
+    assert_eq!(first.kind(), EventKind::StateTransition);
+    assert_eq!(first.goroutine(), NO_GOROUTINE);
+    let t = first.state_transition().unwrap();
+    assert_eq!(t.resource, ResourceId::Proc(trace_reader::ProcId(1)));
+    assert_eq!(t.proc(), Some((ProcState::Undetermined, ProcState::Running)));
+    assert!(first.task().is_none() && first.log().is_none());
+
+    let metric = events[2].metric().unwrap();
+    assert_eq!(metric.name, "/sched/gomaxprocs:threads");
+    assert_eq!(metric.value, Value::Uint64(2));
+    let frames: Vec<_> = events[2].stack().unwrap().frames().collect();
+    assert_eq!(frames[0].func, "runtime.traceLocker.Gomaxprocs");
+    assert!(frames[0].file.as_bytes().ends_with(b"runtime/traceruntime.go"));
+
+    let stw = events[3].range().unwrap();
+    assert_eq!(stw.name.to_string(), "stop-the-world (start trace)");
+    assert!(matches!(stw.name, RangeName::StopTheWorld(kind) if kind == "start trace"));
+    assert_eq!(stw.scope, ResourceId::Goroutine(GoId(1)));
+
+    let begin = events.iter().find_map(|e| e.task()).unwrap();
+    assert_eq!((begin.id, begin.parent), (TaskId(1), NO_TASK));
+    assert_eq!(begin.ty, "task0");
+    let end = events
+        .iter()
+        .filter(|e| e.kind() == EventKind::TaskEnd)
+        .find_map(|e| e.task())
+        .unwrap();
+    assert_eq!((end.id, end.ty), (TaskId(1), begin.ty));
+
+    let log = events.iter().find_map(|e| e.log()).unwrap();
+    assert_eq!((log.category.to_str(), log.message.to_str()), (Some("key0"), Some("0123456789abcdef")));
+    let region = events.iter().find_map(|e| e.region()).unwrap();
+    assert_eq!(region.ty, "task0 region");
+
+    // A creation: the transition stack is the new goroutine's.
+    let create = events
+        .iter()
+        .find(|e| {
+            matches!(
+                e.state_transition().map(|t| t.change),
+                Some(StateChange::Goroutine { from: GoState::NotExist, .. })
+            )
+        })
+        .unwrap();
+    let t = create.state_transition().unwrap();
+    assert!(t.stack.is_some() && create.stack().is_some());
+    assert_ne!(t.stack, create.stack());
+
+    // Times strictly increase; the stream ends with a sync.
+    assert!(events.windows(2).all(|w| w[0].time() < w[1].time()));
+    let last = events.last().unwrap();
+    assert_eq!(last.kind(), EventKind::Sync);
+    assert_eq!(last.sync().unwrap().n, 1);
+    assert!(last.sync().unwrap().clock_snapshot.is_none());
+}
+
+#[test]
+fn experimental_events_carry_their_batches() {
+    let events = read("go123-testprog-annotations-allocfree");
+    let x = events.iter().find_map(|e| e.experimental()).unwrap();
+    assert_eq!(x.name, "Span");
+    assert_eq!(x.arg_names, ["id", "npages_value", "kindclass"]);
+    assert_eq!(x.args.len(), 3);
+    let data = x.data.expect("experimental batches");
+    assert!(!data.batches.is_empty());
+}
+
+#[test]
+fn cpu_samples_are_stack_samples() {
+    let events = read("go123-testprog-cpu-profile");
+    let sample = events
+        .iter()
+        .find(|e| e.kind() == EventKind::StackSample)
+        .expect("a CPU sample");
+    assert!(sample.stack().is_some());
+    assert!(sample.thread().is_some());
+}
+
+#[test]
+fn events_and_readers_can_move_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<trace_reader::Event>();
+    send_sync::<trace_reader::Error>();
+    fn send<T: Send>() {}
+    send::<Reader<std::fs::File>>();
+}
