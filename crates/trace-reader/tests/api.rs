@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use trace_reader::{
-    EventKind, GoId, GoState, ProcState, RangeName, Reader, ResourceId, StateChange, TaskId,
-    Value, NO_GOROUTINE, NO_TASK,
+    EventKind, GoId, GoState, ProcState, RangeName, Reader, ResourceId, StateChange, TaskId, Value,
+    NO_GOROUTINE, NO_TASK,
 };
 
 fn read(name: &str) -> Vec<trace_reader::Event> {
@@ -26,7 +26,10 @@ fn views_of_an_annotated_trace() {
     assert_eq!(first.goroutine(), NO_GOROUTINE);
     let t = first.state_transition().unwrap();
     assert_eq!(t.resource, ResourceId::Proc(trace_reader::ProcId(1)));
-    assert_eq!(t.proc(), Some((ProcState::Undetermined, ProcState::Running)));
+    assert_eq!(
+        t.proc(),
+        Some((ProcState::Undetermined, ProcState::Running))
+    );
     assert!(first.task().is_none() && first.log().is_none());
 
     let metric = events[2].metric().unwrap();
@@ -34,7 +37,10 @@ fn views_of_an_annotated_trace() {
     assert_eq!(metric.value, Value::Uint64(2));
     let frames: Vec<_> = events[2].stack().unwrap().frames().collect();
     assert_eq!(frames[0].func, "runtime.traceLocker.Gomaxprocs");
-    assert!(frames[0].file.as_bytes().ends_with(b"runtime/traceruntime.go"));
+    assert!(frames[0]
+        .file
+        .as_bytes()
+        .ends_with(b"runtime/traceruntime.go"));
 
     let stw = events[3].range().unwrap();
     assert_eq!(stw.name.to_string(), "stop-the-world (start trace)");
@@ -52,7 +58,10 @@ fn views_of_an_annotated_trace() {
     assert_eq!((end.id, end.ty), (TaskId(1), begin.ty));
 
     let log = events.iter().find_map(|e| e.log()).unwrap();
-    assert_eq!((log.category.to_str(), log.message.to_str()), (Some("key0"), Some("0123456789abcdef")));
+    assert_eq!(
+        (log.category.to_str(), log.message.to_str()),
+        (Some("key0"), Some("0123456789abcdef"))
+    );
     let region = events.iter().find_map(|e| e.region()).unwrap();
     assert_eq!(region.ty, "task0 region");
 
@@ -62,7 +71,10 @@ fn views_of_an_annotated_trace() {
         .find(|e| {
             matches!(
                 e.state_transition().map(|t| t.change),
-                Some(StateChange::Goroutine { from: GoState::NotExist, .. })
+                Some(StateChange::Goroutine {
+                    from: GoState::NotExist,
+                    ..
+                })
             )
         })
         .unwrap();
