@@ -7,7 +7,7 @@
 //! and stack tables interned on that CPU for the generations in flight. A
 //! writer takes the slot of the CPU it runs on (`sched_getcpu`, answered by
 //! glibc from the thread's rseq area in about 3 ns) with an uncontended
-//! atomic swap, appends its events, and releases it. So the memory for open
+//! atomic compare-exchange, appends its events, and releases it. So the memory for open
 //! buffers is O(CPUs) whatever the number of threads, and the hot path writes
 //! no shared cache line: only the threads that currently run on a CPU touch
 //! its slot.
@@ -22,7 +22,7 @@
 //! Closing appends the batch to the output under one mutex, so the output
 //! holds each thread's batches in the order the thread wrote them.
 //!
-//! Alternatives considered: restartable sequences would avoid the atomic swap
+//! Alternatives considered: restartable sequences would avoid the atomic
 //! (about 8 ns on the development VM) but need per-architecture assembly and
 //! still need the migration rule; `rdtscp` returns the CPU id with the
 //! timestamp but costs about 29 ns against 16 ns for `rdtsc` plus

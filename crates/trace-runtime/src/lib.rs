@@ -81,6 +81,10 @@ pub use subscriber::{Generation, Subscriber};
 
 use std::sync::Arc;
 
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_api;
+
 /// The trace format version the recorder writes.
 pub const FORMAT: trace_wire::Version = trace_wire::Version::Go123;
 

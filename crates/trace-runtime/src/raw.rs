@@ -22,7 +22,7 @@ pub(crate) struct SpinLock<T> {
 
 // SAFETY: the data is only reached through a `SpinGuard`, and at most one
 // guard exists at a time (`try_lock` wins the `locked` flag with an acquire
-// swap and the guard releases it on drop), so sharing the lock between threads
+// compare-exchange and the guard releases it on drop), so sharing the lock between threads
 // shares `T` by moving access between threads, which `T: Send` permits.
 unsafe impl<T: Send> Sync for SpinLock<T> {}
 // SAFETY: the lock owns its `T`; sending the lock sends the `T`.
@@ -40,10 +40,19 @@ impl<T> SpinLock<T> {
     #[inline]
     pub(crate) fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
         // A load first keeps a contended line shared instead of bouncing it.
+        // (Not under loom, which may serve a stale value to a relaxed load
+        // in a spin loop forever; the compare-exchange alone is the
+        // protocol. A plain swap also works on hardware, but loom 0.7 finds
+        // a spinning swap never observing the release store.)
+        #[cfg(not(loom))]
         if self.locked.load(Ordering::Relaxed) {
             return None;
         }
-        if self.locked.swap(true, Ordering::Acquire) {
+        if self
+            .locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
             return None;
         }
         Some(SpinGuard { lock: self })
@@ -76,7 +85,7 @@ impl<T> SpinGuard<'_, T> {
             // - `ptr` points to the live `T` inside the lock, which outlives
             //   this guard;
             // - this guard is the only one (it holds the `locked` flag, won
-            //   with an acquire swap, so writes made under earlier guards are
+            //   with an acquire compare-exchange, so writes made under earlier guards are
             //   visible), and `&mut self` prevents a second `&mut T` through
             //   it; the reference does not escape `f`.
             f(unsafe { &mut *ptr })

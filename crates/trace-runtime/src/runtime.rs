@@ -31,7 +31,9 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::stack::{self, Symbols};
 use crate::subscriber::{self, Entry, Multiplexer, Subscriber, SubscriberSet};
-use crate::sync::{lock_std, Arc};
+use std::sync::Arc;
+
+use crate::sync::lock_std;
 use crate::tables::{self, StringTable, TableBatchWriter};
 use crate::thread::{Threads, P_IDLE};
 use crate::{clock, Generation};

@@ -17,7 +17,9 @@ use std::thread::{self, JoinHandle};
 use crate::error::Error;
 use crate::runtime::{runtime, runtime_or_init};
 use crate::subscriber::Subscriber;
-use crate::sync::{lock_std, Arc};
+use std::sync::Arc;
+
+use crate::sync::lock_std;
 use crate::Generation;
 
 /// The state of streaming, as [`stream_state`] reports it.

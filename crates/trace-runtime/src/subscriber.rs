@@ -129,7 +129,7 @@ pub trait Subscriber: Send + Sync + 'static {
 #[derive(Clone)]
 pub(crate) struct Entry {
     pub(crate) id: u64,
-    pub(crate) sub: Arc<dyn Subscriber>,
+    pub(crate) sub: std::sync::Arc<dyn Subscriber>,
 }
 
 impl fmt::Debug for Entry {

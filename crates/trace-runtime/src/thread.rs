@@ -249,10 +249,8 @@ impl ThreadState {
     }
 }
 
-#[cfg(not(loom))]
 pub(crate) use local::with_current;
 
-#[cfg(not(loom))]
 mod local {
     use super::*;
     use crate::runtime::{runtime, Runtime};
