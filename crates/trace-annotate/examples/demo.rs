@@ -1,0 +1,114 @@
+//! Streams a multi-threaded workload to a trace file:
+//!
+//! ```text
+//! cargo run --release -p trace-annotate --example demo -- OUT.trace
+//! go tool trace OUT.trace
+//! ```
+//!
+//! A dispatcher (the main thread) accepts "requests", each a task; four
+//! named worker threads handle them in nested subtasks, regions and logs,
+//! and end the request tasks they did not begin; short-lived helper threads
+//! come and go; generations advance every 200 ms.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use trace_annotate::{log, logf, new_task, start_region, with_region, Task};
+
+/// Busy work, so that regions have a visible length.
+fn spin(micros: u64) -> u64 {
+    let end = Instant::now() + Duration::from_micros(micros);
+    let mut x = 0u64;
+    while Instant::now() < end {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+    }
+    x
+}
+
+struct Request {
+    id: usize,
+    task: Task,
+}
+
+fn worker(index: usize, jobs: mpsc::Receiver<Request>) {
+    while let Ok(Request { id, task }) = jobs.recv() {
+        let _handle = task.start_region("handle");
+        logf!(task = &task, "request", "worker-{index} took request {id}");
+        let parse = task.new_child("parse");
+        parse.with_region("tokenize", || spin(50 + (id as u64 % 7) * 20));
+        parse.end();
+        let compute = task.new_child("compute");
+        {
+            let _outer = compute.start_region("compute");
+            for step in 0..3 {
+                let _inner = compute.start_region("step");
+                spin(30);
+                if step == 1 {
+                    compute.log("progress", "half way");
+                }
+            }
+        }
+        compute.end();
+        if id % 10 == 0 {
+            // Every tenth request spawns a short-lived helper thread.
+            let helper = thread::Builder::new()
+                .name(format!("helper-{id}"))
+                .spawn(move || with_region("flush", || spin(100)))
+                .expect("spawn helper");
+            helper.join().expect("helper");
+        }
+        drop(_handle);
+        // The dispatcher began this task; the worker ends it.
+        task.end();
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "demo.trace".into());
+    trace_runtime::configure(
+        trace_runtime::Config::default().generation_period(Duration::from_millis(200)),
+    )?;
+    trace_runtime::start(BufWriter::new(File::create(&path)?))?;
+
+    let mut senders = Vec::new();
+    let mut workers = Vec::new();
+    for index in 0..4 {
+        let (tx, rx) = mpsc::channel();
+        senders.push(tx);
+        workers.push(
+            thread::Builder::new()
+                .name(format!("worker-{index}"))
+                .spawn(move || worker(index, rx))?,
+        );
+    }
+
+    let session = new_task("session");
+    let start = Instant::now();
+    let mut id = 0;
+    while start.elapsed() < Duration::from_millis(900) {
+        let _dispatch = start_region("dispatch");
+        let task = session.new_child("request");
+        logf!(task = &task, "dispatch", "request {id}");
+        senders[id % senders.len()].send(Request { id, task })?;
+        id += 1;
+        drop(_dispatch);
+        thread::sleep(Duration::from_micros(500));
+    }
+    log("dispatch", "shutting down");
+    drop(senders);
+    for w in workers {
+        w.join().expect("worker");
+    }
+    session.end();
+
+    trace_runtime::stop()?;
+    println!("{id} requests traced to {path}");
+    Ok(())
+}
