@@ -8,8 +8,10 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
 
+mod bench;
 mod fuzz;
 mod golden;
+mod oracle;
 
 type Task = fn(&[String]) -> Result<()>;
 
@@ -20,6 +22,8 @@ const TASKS: &[(&str, Task, &str)] = &[
     ("fuzz", fuzz::run, "fuzz a target with libFuzzer: fuzz <wire|text|reader> [--seconds N]"),
     ("layering", layering, "check which crates may depend on which"),
     ("deny", deny, "cargo-deny: licenses, bans, sources (skipped if cargo-deny is missing)"),
+    ("oracle", oracle::run, "check the traces our recorder writes with `go tool trace -d=1`"),
+    ("bench", bench::run_bench, "recorder benchmarks as a table vs design.md targets [--quick]"),
 ];
 
 fn main() -> ExitCode {
