@@ -47,6 +47,12 @@
 //!   this reader reports an error when it reaches the event.
 //! * The debugging dumps inside `broken trace` errors list goroutines, procs
 //!   and threads sorted by id (Go prints them in random map order).
+//! * Go 1.23 cannot read Go 1.25 traces; for those this reader follows Go
+//!   1.25's reader (`golang.org/x/exp/trace`), but `Display` keeps Go 1.23's
+//!   format (the sync number and clock snapshot are available through
+//!   [`Event::sync`]). Go 1.26 traces, whose end-of-generation signal is not
+//!   verified yet, are read as 1.25 traces.
+//! * Traces in the pre-1.22 format are rejected as unsupported versions.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
