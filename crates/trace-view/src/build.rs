@@ -1,0 +1,878 @@
+//! Builds a [`Timeline`] from the event stream, in one pass.
+//!
+//! * Goroutine lanes: one slice per state (running, runnable, waiting,
+//!   syscall) between consecutive transitions; the slice keeps the stack of
+//!   the transition that began it (where the goroutine blocked, or its start
+//!   function) and of the event that ended it (e.g. who unblocked it).
+//!   Regions and mark assists are packed into the rows below.
+//! * Proc lanes: the goroutines that ran on the proc; sweeps below.
+//! * Thread lanes: the goroutines that ran, or sat in a system call, on the
+//!   thread.
+//! * The GC lane: the concurrent mark phases and stop-the-world ranges.
+//! * The tasks lane: every user task, packed into rows.
+//! * Charts: heap in use and goal, GOMAXPROCS, running and runnable
+//!   goroutines.
+//!
+//! Whatever is still open at the end of the trace ends at its last event;
+//! what ends without having begun in the trace begins at its first.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::Read;
+
+use hashbrown::HashMap;
+use trace_reader::{Event, EventKind, GoState, Reader, ResourceId, StateChange};
+
+use crate::intern::{Stacks, Strings};
+use crate::model::{
+    Chart, Lane, LaneKind, Mark, MarkKind, Row, Series, Slice, SliceKind, Stats, TaskInfo, Timeline,
+};
+
+/// Events handed from the reading thread to the building one at a time.
+const BATCH: usize = 8192;
+
+/// Reads a whole trace and lays it out. The reader (this thread) and the
+/// builder (a scoped thread) work in a pipeline, a batch of events apart.
+pub(crate) fn build<R: Read>(input: R, title: &str) -> Result<Timeline, trace_reader::Error> {
+    let mut reader = Reader::new(input)?;
+    let version = format!("{:?}", reader.version());
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(4);
+    let (builder, result) = std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            let mut b = Builder::new();
+            for batch in rx {
+                for ev in &batch {
+                    b.event(ev);
+                }
+            }
+            b
+        });
+        let result = read_all(&mut reader, &tx);
+        drop(tx);
+        (worker.join(), result)
+    });
+    result?;
+    let builder = match builder {
+        Ok(b) => b,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    Ok(builder.finish(title.to_string(), version))
+}
+
+/// Reads every event, sending them in batches.
+fn read_all<R: Read>(
+    reader: &mut Reader<R>,
+    tx: &std::sync::mpsc::SyncSender<Vec<Event>>,
+) -> Result<(), trace_reader::Error> {
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        match reader.read_event() {
+            Ok(Some(ev)) => {
+                batch.push(ev);
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if tx.send(full).is_err() {
+                        // The builder panicked; `build` reports it.
+                        return Ok(());
+                    }
+                }
+            }
+            Ok(None) => break,
+            // Go's reader reports some truncated tables as a bare io.EOF,
+            // which `go tool trace` takes for the end of the trace.
+            Err(e) if e.is_go_eof() => break,
+            Err(e) => return Err(e),
+        }
+    }
+    let _ = tx.send(batch);
+    Ok(())
+}
+
+/// A lane under construction: row 0 in order, the rest to be packed.
+#[derive(Debug, Default)]
+struct LaneBuild {
+    row0: Vec<Slice>,
+    spans: Vec<Slice>,
+    marks: Vec<Mark>,
+}
+
+impl LaneBuild {
+    /// Appends to row 0, which must stay sorted and non-overlapping.
+    fn push0(&mut self, s: Slice) {
+        if let Some(last) = self.row0.last() {
+            if s.start < last.end {
+                return;
+            }
+        }
+        self.row0.push(s);
+    }
+}
+
+#[derive(Debug)]
+struct Goroutine {
+    lane: LaneBuild,
+    state: GoState,
+    since: i64,
+    reason: u32,
+    stack0: u32,
+    /// The proc and thread it runs on (or sits in a syscall on).
+    on_proc: i64,
+    on_thread: i64,
+    /// The outermost function of its first known stack.
+    func: u32,
+    /// Where it was created (or its first known stack).
+    start_stack: u32,
+    /// Whether it was created within the trace.
+    created: bool,
+    label: u32,
+    /// Open regions: start, type, task, stack.
+    regions: Vec<(i64, u32, u64, u32)>,
+}
+
+impl Goroutine {
+    fn new() -> Self {
+        Goroutine {
+            lane: LaneBuild::default(),
+            state: GoState::Undetermined,
+            since: 0,
+            reason: 0,
+            stack0: 0,
+            on_proc: -1,
+            on_thread: -1,
+            func: 0,
+            start_stack: 0,
+            created: false,
+            label: 0,
+            regions: Vec::new(),
+        }
+    }
+}
+
+/// A proc or a thread: what runs on it right now.
+#[derive(Debug, Default)]
+struct Resource {
+    lane: LaneBuild,
+    /// Start, goroutine, kind of the open slice.
+    open: Option<(i64, i64, SliceKind)>,
+}
+
+impl Resource {
+    fn open(&mut self, t: i64, g: i64, kind: SliceKind) {
+        self.close(t);
+        self.open = Some((t, g, kind));
+    }
+
+    fn close(&mut self, t: i64) {
+        if let Some((start, g, kind)) = self.open.take() {
+            self.lane.push0(Slice {
+                start,
+                end: t,
+                extra: g as u64,
+                arg: 0,
+                stack0: 0,
+                stack1: 0,
+                kind,
+            });
+        }
+    }
+
+    /// Closes the open slice if it is goroutine `g`'s.
+    fn close_if(&mut self, t: i64, g: i64) {
+        if matches!(self.open, Some((_, og, _)) if og == g) {
+            self.close(t);
+        }
+    }
+}
+
+/// Where a range is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Target {
+    Gc,
+    Proc(i64),
+    Goroutine(i64),
+}
+
+struct Builder {
+    base: Option<i64>,
+    last: i64,
+    strings: Strings,
+    stacks: Stacks,
+    gs: HashMap<i64, Goroutine>,
+    procs: HashMap<i64, Resource>,
+    threads: HashMap<i64, Resource>,
+    gc: LaneBuild,
+    tasks: Vec<TaskInfo>,
+    task_index: HashMap<u64, usize>,
+    /// Regions and logs per task id (tasks may begin after, or never).
+    task_counts: HashMap<u64, (u32, u32)>,
+    /// Open ranges by (scope, name): start, stack, where drawn.
+    ranges: HashMap<(ResourceId, u32), (i64, u32, Target)>,
+    metrics: HashMap<&'static str, Series>,
+    running: u64,
+    runnable: u64,
+    goroutines: Series,
+    goroutines_runnable: Series,
+    events: u64,
+}
+
+impl Builder {
+    fn new() -> Self {
+        Builder {
+            base: None,
+            last: 0,
+            strings: Strings::new(),
+            stacks: Stacks::new(),
+            gs: HashMap::new(),
+            procs: HashMap::new(),
+            threads: HashMap::new(),
+            gc: LaneBuild::default(),
+            tasks: Vec::new(),
+            task_index: HashMap::new(),
+            task_counts: HashMap::new(),
+            ranges: HashMap::new(),
+            metrics: HashMap::new(),
+            running: 0,
+            runnable: 0,
+            goroutines: Series {
+                name: "running".into(),
+                ..Series::default()
+            },
+            goroutines_runnable: Series {
+                name: "runnable".into(),
+                ..Series::default()
+            },
+            events: 0,
+        }
+    }
+
+    fn event(&mut self, ev: &Event) {
+        self.events += 1;
+        let abs = ev.time().as_nanos();
+        let base = *self.base.get_or_insert(abs);
+        let t = abs - base;
+        self.last = t;
+        match ev.kind() {
+            EventKind::Sync => self.stacks.next_generation(),
+            EventKind::StateTransition => self.transition(ev, t),
+            EventKind::RangeBegin | EventKind::RangeActive | EventKind::RangeEnd => {
+                self.range(ev, t)
+            }
+            EventKind::TaskBegin | EventKind::TaskEnd => self.task(ev, t),
+            EventKind::RegionBegin | EventKind::RegionEnd => self.region(ev, t),
+            EventKind::Log => self.log(ev, t),
+            EventKind::Metric => {
+                if let Some(m) = ev.metric() {
+                    if let Some(v) = m.value.as_u64() {
+                        push_point(self.metrics.entry(m.name).or_default(), t, v);
+                    }
+                }
+            }
+            EventKind::Label => {
+                if let Some(l) = ev.label() {
+                    if let ResourceId::Goroutine(g) = l.resource {
+                        let id = self.strings.intern_trace(l.label);
+                        self.gs.entry(g.0).or_insert_with(Goroutine::new).label = id;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn transition(&mut self, ev: &Event, t: i64) {
+        let Some(st) = ev.state_transition() else {
+            return;
+        };
+        let StateChange::Goroutine { id, from, to } = st.change else {
+            return;
+        };
+        let g = id.0;
+        let ev_stack = self.stacks.intern(ev.stack(), &mut self.strings);
+        let t_stack = self.stacks.intern(st.stack, &mut self.strings);
+        let reason = self.strings.intern_trace(st.reason);
+        // The goroutine's own stack, to name it: the transition's, or for a
+        // status event the event's.
+        let own = if t_stack != 0 {
+            t_stack
+        } else if from == to || from == GoState::Undetermined {
+            ev_stack
+        } else {
+            0
+        };
+        let outer = if own != 0 {
+            self.stacks.frames(own).last().map_or(0, |f| f.func)
+        } else {
+            0
+        };
+
+        self.count(from, -1);
+        self.count(to, 1);
+        push_point(&mut self.goroutines, t, self.running);
+        push_point(&mut self.goroutines_runnable, t, self.runnable);
+
+        let info = self.gs.entry(g).or_insert_with(Goroutine::new);
+        if info.func == 0 {
+            info.func = outer;
+        }
+        if from == GoState::NotExist {
+            info.created = true;
+            info.start_stack = own;
+        } else if info.start_stack == 0 && !info.created {
+            info.start_stack = own;
+        }
+        if let Some(kind) = state_kind(info.state) {
+            info.lane.push0(Slice {
+                start: info.since,
+                end: t,
+                extra: 0,
+                arg: info.reason,
+                stack0: info.stack0,
+                stack1: ev_stack,
+                kind,
+            });
+        }
+        if info.on_proc >= 0 {
+            if let Some(p) = self.procs.get_mut(&info.on_proc) {
+                p.close_if(t, g);
+            }
+            info.on_proc = -1;
+        }
+        if info.on_thread >= 0 {
+            if let Some(m) = self.threads.get_mut(&info.on_thread) {
+                m.close_if(t, g);
+            }
+            info.on_thread = -1;
+        }
+        info.state = to;
+        info.since = t;
+        info.reason = reason;
+        info.stack0 = t_stack;
+        let (p, m) = (ev.proc().0, ev.thread().0);
+        match to {
+            GoState::Running => {
+                if p >= 0 {
+                    info.on_proc = p;
+                    self.procs
+                        .entry(p)
+                        .or_default()
+                        .open(t, g, SliceKind::ProcRun);
+                }
+                if m >= 0 {
+                    info.on_thread = m;
+                    self.threads
+                        .entry(m)
+                        .or_default()
+                        .open(t, g, SliceKind::ThreadRun);
+                }
+            }
+            GoState::Syscall if m >= 0 => {
+                info.on_thread = m;
+                self.threads
+                    .entry(m)
+                    .or_default()
+                    .open(t, g, SliceKind::ThreadSyscall);
+            }
+            _ => {}
+        }
+        if to == GoState::NotExist {
+            // A goroutine id may be reused; its lane keeps the regions of
+            // the first life only if they are closed now.
+            close_regions(info, t);
+        }
+    }
+
+    fn count(&mut self, s: GoState, d: i64) {
+        let c = match s {
+            GoState::Running => &mut self.running,
+            GoState::Runnable => &mut self.runnable,
+            _ => return,
+        };
+        *c = c.saturating_add_signed(d);
+    }
+
+    fn range(&mut self, ev: &Event, t: i64) {
+        let Some(r) = ev.range() else { return };
+        let name = self.strings.intern(&r.name.to_string());
+        let target = match r.scope {
+            ResourceId::Goroutine(g) if !name_is_stw(self.strings.get(name)) => {
+                Target::Goroutine(g.0)
+            }
+            ResourceId::Proc(p) if p.0 >= 0 => Target::Proc(p.0),
+            _ => Target::Gc,
+        };
+        let key = (r.scope, name);
+        match ev.kind() {
+            EventKind::RangeBegin => {
+                let stack = self.stacks.intern(ev.stack(), &mut self.strings);
+                self.ranges.insert(key, (t, stack, target));
+            }
+            EventKind::RangeActive => {
+                self.ranges.entry(key).or_insert((t, 0, target));
+            }
+            _ => {
+                let (start, stack, target) = self.ranges.remove(&key).unwrap_or((0, 0, target));
+                let s = Slice {
+                    start,
+                    end: t,
+                    extra: 0,
+                    arg: name,
+                    stack0: stack,
+                    stack1: 0,
+                    kind: SliceKind::Range,
+                };
+                self.target(target).spans.push(s);
+            }
+        }
+    }
+
+    fn target(&mut self, target: Target) -> &mut LaneBuild {
+        match target {
+            Target::Gc => &mut self.gc,
+            Target::Proc(p) => &mut self.procs.entry(p).or_default().lane,
+            Target::Goroutine(g) => &mut self.gs.entry(g).or_insert_with(Goroutine::new).lane,
+        }
+    }
+
+    fn task(&mut self, ev: &Event, t: i64) {
+        let Some(task) = ev.task() else { return };
+        let stack = self.stacks.intern(ev.stack(), &mut self.strings);
+        let ty = self.strings.intern_trace(task.ty);
+        if ev.kind() == EventKind::TaskBegin {
+            let i = self.tasks.len();
+            self.tasks.push(TaskInfo {
+                id: task.id.0,
+                parent: task.parent.0,
+                ty,
+                start: Some(t),
+                end: None,
+                goroutine: ev.goroutine().0,
+                row: 0,
+                stack0: stack,
+                stack1: 0,
+                regions: 0,
+                logs: 0,
+            });
+            self.task_index.insert(task.id.0, i);
+        } else {
+            match self.task_index.get(&task.id.0) {
+                Some(&i) if self.tasks[i].end.is_none() => {
+                    self.tasks[i].end = Some(t);
+                    self.tasks[i].stack1 = stack;
+                }
+                _ => {
+                    let i = self.tasks.len();
+                    self.tasks.push(TaskInfo {
+                        id: task.id.0,
+                        parent: task.parent.0,
+                        ty,
+                        start: None,
+                        end: Some(t),
+                        goroutine: -1,
+                        row: 0,
+                        stack0: 0,
+                        stack1: stack,
+                        regions: 0,
+                        logs: 0,
+                    });
+                    self.task_index.insert(task.id.0, i);
+                }
+            }
+        }
+    }
+
+    fn region(&mut self, ev: &Event, t: i64) {
+        let Some(r) = ev.region() else { return };
+        let g = ev.goroutine().0;
+        let stack = self.stacks.intern(ev.stack(), &mut self.strings);
+        let ty = self.strings.intern_trace(r.ty);
+        let task = r.task.0;
+        let info = self.gs.entry(g).or_insert_with(Goroutine::new);
+        if ev.kind() == EventKind::RegionBegin {
+            info.regions.push((t, ty, task, stack));
+            self.task_counts.entry(task).or_default().0 += 1;
+            return;
+        }
+        let found = info
+            .regions
+            .iter()
+            .rposition(|&(_, rty, rtask, _)| rty == ty && rtask == task);
+        let (start, stack0) = match found {
+            Some(i) => {
+                let (start, _, _, s) = info.regions.remove(i);
+                (start, s)
+            }
+            None => (0, 0),
+        };
+        info.lane.spans.push(Slice {
+            start,
+            end: t,
+            extra: task,
+            arg: ty,
+            stack0,
+            stack1: stack,
+            kind: SliceKind::Region,
+        });
+    }
+
+    fn log(&mut self, ev: &Event, t: i64) {
+        let Some(l) = ev.log() else { return };
+        let mark = Mark {
+            time: t,
+            task: l.task.0,
+            category: self.strings.intern_trace(l.category),
+            message: self.strings.intern_trace(l.message),
+            stack: self.stacks.intern(ev.stack(), &mut self.strings),
+            kind: MarkKind::Log,
+        };
+        self.task_counts.entry(l.task.0).or_default().1 += 1;
+        let (g, m) = (ev.goroutine().0, ev.thread().0);
+        let lane = if g >= 0 {
+            &mut self.gs.entry(g).or_insert_with(Goroutine::new).lane
+        } else if m >= 0 {
+            &mut self.threads.entry(m).or_default().lane
+        } else {
+            &mut self.gc
+        };
+        lane.marks.push(mark);
+    }
+
+    fn finish(mut self, title: String, version: String) -> Timeline {
+        let end = self.last;
+        // Close what is open.
+        for info in self.gs.values_mut() {
+            if let Some(kind) = state_kind(info.state) {
+                info.lane.push0(Slice {
+                    start: info.since,
+                    end,
+                    extra: 0,
+                    arg: info.reason,
+                    stack0: info.stack0,
+                    stack1: 0,
+                    kind,
+                });
+            }
+            close_regions(info, end);
+        }
+        for r in self.procs.values_mut().chain(self.threads.values_mut()) {
+            r.close(end);
+        }
+        let open: Vec<_> = self.ranges.drain().collect();
+        for ((_, name), (start, stack, target)) in open {
+            self.target(target).spans.push(Slice {
+                start,
+                end,
+                extra: 0,
+                arg: name,
+                stack0: stack,
+                stack1: 0,
+                kind: SliceKind::Range,
+            });
+        }
+
+        let mut lanes = Vec::new();
+        let gc = std::mem::take(&mut self.gc);
+        let gc_rows = pack(gc.spans);
+        lanes.push(Lane {
+            kind: LaneKind::Gc,
+            name: "GC".into(),
+            label: String::new(),
+            stack: 0,
+            created: false,
+            rows: if gc_rows.is_empty() {
+                vec![Row::default()]
+            } else {
+                gc_rows
+            },
+            marks: sorted_marks(gc.marks),
+        });
+
+        // Tasks.
+        for t in &mut self.tasks {
+            let (regions, logs) = self.task_counts.get(&t.id).copied().unwrap_or_default();
+            t.regions = regions;
+            t.logs = logs;
+        }
+        let task_slices: Vec<Slice> = self
+            .tasks
+            .iter()
+            .map(|t| Slice {
+                start: t.start.unwrap_or(0),
+                end: t.end.unwrap_or(end),
+                extra: t.id,
+                arg: t.ty,
+                stack0: t.stack0,
+                stack1: t.stack1,
+                kind: SliceKind::Task,
+            })
+            .collect();
+        let (task_rows, rows_of) = pack_indexed(task_slices);
+        for (t, row) in self.tasks.iter_mut().zip(rows_of) {
+            t.row = row;
+        }
+        if !self.tasks.is_empty() {
+            lanes.push(Lane {
+                kind: LaneKind::Tasks,
+                name: "Tasks".into(),
+                label: String::new(),
+                stack: 0,
+                created: false,
+                rows: task_rows,
+                marks: Vec::new(),
+            });
+        }
+
+        let mut procs: Vec<_> = self.procs.drain().collect();
+        procs.sort_by_key(|(id, _)| *id);
+        for (id, r) in procs {
+            lanes.push(lane(
+                LaneKind::Proc(id),
+                format!("Proc {id}"),
+                String::new(),
+                r.lane,
+            ));
+        }
+        let mut threads: Vec<_> = self.threads.drain().collect();
+        threads.sort_by_key(|(id, _)| *id);
+        for (id, r) in threads {
+            if id < 0 {
+                continue;
+            }
+            lanes.push(lane(
+                LaneKind::Thread(id),
+                format!("M{id}"),
+                String::new(),
+                r.lane,
+            ));
+        }
+        let mut gs: Vec<_> = self.gs.drain().collect();
+        gs.sort_by_key(|(id, _)| *id);
+        for (id, info) in gs {
+            if id < 0 {
+                continue;
+            }
+            let func = self.strings.get(info.func);
+            let name = if func.is_empty() {
+                format!("G{id}")
+            } else {
+                format!("G{id} {func}")
+            };
+            let label = self.strings.get(info.label).to_string();
+            let mut l = lane(LaneKind::Goroutine(id), name, label, info.lane);
+            l.stack = info.start_stack;
+            l.created = info.created;
+            lanes.push(l);
+        }
+
+        // Charts.
+        let mut charts = Vec::new();
+        let mut heap = Vec::new();
+        for (metric, name) in [
+            ("/memory/classes/heap/objects:bytes", "in use"),
+            ("/gc/heap/goal:bytes", "goal"),
+        ] {
+            if let Some(mut s) = self.metrics.remove(metric) {
+                s.name = name.into();
+                heap.push(s);
+            }
+        }
+        if !heap.is_empty() {
+            charts.push(Chart {
+                name: "Heap".into(),
+                unit: "bytes",
+                series: heap,
+            });
+        }
+        if !self.goroutines.times.is_empty() {
+            charts.push(Chart {
+                name: "Goroutines".into(),
+                unit: "count",
+                series: vec![self.goroutines, self.goroutines_runnable],
+            });
+        }
+        if let Some(mut s) = self.metrics.remove("/sched/gomaxprocs:threads") {
+            s.name = "GOMAXPROCS".into();
+            charts.push(Chart {
+                name: "GOMAXPROCS".into(),
+                unit: "count",
+                series: vec![s],
+            });
+        }
+
+        let stats = Stats {
+            events: self.events,
+            slices: lanes.iter().map(|l| l.slice_count() as u64).sum(),
+            marks: lanes.iter().map(|l| l.marks.len() as u64).sum(),
+            stacks: self.stacks.len() as u64,
+            strings: self.strings.len() as u64,
+        };
+        Timeline {
+            title,
+            base: self.base.unwrap_or(0),
+            span: end,
+            version,
+            lanes,
+            tasks: self.tasks,
+            charts,
+            strings: self.strings,
+            stacks: self.stacks,
+            stats,
+        }
+    }
+}
+
+fn lane(kind: LaneKind, name: String, label: String, b: LaneBuild) -> Lane {
+    let mut rows = vec![Row { slices: b.row0 }];
+    rows.extend(pack(b.spans));
+    Lane {
+        kind,
+        name,
+        label,
+        stack: 0,
+        created: false,
+        rows,
+        marks: sorted_marks(b.marks),
+    }
+}
+
+fn sorted_marks(mut marks: Vec<Mark>) -> Vec<Mark> {
+    marks.sort_by_key(|m| m.time);
+    marks
+}
+
+fn close_regions(info: &mut Goroutine, t: i64) {
+    for (start, ty, task, stack) in info.regions.drain(..) {
+        info.lane.spans.push(Slice {
+            start,
+            end: t,
+            extra: task,
+            arg: ty,
+            stack0: stack,
+            stack1: 0,
+            kind: SliceKind::Region,
+        });
+    }
+}
+
+fn name_is_stw(name: &str) -> bool {
+    name.starts_with("stop-the-world")
+}
+
+fn state_kind(s: GoState) -> Option<SliceKind> {
+    Some(match s {
+        GoState::Running => SliceKind::Running,
+        GoState::Runnable => SliceKind::Runnable,
+        GoState::Waiting => SliceKind::Waiting,
+        GoState::Syscall => SliceKind::Syscall,
+        _ => return None,
+    })
+}
+
+/// Appends a point, replacing the last one if it has the same time.
+fn push_point(s: &mut Series, t: i64, v: u64) {
+    if s.times.last() == Some(&t) {
+        if let Some(last) = s.values.last_mut() {
+            *last = v;
+        }
+        return;
+    }
+    if s.values.last() == Some(&v) {
+        return;
+    }
+    s.times.push(t);
+    s.values.push(v);
+}
+
+/// Packs possibly overlapping spans into rows, first fit in order of start
+/// (longest first among equal starts), so properly nested spans land at
+/// their nesting depth.
+fn pack(spans: Vec<Slice>) -> Vec<Row> {
+    pack_indexed(spans).0
+}
+
+/// [`pack`], also returning the row of each input span.
+fn pack_indexed(spans: Vec<Slice>) -> (Vec<Row>, Vec<u32>) {
+    let mut order: Vec<usize> = (0..spans.len()).collect();
+    order.sort_by_key(|&i| (spans[i].start, Reverse(spans[i].end)));
+    let mut rows: Vec<Row> = Vec::new();
+    let mut row_of = vec![0u32; spans.len()];
+    // Rows in use, by end; free rows, lowest first.
+    let mut busy: BinaryHeap<Reverse<(i64, u32)>> = BinaryHeap::new();
+    let mut free: BinaryHeap<Reverse<u32>> = BinaryHeap::new();
+    for i in order {
+        let s = spans[i];
+        while let Some(&Reverse((e, r))) = busy.peek() {
+            if e > s.start {
+                break;
+            }
+            busy.pop();
+            free.push(Reverse(r));
+        }
+        let r = match free.pop() {
+            Some(Reverse(r)) => r,
+            None => {
+                rows.push(Row::default());
+                (rows.len() - 1) as u32
+            }
+        };
+        rows[r as usize].slices.push(s);
+        row_of[i] = r;
+        busy.push(Reverse((s.end.max(s.start), r)));
+    }
+    (rows, row_of)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(start: i64, end: i64) -> Slice {
+        Slice {
+            start,
+            end,
+            extra: 0,
+            arg: 0,
+            stack0: 0,
+            stack1: 0,
+            kind: SliceKind::Region,
+        }
+    }
+
+    #[test]
+    fn pack_nests_by_depth() {
+        let rows = pack(vec![
+            span(5, 6),
+            span(0, 10),
+            span(1, 2),
+            span(12, 20),
+            span(13, 14),
+        ]);
+        let starts: Vec<Vec<i64>> = rows
+            .iter()
+            .map(|r| r.slices.iter().map(|s| s.start).collect())
+            .collect();
+        assert_eq!(starts, vec![vec![0, 12], vec![1, 5, 13]]);
+    }
+
+    #[test]
+    fn pack_rows_do_not_overlap() {
+        let spans: Vec<Slice> = (0..200)
+            .map(|i| span((i * 37) % 101, (i * 37) % 101 + (i % 13) + 1))
+            .collect();
+        for row in pack(spans) {
+            for w in row.slices.windows(2) {
+                assert!(w[0].end <= w[1].start, "{w:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn points_coalesce() {
+        let mut s = Series::default();
+        push_point(&mut s, 1, 5);
+        push_point(&mut s, 1, 6);
+        push_point(&mut s, 2, 6);
+        push_point(&mut s, 3, 7);
+        assert_eq!(s.times, vec![1, 3]);
+        assert_eq!(s.values, vec![6, 7]);
+    }
+}

@@ -1,0 +1,51 @@
+//! A timeline of a Go execution trace, for the browser.
+//!
+//! [`Timeline::from_reader`] reads a trace (with `trace-reader`) and lays it
+//! out as lanes: the GC, user tasks, each proc, each thread and each
+//! goroutine, with rows of [`Slice`]s (goroutine states, regions, ranges,
+//! tasks) and [`Mark`]s (logs), plus [`Chart`]s (heap, goroutines,
+//! GOMAXPROCS). Every slice remembers the stacks where it began and ended.
+//!
+//! The page asks for a time window at a resolution; [`query`] answers with
+//! what overlaps the window, merging slices shorter than the resolution, so
+//! the size of an answer depends on the screen, not on the trace
+//! ([`json`] encodes it). [`Server`] serves the page (the built TypeScript
+//! in `web/`, embedded in this crate) and that JSON API on a loopback
+//! address; [`standalone_html`] writes one offline file with the data
+//! embedded instead.
+//!
+//! ```
+//! # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/traces/go123-testprog-annotations.trace");
+//! let tl = trace_view::Timeline::from_reader(std::fs::File::open(path)?, "annotations")?;
+//! assert!(tl.lanes().iter().any(|l| l.kind == trace_view::LaneKind::Tasks));
+//! let (html, _) = trace_view::standalone_html(&tl, trace_view::DEFAULT_EMBED_BUDGET);
+//! assert!(html.contains("trace-data"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod build;
+mod intern;
+pub mod json;
+mod model;
+mod page;
+pub mod query;
+mod server;
+
+pub use model::{
+    Chart, FrameInfo, Lane, LaneKind, Mark, MarkKind, Row, Series, Slice, SliceKind, Stats,
+    TaskInfo, Timeline,
+};
+pub use page::{server_page, standalone_html, DEFAULT_EMBED_BUDGET};
+pub use server::{Handle, Server, MAX_BUCKETS};
+
+impl Timeline {
+    /// Reads a whole trace and lays it out; `title` is what the page shows.
+    pub fn from_reader<R: std::io::Read>(
+        input: R,
+        title: &str,
+    ) -> Result<Self, trace_reader::Error> {
+        build::build(input, title)
+    }
+}

@@ -1,0 +1,364 @@
+//! The timeline: lanes of rows of slices, marks, tasks and charts.
+//!
+//! Times are nanoseconds since the trace's first event. Within a [`Row`],
+//! slices are sorted by start and never overlap, so both their starts and
+//! their ends are sorted: a time window is found with two binary searches.
+
+use std::fmt;
+
+use crate::intern::{FrameRec, Stacks, Strings};
+
+/// What a slice shows. The numeric values are the `kind` field of the JSON
+/// API; the page's TypeScript (`web/src/types.ts`) mirrors them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum SliceKind {
+    /// A goroutine running.
+    Running = 1,
+    /// A goroutine ready to run.
+    Runnable = 2,
+    /// A goroutine blocked (`arg` is the reason).
+    Waiting = 3,
+    /// A goroutine in a system call.
+    Syscall = 4,
+    /// A goroutine (`extra`) running on this proc.
+    ProcRun = 5,
+    /// A goroutine (`extra`) running on this thread.
+    ThreadRun = 6,
+    /// A goroutine (`extra`) in a system call on this thread.
+    ThreadSyscall = 7,
+    /// A user region (`arg` is its type, `extra` its task).
+    Region = 8,
+    /// A runtime range: GC mark phase, stop-the-world, sweep, mark assist
+    /// (`arg` is its name).
+    Range = 9,
+    /// A user task (`arg` is its type, `extra` its id).
+    Task = 10,
+}
+
+impl SliceKind {
+    /// The JSON code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The kind of JSON code `code`.
+    pub fn from_code(code: u8) -> Option<SliceKind> {
+        Some(match code {
+            1 => SliceKind::Running,
+            2 => SliceKind::Runnable,
+            3 => SliceKind::Waiting,
+            4 => SliceKind::Syscall,
+            5 => SliceKind::ProcRun,
+            6 => SliceKind::ThreadRun,
+            7 => SliceKind::ThreadSyscall,
+            8 => SliceKind::Region,
+            9 => SliceKind::Range,
+            10 => SliceKind::Task,
+            _ => return None,
+        })
+    }
+
+    /// A short name, e.g. `running`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SliceKind::Running => "running",
+            SliceKind::Runnable => "runnable",
+            SliceKind::Waiting => "waiting",
+            SliceKind::Syscall => "syscall",
+            SliceKind::ProcRun => "proc-run",
+            SliceKind::ThreadRun => "thread-run",
+            SliceKind::ThreadSyscall => "thread-syscall",
+            SliceKind::Region => "region",
+            SliceKind::Range => "range",
+            SliceKind::Task => "task",
+        }
+    }
+}
+
+/// A span of time on one row of a lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slice {
+    /// Start, in nanoseconds since the trace's first event.
+    pub start: i64,
+    /// End (exclusive), `>= start`.
+    pub end: i64,
+    /// Kind-specific: a task id for regions and tasks, the goroutine for
+    /// proc and thread slices, else 0.
+    pub extra: u64,
+    /// A string id: the reason of a goroutine state, the type of a region or
+    /// task, the name of a range; else 0.
+    pub arg: u32,
+    /// The stack where the slice began (0 for none).
+    pub stack0: u32,
+    /// The stack of the event that ended it (0 for none).
+    pub stack1: u32,
+    /// What it is.
+    pub kind: SliceKind,
+}
+
+/// One row of a lane: slices sorted by start, not overlapping.
+#[derive(Debug, Clone, Default)]
+pub struct Row {
+    /// The slices.
+    pub slices: Vec<Slice>,
+}
+
+/// What a mark shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum MarkKind {
+    /// A user log message.
+    Log = 1,
+}
+
+/// An instant on a lane: a user log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    /// When, in nanoseconds since the trace's first event.
+    pub time: i64,
+    /// The task it belongs to.
+    pub task: u64,
+    /// The log's category (string id).
+    pub category: u32,
+    /// The log's message (string id).
+    pub message: u32,
+    /// The logging goroutine's stack.
+    pub stack: u32,
+    /// What it is.
+    pub kind: MarkKind,
+}
+
+/// What a lane is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LaneKind {
+    /// Garbage collection and stop-the-world ranges.
+    Gc,
+    /// User tasks, packed into rows.
+    Tasks,
+    /// A proc (P).
+    Proc(i64),
+    /// A thread (M).
+    Thread(i64),
+    /// A goroutine: its states on row 0, its regions and mark assists below.
+    Goroutine(i64),
+}
+
+impl LaneKind {
+    /// The JSON name of the kind.
+    pub fn name(self) -> &'static str {
+        match self {
+            LaneKind::Gc => "gc",
+            LaneKind::Tasks => "tasks",
+            LaneKind::Proc(_) => "proc",
+            LaneKind::Thread(_) => "thread",
+            LaneKind::Goroutine(_) => "goroutine",
+        }
+    }
+
+    /// The resource id (−1 for the GC and tasks lanes).
+    pub fn id(self) -> i64 {
+        match self {
+            LaneKind::Gc | LaneKind::Tasks => -1,
+            LaneKind::Proc(id) | LaneKind::Thread(id) | LaneKind::Goroutine(id) => id,
+        }
+    }
+}
+
+/// A horizontal band of the timeline.
+#[derive(Debug, Clone)]
+pub struct Lane {
+    /// What it is about.
+    pub kind: LaneKind,
+    /// Its title, e.g. `G17 main.worker`.
+    pub name: String,
+    /// For goroutines: the label the runtime gave it (e.g. `GC (idle)`).
+    pub label: String,
+    /// For goroutines: where it was created (its start function) if
+    /// `created`, else its first stack in the trace; 0 if none.
+    pub stack: u32,
+    /// For goroutines: whether it was created within the trace.
+    pub created: bool,
+    /// The rows, top to bottom.
+    pub rows: Vec<Row>,
+    /// Instants, sorted by time.
+    pub marks: Vec<Mark>,
+}
+
+impl Lane {
+    /// The number of slices over all rows.
+    pub fn slice_count(&self) -> usize {
+        self.rows.iter().map(|r| r.slices.len()).sum()
+    }
+}
+
+/// A user task, for the task list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskInfo {
+    /// The task id.
+    pub id: u64,
+    /// The parent's id (`u64::MAX` for none).
+    pub parent: u64,
+    /// The task type (string id).
+    pub ty: u32,
+    /// When it began, if it began within the trace.
+    pub start: Option<i64>,
+    /// When it ended, if it ended within the trace.
+    pub end: Option<i64>,
+    /// The goroutine that began it (−1 if unknown).
+    pub goroutine: i64,
+    /// Its row on the tasks lane.
+    pub row: u32,
+    /// Stacks where it began and ended.
+    pub stack0: u32,
+    /// See `stack0`.
+    pub stack1: u32,
+    /// How many regions and logs were attributed to it.
+    pub regions: u32,
+    /// See `regions`.
+    pub logs: u32,
+}
+
+/// A time series of a chart.
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    /// The name, e.g. `goal`.
+    pub name: String,
+    /// Times, increasing.
+    pub times: Vec<i64>,
+    /// The value from each time until the next.
+    pub values: Vec<u64>,
+}
+
+/// A small chart above the lanes.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    /// The title, e.g. `Heap`.
+    pub name: String,
+    /// `bytes` or `count`.
+    pub unit: &'static str,
+    /// The lines drawn.
+    pub series: Vec<Series>,
+}
+
+/// Counts describing a built timeline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Events read.
+    pub events: u64,
+    /// Slices over all lanes.
+    pub slices: u64,
+    /// Marks over all lanes.
+    pub marks: u64,
+    /// Distinct stacks.
+    pub stacks: u64,
+    /// Distinct strings.
+    pub strings: u64,
+}
+
+/// A frame of a stack, resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameInfo<'a> {
+    /// The program counter.
+    pub pc: u64,
+    /// The function.
+    pub func: &'a str,
+    /// The source file.
+    pub file: &'a str,
+    /// The line.
+    pub line: u64,
+}
+
+/// A whole trace laid out as lanes, ready for window queries.
+pub struct Timeline {
+    pub(crate) title: String,
+    pub(crate) base: i64,
+    pub(crate) span: i64,
+    pub(crate) version: String,
+    pub(crate) lanes: Vec<Lane>,
+    pub(crate) tasks: Vec<TaskInfo>,
+    pub(crate) charts: Vec<Chart>,
+    pub(crate) strings: Strings,
+    pub(crate) stacks: Stacks,
+    pub(crate) stats: Stats,
+}
+
+impl fmt::Debug for Timeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeline")
+            .field("title", &self.title)
+            .field("span", &self.span)
+            .field("lanes", &self.lanes.len())
+            .field("tasks", &self.tasks.len())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl Timeline {
+    /// The title shown by the page (usually the file name).
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// Sets the title.
+    pub fn set_title(&mut self, title: impl Into<String>) {
+        self.title = title.into();
+    }
+
+    /// The absolute time (the trace's clock, in ns) of the first event;
+    /// every other time is relative to it.
+    pub fn base(&self) -> i64 {
+        self.base
+    }
+
+    /// Nanoseconds from the first event to the last.
+    pub fn span(&self) -> i64 {
+        self.span
+    }
+
+    /// The trace's format version, e.g. `Go1.23`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The lanes, top to bottom: GC, tasks, procs, threads, goroutines.
+    pub fn lanes(&self) -> &[Lane] {
+        &self.lanes
+    }
+
+    /// The tasks, in order of first appearance.
+    pub fn tasks(&self) -> &[TaskInfo] {
+        &self.tasks
+    }
+
+    /// The charts.
+    pub fn charts(&self) -> &[Chart] {
+        &self.charts
+    }
+
+    /// Counts.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The string with id `id` ("" if unknown).
+    pub fn string(&self, id: u32) -> &str {
+        self.strings.get(id)
+    }
+
+    /// The frames of the stack with id `id`, leaf first.
+    pub fn stack(&self, id: u32) -> impl ExactSizeIterator<Item = FrameInfo<'_>> + '_ {
+        self.stacks.frames(id).map(|f: FrameRec| FrameInfo {
+            pc: f.pc,
+            func: self.strings.get(f.func),
+            file: self.strings.get(f.file),
+            line: f.line,
+        })
+    }
+
+    /// The index of the first lane of `kind`, if any.
+    pub fn lane_index(&self, kind: LaneKind) -> Option<usize> {
+        self.lanes.iter().position(|l| l.kind == kind)
+    }
+}

@@ -1,0 +1,442 @@
+//! A small HTTP/1.1 server for the page and its JSON API, on the loopback
+//! interface only.
+//!
+//! | path | answer |
+//! | --- | --- |
+//! | `/` | the page ([`server_page`]) |
+//! | `/api/meta` | [`meta_json`] |
+//! | `/api/window?t0=&t1=&res=&lanes=` | [`window_json`] (`lanes` as `0-5,9`) |
+//! | `/api/charts?t0=&t1=&res=` | [`charts_json`] |
+//! | `/api/stacks?ids=1,2` | [`stacks_json`] |
+//!
+//! Handling is bounded: a fixed pool of worker threads takes connections
+//! from a short queue; a request head is at most 16 KiB and must arrive
+//! within a few seconds; a window answer never holds more than about
+//! [`MAX_BUCKETS`] items per row, whatever resolution is asked for; one
+//! request per connection. Requests naming another host than the loopback
+//! one are refused, so that other web pages cannot reach the server through
+//! DNS rebinding.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::json::{charts_json, meta_json, parse_lanes, stacks_json, window_json, WindowQuery};
+use crate::model::Timeline;
+use crate::page::server_page;
+
+/// The most blocks per row a window answer may hold: the resolution is
+/// raised to `(t1 - t0) / MAX_BUCKETS` if finer.
+pub const MAX_BUCKETS: i64 = 20_000;
+
+const WORKERS: usize = 4;
+const QUEUE: usize = 32;
+const MAX_HEAD: usize = 16 << 10;
+const MAX_STACK_IDS: usize = 4096;
+
+struct Shared {
+    timeline: Timeline,
+    page: String,
+    meta: String,
+    port: u16,
+}
+
+/// A server bound to a loopback address, not yet serving.
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.listener.local_addr().ok())
+            .finish()
+    }
+}
+
+impl Server {
+    /// Binds `addr`, which must be a loopback address (port 0 picks a free
+    /// port).
+    pub fn bind(timeline: Timeline, addr: SocketAddr) -> io::Result<Server> {
+        if !addr.ip().is_loopback() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("refusing to serve on {addr}: only loopback addresses are allowed"),
+            ));
+        }
+        let listener = TcpListener::bind(addr)?;
+        let port = listener.local_addr()?.port();
+        let page = server_page(timeline.title());
+        let meta = meta_json(&timeline);
+        Ok(Server {
+            listener,
+            shared: Arc::new(Shared {
+                timeline,
+                page,
+                meta,
+                port,
+            }),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The page's URL, e.g. `http://127.0.0.1:43121/`.
+    pub fn url(&self) -> String {
+        url(self.listener.local_addr().ok())
+    }
+
+    /// Serves until the process ends.
+    pub fn run(self) -> io::Result<()> {
+        let stop = Arc::new(AtomicBool::new(false));
+        serve(self.listener, self.shared, stop)
+    }
+
+    /// Serves on a background thread until [`Handle::stop`].
+    pub fn spawn(self) -> io::Result<Handle> {
+        let addr = self.listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("trace-view-accept".into())
+            .spawn(move || serve(self.listener, self.shared, flag))?;
+        Ok(Handle {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+fn url(addr: Option<SocketAddr>) -> String {
+    match addr {
+        Some(a) => format!("http://{a}/"),
+        None => String::new(),
+    }
+}
+
+/// A server running on a background thread.
+#[derive(Debug)]
+pub struct Handle {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Handle {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The page's URL.
+    pub fn url(&self) -> String {
+        url(Some(self.addr))
+    }
+
+    /// Stops accepting, lets the workers finish, and waits for them.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn serve(listener: TcpListener, shared: Arc<Shared>, stop: Arc<AtomicBool>) -> io::Result<()> {
+    let (tx, rx) = sync_channel::<TcpStream>(QUEUE);
+    let rx = Arc::new(Mutex::new(rx));
+    let mut workers = Vec::new();
+    for i in 0..WORKERS {
+        let rx = rx.clone();
+        let shared = shared.clone();
+        workers.push(
+            std::thread::Builder::new()
+                .name(format!("trace-view-http-{i}"))
+                .spawn(move || worker(&rx, &shared))?,
+        );
+    }
+    for conn in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        match conn {
+            Ok(stream) => {
+                if tx.send(stream).is_err() {
+                    break;
+                }
+            }
+            // A peer that gave up, or descriptors running out for a moment:
+            // keep serving.
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    drop(tx);
+    for w in workers {
+        let _ = w.join();
+    }
+    Ok(())
+}
+
+fn worker(rx: &Mutex<Receiver<TcpStream>>, shared: &Shared) {
+    loop {
+        let stream = {
+            let Ok(rx) = rx.lock() else { return };
+            match rx.recv() {
+                Ok(s) => s,
+                Err(_) => return,
+            }
+        };
+        let _ = handle(stream, shared);
+    }
+}
+
+/// A response: status, content type, body.
+struct Response {
+    status: &'static str,
+    ty: &'static str,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn json(body: String) -> Self {
+        Response {
+            status: "200 OK",
+            ty: "application/json",
+            body: body.into_bytes(),
+        }
+    }
+
+    fn error(status: &'static str) -> Self {
+        Response {
+            status,
+            ty: "text/plain; charset=utf-8",
+            body: format!("{status}\n").into_bytes(),
+        }
+    }
+}
+
+fn handle(stream: TcpStream, shared: &Shared) -> io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new((&stream).take(MAX_HEAD as u64));
+    let mut head = Vec::new();
+    // Read lines up to the blank line that ends the head.
+    loop {
+        let before = head.len();
+        let n = reader.read_until(b'\n', &mut head)?;
+        if n == 0 {
+            break;
+        }
+        let line = &head[before..];
+        if line == b"\r\n" || line == b"\n" {
+            break;
+        }
+        if head.len() >= MAX_HEAD {
+            return respond(
+                &stream,
+                &Response::error("431 Request Header Fields Too Large"),
+                false,
+            );
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    let mut lines = head.lines();
+    let request_line = lines.next().unwrap_or("");
+    let mut parts = request_line.split(' ');
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let head_only = method == "HEAD";
+    if method != "GET" && !head_only {
+        return respond(&stream, &Response::error("405 Method Not Allowed"), false);
+    }
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("host") && !host_allowed(value.trim(), shared.port) {
+                return respond(&stream, &Response::error("403 Forbidden"), false);
+            }
+        }
+    }
+    let response = route(target, shared);
+    respond(&stream, &response, head_only)
+}
+
+fn host_allowed(host: &str, port: u16) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, p)) if p == port.to_string() => name,
+        Some(_) => return false,
+        None => host,
+    };
+    matches!(name, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+fn respond(stream: &TcpStream, r: &Response, head_only: bool) -> io::Result<()> {
+    write_response(stream, r, head_only)?;
+    // Close gently: closing a socket with unread input resets the
+    // connection, which may destroy the answer before the client reads it.
+    // So end our side, then drain (a little of) what the client still
+    // sends until it closes its side.
+    stream.shutdown(std::net::Shutdown::Write)?;
+    stream.set_read_timeout(Some(Duration::from_millis(500)))?;
+    let _ = io::copy(&mut stream.take(1 << 20), &mut io::sink());
+    Ok(())
+}
+
+fn write_response(mut stream: &TcpStream, r: &Response, head_only: bool) -> io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
+        r.status,
+        r.ty,
+        r.body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    if !head_only {
+        stream.write_all(&r.body)?;
+    }
+    stream.flush()
+}
+
+/// The value of query parameter `name`, percent-decoded.
+fn param<'a>(query: &'a str, name: &str) -> Option<std::borrow::Cow<'a, str>> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| percent_decode(v))
+}
+
+fn percent_decode(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('%') && !s.contains('+') {
+        return s.into();
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned().into()
+}
+
+fn int_param(query: &str, name: &str) -> Option<i64> {
+    param(query, name)?.parse().ok()
+}
+
+fn route(target: &str, shared: &Shared) -> Response {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let tl = &shared.timeline;
+    match path {
+        "/" | "/index.html" => Response {
+            status: "200 OK",
+            ty: "text/html; charset=utf-8",
+            body: shared.page.clone().into_bytes(),
+        },
+        "/api/meta" => Response::json(shared.meta.clone()),
+        "/api/window" => {
+            let (Some(t0), Some(t1), Some(lanes)) = (
+                int_param(query, "t0"),
+                int_param(query, "t1"),
+                param(query, "lanes").and_then(|l| parse_lanes(&l)),
+            ) else {
+                return Response::error("400 Bad Request");
+            };
+            if t1 <= t0 {
+                return Response::error("400 Bad Request");
+            }
+            let res = int_param(query, "res")
+                .unwrap_or(0)
+                .max(0)
+                .max((t1 - t0) / MAX_BUCKETS);
+            Response::json(window_json(tl, &WindowQuery { lanes, t0, t1, res }))
+        }
+        "/api/charts" => {
+            let (Some(t0), Some(t1)) = (int_param(query, "t0"), int_param(query, "t1")) else {
+                return Response::error("400 Bad Request");
+            };
+            if t1 <= t0 {
+                return Response::error("400 Bad Request");
+            }
+            let res = int_param(query, "res")
+                .unwrap_or(0)
+                .max(0)
+                .max((t1 - t0) / MAX_BUCKETS);
+            Response::json(charts_json(tl, t0, t1, res))
+        }
+        "/api/stacks" => {
+            let ids: Option<Vec<u32>> = param(query, "ids")
+                .unwrap_or_default()
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse().ok())
+                .collect();
+            match ids {
+                Some(ids) if ids.len() <= MAX_STACK_IDS => Response::json(stacks_json(tl, &ids)),
+                _ => Response::error("400 Bad Request"),
+            }
+        }
+        "/favicon.ico" => Response {
+            status: "204 No Content",
+            ty: "text/plain",
+            body: Vec::new(),
+        },
+        _ => Response::error("404 Not Found"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        assert!(host_allowed("127.0.0.1:8080", 8080));
+        assert!(host_allowed("localhost:8080", 8080));
+        assert!(host_allowed("localhost", 8080));
+        assert!(!host_allowed("evil.example:8080", 8080));
+        assert!(!host_allowed("127.0.0.1:9090", 8080));
+    }
+
+    #[test]
+    fn decoding() {
+        assert_eq!(percent_decode("0-5%2C7"), "0-5,7");
+        assert_eq!(percent_decode("a+b"), "a b");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(param("a=1&lanes=0-3", "lanes").as_deref(), Some("0-3"));
+        assert_eq!(param("a=1", "lanes"), None);
+    }
+}

@@ -1,0 +1,170 @@
+//! The timeline built from real traces: invariants over every test trace,
+//! and what the annotations trace must show.
+
+mod common;
+
+use common::{testdata, timeline};
+use trace_view::{LaneKind, SliceKind, Timeline};
+
+fn check_invariants(name: &str, tl: &Timeline) {
+    assert!(tl.span() >= 0);
+    for lane in tl.lanes() {
+        assert!(!lane.rows.is_empty(), "{name}: {} has no row", lane.name);
+        for (r, row) in lane.rows.iter().enumerate() {
+            for s in &row.slices {
+                assert!(s.start <= s.end, "{name}: {} row {r}: {s:?}", lane.name);
+                assert!(
+                    s.start >= 0 && s.end <= tl.span(),
+                    "{name}: {} row {r}: {s:?} outside 0..{}",
+                    lane.name,
+                    tl.span()
+                );
+            }
+            for w in row.slices.windows(2) {
+                assert!(
+                    w[0].end <= w[1].start,
+                    "{name}: {} row {r} overlaps: {w:?}",
+                    lane.name
+                );
+            }
+        }
+        for w in lane.marks.windows(2) {
+            assert!(w[0].time <= w[1].time);
+        }
+        if let LaneKind::Goroutine(_) = lane.kind {
+            assert!(lane.rows[0].slices.iter().all(|s| matches!(
+                s.kind,
+                SliceKind::Running | SliceKind::Runnable | SliceKind::Waiting | SliceKind::Syscall
+            )));
+        }
+    }
+    // Every running slice of a goroutine has a proc slice or thread slice at
+    // the same time, and the counts match.
+    let count = |k: SliceKind| -> usize {
+        tl.lanes()
+            .iter()
+            .flat_map(|l| &l.rows)
+            .flat_map(|r| &r.slices)
+            .filter(|s| s.kind == k)
+            .count()
+    };
+    assert!(
+        count(SliceKind::ProcRun) <= count(SliceKind::Running),
+        "{name}"
+    );
+    assert!(
+        count(SliceKind::ThreadRun) <= count(SliceKind::Running),
+        "{name}"
+    );
+}
+
+#[test]
+fn every_test_trace_lays_out() {
+    let dir = testdata("");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "trace") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let tl = timeline(&name);
+        check_invariants(&name, &tl);
+        assert!(tl.stats().events > 0);
+        n += 1;
+    }
+    assert!(n >= 10, "only {n} traces in {}", dir.display());
+}
+
+#[test]
+fn annotations() {
+    let tl = timeline("go123-testprog-annotations.trace");
+    let tasks = tl.tasks();
+    assert_eq!(tasks.len(), 1);
+    let t = &tasks[0];
+    assert_eq!((t.id, t.parent, tl.string(t.ty)), (1, u64::MAX, "task0"));
+    assert!(t.start.is_some() && t.end.is_some());
+    assert!(t.regions >= 3 && t.logs == 1, "{t:?}");
+    assert_ne!(t.stack0, 0, "the task's begin stack");
+
+    // G21 has three nested regions: "unended region" ⊃ "region0" ⊃ "region1".
+    let g21 = tl
+        .lanes()
+        .iter()
+        .find(|l| l.kind == LaneKind::Goroutine(21))
+        .expect("G21");
+    let rows: Vec<Vec<&str>> = g21.rows[1..]
+        .iter()
+        .map(|r| r.slices.iter().map(|s| tl.string(s.arg)).collect())
+        .collect();
+    assert_eq!(
+        rows,
+        vec![vec!["unended region"], vec!["region0"], vec!["region1"]]
+    );
+    let unended = g21.rows[1].slices[0];
+    let region1 = g21.rows[3].slices[0];
+    assert!(unended.start < region1.start && region1.end <= unended.end);
+    assert_eq!(region1.extra, 1, "region1 belongs to task 1");
+    assert_ne!(region1.stack0, 0);
+    let frames: Vec<_> = tl.stack(region1.stack0).collect();
+    assert!(
+        frames.iter().any(|f| f.func.starts_with("main.")),
+        "{frames:?}"
+    );
+
+    assert_eq!(g21.marks.len(), 1);
+    let log = g21.marks[0];
+    assert_eq!(
+        (tl.string(log.category), tl.string(log.message)),
+        ("key0", "0123456789abcdef")
+    );
+    assert!(region1.start < log.time && log.time < region1.end);
+
+    // A waiting slice keeps the stack where the goroutine blocked.
+    let blocked = tl
+        .lanes()
+        .iter()
+        .flat_map(|l| &l.rows[0].slices)
+        .find(|s| s.kind == SliceKind::Waiting && s.stack0 != 0 && !tl.string(s.arg).is_empty())
+        .expect("a waiting slice with a reason and stack");
+    assert!(tl.stack(blocked.stack0).len() > 0);
+
+    let names: Vec<&str> = tl.charts().iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["Heap", "Goroutines", "GOMAXPROCS"]);
+}
+
+#[test]
+fn gc_and_stw_ranges() {
+    let tl = timeline("go123-testprog-gomaxprocs-advance0.trace");
+    let gc = &tl.lanes()[tl.lane_index(LaneKind::Gc).unwrap()];
+    let names: std::collections::BTreeSet<&str> = gc
+        .rows
+        .iter()
+        .flat_map(|r| &r.slices)
+        .map(|s| tl.string(s.arg))
+        .collect();
+    assert!(names.contains("GC concurrent mark phase"), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.starts_with("stop-the-world (")),
+        "{names:?}"
+    );
+    // Sweeps are drawn on procs.
+    let sweeps = tl
+        .lanes()
+        .iter()
+        .filter(|l| matches!(l.kind, LaneKind::Proc(_)))
+        .flat_map(|l| &l.rows)
+        .flat_map(|r| &r.slices)
+        .filter(|s| tl.string(s.arg) == "GC incremental sweep")
+        .count();
+    assert!(sweeps > 0);
+}
+
+#[test]
+fn truncated_trace_is_an_error_or_a_prefix() {
+    let bytes = std::fs::read(testdata("go123-testprog-annotations.trace")).unwrap();
+    for cut in [0, 10, bytes.len() / 2] {
+        // Must not panic; either an error or a (shorter) timeline.
+        let _ = Timeline::from_reader(&bytes[..cut], "cut");
+    }
+}

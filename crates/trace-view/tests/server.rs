@@ -1,0 +1,285 @@
+//! The served page and its JSON API, over HTTP on 127.0.0.1.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::{get, parse, raw_request, timeline, Json};
+use trace_view::Server;
+
+fn serve(name: &str) -> trace_view::Handle {
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    Server::bind(timeline(name), addr)
+        .expect("bind")
+        .spawn()
+        .expect("spawn")
+}
+
+fn lane_index(meta: &Json, kind: &str) -> Vec<usize> {
+    meta.get("lanes")
+        .arr()
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.get("kind").str() == kind)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+#[test]
+fn page_and_api() {
+    let h = serve("go123-testprog-annotations.trace");
+    let addr = h.local_addr();
+    assert!(addr.ip().is_loopback());
+    assert_eq!(h.url(), format!("http://{addr}/"));
+
+    let page = get(addr, "/");
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(page.body.contains("<canvas id=\"canvas\">"));
+    assert!(page.body.contains("go123-testprog-annotations.trace"));
+    assert!(page.body.contains("traceView"), "the script is inlined");
+    assert!(
+        !page.body.contains("id=\"trace-data\""),
+        "served pages fetch their data"
+    );
+
+    let meta = parse(&get(addr, "/api/meta").body);
+    let span = meta.get("span").num() as i64;
+    assert!(span > 0);
+    let lanes = meta.get("lanes").arr();
+    for kind in ["gc", "tasks", "proc", "thread", "goroutine"] {
+        assert!(!lane_index(&meta, kind).is_empty(), "no {kind} lane");
+    }
+    assert!(
+        lanes.iter().any(|l| l.get("name").str() == "G1 main.main"),
+        "goroutines are named after their function"
+    );
+    let tasks = meta.get("tasks").arr();
+    assert_eq!(tasks.len(), 1);
+    let task = tasks[0].nums();
+    assert_eq!(task[0], 1, "task id");
+    assert_eq!(task[1], -1, "no parent");
+    assert_eq!(meta.get("strings").get(&task[2].to_string()).str(), "task0");
+    assert!(task[3] >= 0 && task[4] > task[3]);
+    let charts: Vec<&str> = meta
+        .get("charts")
+        .arr()
+        .iter()
+        .map(|c| c.get("name").str())
+        .collect();
+    assert!(
+        charts.contains(&"Heap") && charts.contains(&"Goroutines"),
+        "{charts:?}"
+    );
+
+    // The whole trace at full detail.
+    let n = lanes.len();
+    let w = parse(
+        &get(
+            addr,
+            &format!("/api/window?t0=0&t1={}&res=0&lanes=0-{}", span + 1, n - 1),
+        )
+        .body,
+    );
+    let strings = w.get("strings");
+    let mut regions = Vec::new();
+    let mut logs = Vec::new();
+    let mut running = 0;
+    for l in w.get("lanes").arr() {
+        for row in l.get("rows").arr() {
+            let v = row.nums();
+            assert_eq!(v.len() % 8, 0);
+            for s in v.chunks(8) {
+                assert!(s[0] <= s[1], "{s:?}");
+                assert_eq!(s[7], 1, "nothing merged at res=0");
+                match s[2] {
+                    1 => running += 1,
+                    8 => {
+                        regions.push((strings.get(&s[3].to_string()).str().to_string(), s[4], s[5]))
+                    }
+                    _ => {}
+                }
+            }
+            for pair in v.chunks(8).collect::<Vec<_>>().windows(2) {
+                assert!(pair[0][1] <= pair[1][0], "rows do not overlap: {pair:?}");
+            }
+        }
+        let marks = l.get("marks").nums();
+        assert_eq!(marks.len() % 7, 0);
+        for m in marks.chunks(7) {
+            logs.push((
+                strings.get(&m[2].to_string()).str().to_string(),
+                strings.get(&m[3].to_string()).str().to_string(),
+                m[5],
+            ));
+        }
+    }
+    assert!(running > 0);
+    let names: Vec<&str> = regions.iter().map(|r| r.0.as_str()).collect();
+    for r in [
+        "task0 region",
+        "unended region",
+        "region0",
+        "region1",
+        "post-existing region",
+    ] {
+        assert!(names.contains(&r), "{r} missing from {names:?}");
+    }
+    assert!(
+        regions
+            .iter()
+            .filter(|r| r.0.starts_with("region"))
+            .all(|r| r.1 == 1),
+        "regions know their task"
+    );
+    assert_eq!(logs.len(), 1);
+    assert_eq!(
+        (logs[0].0.as_str(), logs[0].1.as_str()),
+        ("key0", "0123456789abcdef")
+    );
+
+    // The log's stack.
+    let stacks = parse(&get(addr, &format!("/api/stacks?ids={}", logs[0].2)).body);
+    let frames = stacks.get(&logs[0].2.to_string()).arr();
+    assert!(!frames.is_empty());
+    let funcs: Vec<&str> = frames.iter().map(|f| f.arr()[0].str()).collect();
+    assert!(funcs.iter().any(|f| f.starts_with("main.")), "{funcs:?}");
+    assert!(frames[0].arr()[3].str().starts_with("0x"));
+
+    let charts = parse(&get(addr, &format!("/api/charts?t0=0&t1={}&res=1000", span + 1)).body);
+    assert_eq!(
+        charts.get("charts").arr().len(),
+        meta.get("charts").arr().len()
+    );
+
+    h.stop();
+}
+
+#[test]
+fn window_answers_are_bounded_by_the_resolution() {
+    let h = serve("go123-testprog-gomaxprocs-advance0.trace");
+    let addr = h.local_addr();
+    let meta = parse(&get(addr, "/api/meta").body);
+    let span = meta.get("span").num() as i64;
+    let lanes = meta.get("lanes").arr().len();
+    let full = parse(
+        &get(
+            addr,
+            &format!(
+                "/api/window?t0=0&t1={}&res=0&lanes=0-{}",
+                span + 1,
+                lanes - 1
+            ),
+        )
+        .body,
+    );
+    let count = |w: &Json| -> (usize, u64, usize) {
+        let (mut items, mut slices, mut max_row) = (0, 0u64, 0);
+        for l in w.get("lanes").arr() {
+            for row in l.get("rows").arr() {
+                let v = row.nums();
+                items += v.len() / 8;
+                max_row = max_row.max(v.len() / 8);
+                slices += v.chunks(8).map(|s| s[7] as u64).sum::<u64>();
+            }
+        }
+        (items, slices, max_row)
+    };
+    let (items_full, slices_full, _) = count(&full);
+    assert!(items_full > 10_000, "a busy trace: {items_full}");
+    let res = span / 500;
+    let coarse = parse(
+        &get(
+            addr,
+            &format!(
+                "/api/window?t0=0&t1={}&res={res}&lanes=0-{}",
+                span + 1,
+                lanes - 1
+            ),
+        )
+        .body,
+    );
+    let (items, slices, max_row) = count(&coarse);
+    assert_eq!(slices, slices_full, "merged blocks account for every slice");
+    assert!(items * 2 < items_full, "{items} vs {items_full}");
+    assert!(
+        max_row <= 1100,
+        "a row holds about span/res blocks at most: {max_row}"
+    );
+    // Asking for full detail over the whole trace is capped the same way.
+    let capped = parse(
+        &get(
+            addr,
+            &format!(
+                "/api/window?t0=0&t1={}&res=0&lanes=0-{}",
+                40 * span,
+                lanes - 1
+            ),
+        )
+        .body,
+    );
+    assert!(capped.get("res").num() as i64 >= 40 * span / trace_view::MAX_BUCKETS);
+    h.stop();
+}
+
+#[test]
+fn bad_requests() {
+    let h = serve("go123-testprog-annotations.trace");
+    let addr = h.local_addr();
+    assert_eq!(get(addr, "/nope").status, 404);
+    assert_eq!(get(addr, "/favicon.ico").status, 204);
+    assert_eq!(get(addr, "/api/window?t0=5&t1=1&lanes=0").status, 400);
+    assert_eq!(get(addr, "/api/window?t0=0&t1=10").status, 400);
+    assert_eq!(
+        get(addr, "/api/window?t0=0&t1=10&lanes=0-999999").status,
+        400
+    );
+    assert_eq!(get(addr, "/api/stacks?ids=x").status, 400);
+    // Out-of-range lanes are left out, not an error.
+    let w = parse(&get(addr, "/api/window?t0=0&t1=10&lanes=4000").body);
+    assert!(w.get("lanes").arr().is_empty());
+    let post = raw_request(
+        addr,
+        &format!("POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"),
+    );
+    assert_eq!(post.status, 405);
+    let rebinding = raw_request(
+        addr,
+        "GET /api/meta HTTP/1.1\r\nHost: attacker.example\r\n\r\n",
+    );
+    assert_eq!(rebinding.status, 403);
+    let huge = format!(
+        "GET / HTTP/1.1\r\nHost: {addr}\r\nX-Pad: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    assert_eq!(raw_request(addr, &huge).status, 431);
+    let head = raw_request(addr, &format!("HEAD / HTTP/1.1\r\nHost: {addr}\r\n\r\n"));
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    // Still serving after all that.
+    assert_eq!(get(addr, "/api/meta").status, 200);
+    h.stop();
+}
+
+#[test]
+fn only_loopback() {
+    let tl = timeline("go123-testprog-annotations.trace");
+    let err = Server::bind(tl, "0.0.0.0:0".parse().unwrap()).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+#[test]
+fn many_concurrent_clients() {
+    let h = serve("go123-testprog-annotations.trace");
+    let addr = h.local_addr();
+    let threads: Vec<_> = (0..16)
+        .map(|_| std::thread::spawn(move || (0..5).all(|_| get(addr, "/api/meta").status == 200)))
+        .collect();
+    for t in threads {
+        assert!(t.join().unwrap());
+    }
+    h.stop();
+}

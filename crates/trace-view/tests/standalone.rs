@@ -1,0 +1,89 @@
+//! The offline page `--html` writes: the data it embeds.
+
+mod common;
+
+use common::{parse, timeline, Json};
+use trace_view::standalone_html;
+
+fn embedded(html: &str) -> Json {
+    let open = "<script type=\"application/json\" id=\"trace-data\">";
+    let start = html.find(open).expect("data element") + open.len();
+    let end = start + html[start..].find("</script>").expect("end of data");
+    parse(&html[start..end])
+}
+
+fn items(data: &Json) -> usize {
+    let w = data.get("window");
+    let mut n = 0;
+    for l in w.get("lanes").arr() {
+        for row in l.get("rows").arr() {
+            n += row.arr().len() / 8;
+        }
+        n += l.get("marks").arr().len() / 7;
+    }
+    n
+}
+
+#[test]
+fn small_trace_is_embedded_whole() {
+    let tl = timeline("go123-testprog-annotations.trace");
+    let (html, res) = standalone_html(&tl, 1_000_000);
+    assert_eq!(res, 0);
+    assert!(html.starts_with("<!doctype html>"));
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "nothing to fetch"
+    );
+    let data = embedded(&html);
+    assert_eq!(data.get("title").str(), "go123-testprog-annotations.trace");
+    assert_eq!(
+        data.get("window").get("lanes").arr().len(),
+        tl.lanes().len()
+    );
+    assert_eq!(items(&data) as u64, tl.stats().slices + tl.stats().marks);
+    // Every stack a slice, mark, task or lane refers to is embedded.
+    let stacks = data.get("stacks").obj();
+    for l in data.get("window").get("lanes").arr() {
+        for row in l.get("rows").arr() {
+            for s in row.nums().chunks(8) {
+                for id in [s[5], s[6]] {
+                    assert!(
+                        id == 0 || stacks.contains_key(&id.to_string()),
+                        "stack {id}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(data
+        .get("strings")
+        .obj()
+        .values()
+        .any(|s| s.str() == "region1"));
+    assert_eq!(
+        data.get("chartData").get("charts").arr().len(),
+        tl.charts().len()
+    );
+}
+
+#[test]
+fn busy_trace_is_merged_to_the_budget() {
+    let tl = timeline("go123-testprog-gomaxprocs-advance0.trace");
+    let budget = 5_000;
+    assert!(tl.stats().slices > budget as u64);
+    let (html, res) = standalone_html(&tl, budget);
+    assert!(res > 0);
+    let data = embedded(&html);
+    assert!(items(&data) <= budget, "{} items", items(&data));
+    assert_eq!(data.get("window").get("res").num() as i64, res);
+    // Merged blocks still account for every slice.
+    let total: i64 = data
+        .get("window")
+        .get("lanes")
+        .arr()
+        .iter()
+        .flat_map(|l| l.get("rows").arr())
+        .flat_map(|r| r.nums().chunks(8).map(|s| s[7]).collect::<Vec<_>>())
+        .sum();
+    assert_eq!(total as u64, tl.stats().slices);
+}

@@ -1,0 +1,259 @@
+// End-to-end test of `trace-tool view` in headless Chromium, driven by
+// playwright-core. Run by `cargo xtask e2e`, which builds the tool, records a
+// trace with our runtime and installs what is missing; by hand:
+//
+//   node e2e/e2e.mjs --tool PATH/trace-tool --out DIR [--chromium /usr/bin/chromium]
+//        --fixture NAME=TRACE[:large] ... [--html NAME=TRACE]
+//
+// For each fixture it starts `trace-tool view TRACE`, opens the printed URL
+// and checks, like a user would, that the lanes, a task, a region and a log
+// marker are drawn; zooms with the keyboard and the mouse wheel; clicks a
+// slice and waits for its stack in the details panel; clicks the slowest
+// task in the task list; and saves screenshots in DIR. A fixture marked
+// `:large` is timed from the start of `trace-tool view` to the first
+// complete frame, which must take less than 5 s, and needs no tasks. With
+// `--html`, the same checks run on the offline page `--html` writes,
+// opened from a file:// URL with the network disabled.
+
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+const LARGE_LIMIT_MS = 5000;
+
+function parseArgs(argv) {
+  const a = { fixtures: [], html: [], chromium: "/usr/bin/chromium" };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const v = argv[++i];
+    if (v === undefined) throw new Error(`${k} needs a value`);
+    if (k === "--tool") a.tool = resolve(v);
+    else if (k === "--out") a.out = resolve(v);
+    else if (k === "--chromium") a.chromium = v;
+    else if (k === "--fixture" || k === "--html") {
+      const [name, rest] = v.split(/=(.*)/s);
+      const large = rest.endsWith(":large");
+      (k === "--fixture" ? a.fixtures : a.html).push({ name, path: resolve(large ? rest.slice(0, -6) : rest), large });
+    } else throw new Error(`unknown argument ${k}`);
+  }
+  if (!a.tool || !a.out || (a.fixtures.length === 0 && a.html.length === 0)) throw new Error("need --tool, --out and fixtures");
+  return a;
+}
+
+const args = parseArgs(process.argv.slice(2));
+mkdirSync(args.out, { recursive: true });
+
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+  console.log(`  ok: ${what}`);
+}
+
+/** Starts `trace-tool view` and resolves with its URL and the process. */
+function serve(path) {
+  return new Promise((resolveUrl, reject) => {
+    const t0 = Date.now();
+    const child = spawn(args.tool, ["view", path], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    const timer = setTimeout(() => reject(new Error(`no URL after 60 s: ${out} ${err}`)), 60000);
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/http:\/\/127\.0\.0\.1:\d+\//);
+      if (m) {
+        clearTimeout(timer);
+        resolveUrl({ url: m[0], child, t0, urlMs: Date.now() - t0, log: () => err.trim() });
+      }
+    });
+    child.stderr.on("data", (d) => (err += d));
+    child.on("exit", (code) => reject(new Error(`trace-tool view exited with ${code}: ${err}`)));
+  });
+}
+
+async function launch() {
+  const dir = mkdtempSync(join(tmpdir(), "trace-view-e2e-"));
+  const ctx = await chromium.launchPersistentContext(dir, {
+    executablePath: args.chromium,
+    headless: true,
+    viewport: { width: 1400, height: 900 },
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  return { ctx, dir };
+}
+
+async function ready(page, timeout = 30000) {
+  await page.waitForFunction(() => document.body.dataset.state === "ready" && window.traceView, null, { timeout, polling: 20 });
+  // One more frame, so that what is drawn matches the data.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+}
+
+const kinds = (page) => page.evaluate(() => window.traceView.drawnKinds());
+const win = (page) => page.evaluate(() => window.traceView.window());
+const find = (page, kind, lane) => page.evaluate(([k, l]) => window.traceView.find(k, l), [kind, lane]);
+
+/** Clicks a drawn item of `kind` and waits for its details (and stacks, if `stacks`). */
+async function clickItem(page, kind, { lane, stacks = true } = {}) {
+  const at = await find(page, kind, lane);
+  check(at !== null, `a ${kind} is drawn${lane ? ` on a ${lane} lane` : ""}`);
+  await page.mouse.move(at.x, at.y);
+  await page.mouse.click(at.x, at.y);
+  await page.waitForSelector("#details h3", { timeout: 5000 });
+  if (stacks) {
+    await page.waitForFunction(() => Number(document.getElementById("details").dataset.stacks || 0) > 0, null, { timeout: 10000 });
+  }
+  return page.evaluate(() => {
+    const d = document.getElementById("details");
+    return {
+      kind: d.dataset.kind,
+      title: d.querySelector("h3")?.textContent ?? "",
+      text: d.textContent,
+      frames: d.querySelectorAll(".frames li").length,
+      funcs: [...d.querySelectorAll(".frames .func")].map((e) => e.textContent),
+    };
+  });
+}
+
+async function zoom(page) {
+  const before = await win(page);
+  const box = await page.locator("#canvas").boundingBox();
+  const x = box.x + 210 + (box.width - 218) / 2;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(x, y);
+  for (let i = 0; i < 3; i++) await page.keyboard.press("w");
+  await ready(page);
+  const byKeys = await win(page);
+  check(byKeys.t1 - byKeys.t0 < (before.t1 - before.t0) * 0.3, `W zooms in (${fmt(before.t1 - before.t0)} → ${fmt(byKeys.t1 - byKeys.t0)})`);
+  await page.keyboard.down("Control");
+  await page.mouse.wheel(0, 300);
+  await page.keyboard.up("Control");
+  await ready(page);
+  const byWheel = await win(page);
+  check(byWheel.t1 - byWheel.t0 > (byKeys.t1 - byKeys.t0) * 1.5, `Ctrl+wheel zooms out (${fmt(byWheel.t1 - byWheel.t0)})`);
+  await page.keyboard.press("d");
+  await ready(page);
+  const panned = await win(page);
+  check(panned.t0 > byWheel.t0, "D pans right");
+  await page.keyboard.press("0");
+  await ready(page);
+}
+
+function fmt(ns) {
+  return ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : `${(ns / 1e3).toFixed(1)} µs`;
+}
+
+/** The checks every page gets; `annotated` pages must show tasks, regions and logs. */
+async function checkPage(page, name, { annotated }) {
+  const k = await kinds(page);
+  console.log(`  drawn: ${JSON.stringify(k)}`);
+  const lanes = await page.evaluate(() => window.traceView.lanesShown());
+  check(lanes.some((l) => l.startsWith("Proc ")), "proc lanes are drawn");
+  check(lanes.some((l) => /^G\d+/.test(l)), "goroutine lanes are drawn");
+  check((k.running ?? 0) > 0 || (k.merged ?? 0) > 0, "goroutine states are drawn");
+  check((k.chart ?? 0) > 0, "charts are drawn");
+  if (annotated) {
+    check((k.task ?? 0) > 0, "a task is drawn");
+    check((k.region ?? 0) > 0, "a region is drawn");
+    check((k.log ?? 0) > 0, "a log marker is drawn");
+  }
+  await page.screenshot({ path: join(args.out, `${name}-overview.png`) });
+
+  await zoom(page);
+
+  if (annotated) {
+    const region = await clickItem(page, "region");
+    check(region.kind === "region" && region.frames > 0, `clicking a region shows its stack (${region.title}: ${region.funcs[0]})`);
+    await page.screenshot({ path: join(args.out, `${name}-region.png`) });
+    const log = await clickItem(page, "log");
+    check(log.kind === "log" && log.text.includes("Message") && log.frames > 0, `clicking a log marker shows its message and stack (${log.title})`);
+    // The slowest task, from the task list.
+    const first = page.locator("#task-list .task").first();
+    const label = await first.textContent();
+    await first.click();
+    await page.waitForFunction(() => document.getElementById("details").dataset.kind === "task", null, { timeout: 5000 });
+    await ready(page);
+    const taskText = await page.locator("#details").textContent();
+    check(taskText.includes("Task id"), `the task list jumps to the slowest task (${label})`);
+    const k2 = await kinds(page);
+    check((k2.task ?? 0) > 0, "the task is on screen after the jump");
+    await page.screenshot({ path: join(args.out, `${name}-task.png`) });
+  } else {
+    // Zoom into the middle until goroutine states are resolved, then click one with a stack.
+    for (let i = 0; i < 12; i++) {
+      const k3 = await kinds(page);
+      if ((k3.waiting ?? 0) > 0) break;
+      await page.keyboard.press("w");
+      await ready(page);
+    }
+    const waiting = await clickItem(page, "waiting");
+    check(waiting.frames > 0, `clicking a waiting goroutine shows where it blocked (${waiting.title}: ${waiting.funcs[0]})`);
+    await page.screenshot({ path: join(args.out, `${name}-zoomed.png`) });
+  }
+}
+
+const results = [];
+const { ctx, dir } = await launch();
+const errors = [];
+try {
+  for (const f of args.fixtures) {
+    console.log(`${f.name}: ${f.path}`);
+    const server = await serve(f.path);
+    try {
+      const page = await ctx.newPage();
+      page.on("pageerror", (e) => errors.push(`${f.name}: ${e.message}`));
+      const g0 = Date.now();
+      await page.goto(server.url);
+      await ready(page, 60000);
+      const openMs = Date.now() - server.t0;
+      const pageMs = Date.now() - g0;
+      console.log(`  ${server.log().split("\n")[0]}`);
+      console.log(`  opened in ${openMs} ms (URL after ${server.urlMs} ms, page ready ${pageMs} ms after loading it)`);
+      if (f.large) check(openMs < LARGE_LIMIT_MS, `the large trace opens in under ${LARGE_LIMIT_MS / 1000} s (${(openMs / 1000).toFixed(2)} s)`);
+      await checkPage(page, f.name, { annotated: !f.large });
+      results.push({ fixture: f.name, mode: "served", openMs, urlMs: server.urlMs, pageMs });
+      await page.close();
+    } finally {
+      server.child.kill();
+    }
+  }
+  for (const f of args.html) {
+    console.log(`${f.name} (--html): ${f.path}`);
+    const file = join(args.out, `${f.name}.html`);
+    const r = spawnSync(args.tool, ["view", f.path, "--html", file], { encoding: "utf8" });
+    check(r.status === 0, `trace-tool view --html writes ${file}`);
+    const page = await ctx.newPage();
+    page.on("pageerror", (e) => errors.push(`${f.name} (html): ${e.message}`));
+    // Offline: any request but the file itself fails.
+    const requests = [];
+    await page.route("**/*", (route) => {
+      const u = route.request().url();
+      if (u.startsWith("file://")) return route.continue();
+      requests.push(u);
+      return route.abort();
+    });
+    const g0 = Date.now();
+    await page.goto(`file://${file}`);
+    await ready(page, 60000);
+    const openMs = Date.now() - g0;
+    console.log(`  opened in ${openMs} ms`);
+    check(requests.length === 0, `the offline page makes no network request (${requests.join(", ")})`);
+    await checkPage(page, `${f.name}-html`, { annotated: true });
+    results.push({ fixture: f.name, mode: "html", openMs });
+    await page.close();
+  }
+} finally {
+  await ctx.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+if (errors.length) throw new Error(`errors in the page:\n${errors.join("\n")}`);
+writeFileSync(join(args.out, "results.json"), JSON.stringify(results, null, 2));
+console.log(`e2e: ok (${results.length} pages); screenshots and results.json in ${args.out}`);

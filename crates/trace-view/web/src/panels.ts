@@ -1,0 +1,253 @@
+// The details panel (what is selected, with its stacks) and the task list
+// (tasks sorted by latency; a click zooms to the task).
+
+import { DataSource } from "./data";
+import { fmtCount, fmtDur } from "./format";
+import { Frame, Kind, KIND_NAMES, Meta, Stacks, TaskTuple } from "./types";
+import { Selection, TimelineView } from "./view";
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+export class Details {
+  private readonly stackCache = new Map<number, Frame[]>();
+  private seq = 0;
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly view: TimelineView,
+    private readonly src: DataSource,
+  ) {}
+
+  private taskById(id: number): TaskTuple | undefined {
+    return this.view.meta.tasks.find((t) => t[0] === id);
+  }
+
+  show(sel: Selection): void {
+    const root = this.root;
+    root.textContent = "";
+    root.dataset.kind = "";
+    delete root.dataset.stacks;
+    if (!sel) {
+      root.appendChild(el("div", "hint", "Click a slice, a log marker (▼) or a task for details and stacks."));
+      return;
+    }
+    const v = this.view;
+    const lane = v.meta.lanes[sel.lane];
+    const fields: [string, string | HTMLElement][] = [];
+    const stacks: [string, number][] = [];
+    let title: string;
+    let kindName: string;
+    if (sel.type === "mark") {
+      const [t, , cat, msg, task, stack, count] = sel.item;
+      kindName = "log";
+      title = `Log on ${v.laneName(sel.lane)}`;
+      fields.push(["Time", fmtDur(t)]);
+      fields.push(["Category", v.str(cat) || "(none)"]);
+      fields.push(["Message", v.str(msg)]);
+      fields.push(["Task", this.taskLink(task)]);
+      if (count > 1) fields.push(["Nearby", `${count - 1} more logs within a pixel; zoom in to see them`]);
+      stacks.push(["Logged at", stack]);
+    } else {
+      const [start, end, kind, arg, extra, stack0, stack1, count] = sel.item;
+      kindName = count > 1 ? "merged" : KIND_NAMES[kind] ?? "slice";
+      if (count > 1) {
+        title = `${fmtCount(count)} slices on ${v.laneName(sel.lane)}, mostly ${KIND_NAMES[kind]}`;
+        fields.push(["Start", fmtDur(start)], ["End", fmtDur(end)], ["Duration", fmtDur(end - start)]);
+        const b = el("button", "", "Zoom in");
+        b.onclick = () => v.setWindow(start, Math.max(end, start + 100));
+        fields.push(["", b]);
+      } else {
+        title = `${v.sliceLabel(kind, arg, extra, 1)} — ${v.laneName(sel.lane)}`;
+        fields.push(["Start", fmtDur(start)], ["End", fmtDur(end)], ["Duration", fmtDur(end - start)]);
+        switch (kind) {
+          case Kind.Running:
+          case Kind.Runnable:
+          case Kind.Waiting:
+          case Kind.Syscall:
+            fields.push(["State", KIND_NAMES[kind]]);
+            if (v.str(arg)) fields.push(["Reason", v.str(arg)]);
+            stacks.push([
+              kind === Kind.Waiting ? "Blocked at" : kind === Kind.Syscall ? "System call at" : kind === Kind.Runnable ? "Became runnable at" : "Began at",
+              stack0,
+            ]);
+            stacks.push([kind === Kind.Waiting ? "Unblocked by" : kind === Kind.Running ? "Stopped at" : "Ended by", stack1]);
+            break;
+          case Kind.ProcRun:
+          case Kind.ThreadRun:
+          case Kind.ThreadSyscall: {
+            fields.push(["Goroutine", this.goroutineLink(extra)]);
+            fields.push([lane.kind === "proc" ? "Proc" : "Thread", String(lane.id)]);
+            break;
+          }
+          case Kind.Region: {
+            fields.push(["Region", v.str(arg)]);
+            fields.push(["Task", this.taskLink(extra)]);
+            stacks.push(["Region began at", stack0], ["Region ended at", stack1]);
+            break;
+          }
+          case Kind.Range:
+            fields.push(["Range", v.str(arg)]);
+            stacks.push(["Began at", stack0]);
+            break;
+          case Kind.Task: {
+            const t = this.taskById(extra);
+            fields.push(["Task id", String(extra)]);
+            fields.push(["Type", v.str(arg)]);
+            if (t) {
+              fields.push(["Parent", t[1] < 0 ? "(none)" : this.taskLink(t[1])]);
+              fields.push(["Began", t[3] < 0 ? "before the trace" : fmtDur(t[3])]);
+              fields.push(["Ended", t[4] < 0 ? "after the trace" : fmtDur(t[4])]);
+              if (t[5] >= 0) fields.push(["Goroutine", this.goroutineLink(t[5])]);
+              fields.push(["Regions", fmtCount(t[9])], ["Logs", fmtCount(t[10])]);
+            }
+            stacks.push(["Task began at", stack0], ["Task ended at", stack1]);
+            break;
+          }
+        }
+      }
+    }
+    if (lane.kind === "goroutine" && lane.stack > 0)
+      stacks.push([lane.created ? "Goroutine created at" : "Goroutine's first stack in the trace", lane.stack]);
+    root.dataset.kind = kindName;
+    root.appendChild(el("h3", "", title));
+    const table = el("table", "fields");
+    for (const [k, val] of fields) {
+      const tr = el("tr");
+      tr.appendChild(el("th", "", k));
+      const td = el("td");
+      if (typeof val === "string") td.textContent = val;
+      else td.appendChild(val);
+      tr.appendChild(td);
+      table.appendChild(tr);
+    }
+    root.appendChild(table);
+    const wanted = stacks.filter(([, id]) => id > 0);
+    const none = stacks.filter(([, id]) => id === 0).map(([name]) => name.toLowerCase());
+    if (none.length > 0) root.appendChild(el("div", "hint", `No stack in the trace for: ${none.join(", ")}.`));
+    const box = el("div", "stacks");
+    root.appendChild(box);
+    const seq = ++this.seq;
+    this.loadStacks(wanted.map(([, id]) => id)).then((all) => {
+      if (seq !== this.seq) return;
+      for (const [name, id] of wanted) {
+        const frames = all.get(id) ?? [];
+        const sec = el("div", "stack");
+        sec.appendChild(el("h4", "", `${name} (${frames.length} frames)`));
+        const ol = el("ol", "frames");
+        for (const [func, file, line, pc] of frames) {
+          const li = el("li");
+          li.appendChild(el("span", "func", func));
+          li.appendChild(el("span", "file", `${file}:${line}`));
+          li.appendChild(el("span", "pc", pc));
+          ol.appendChild(li);
+        }
+        sec.appendChild(ol);
+        box.appendChild(sec);
+      }
+      root.dataset.stacks = String(wanted.length);
+    });
+  }
+
+  private async loadStacks(ids: number[]): Promise<Map<number, Frame[]>> {
+    const missing = ids.filter((id) => !this.stackCache.has(id));
+    if (missing.length > 0) {
+      let got: Stacks = {};
+      try {
+        got = await this.src.stacks(missing);
+      } catch (e) {
+        console.error(e);
+      }
+      for (const id of missing) this.stackCache.set(id, got[String(id)] ?? []);
+    }
+    return new Map(ids.map((id) => [id, this.stackCache.get(id) ?? []]));
+  }
+
+  private taskLink(id: number): HTMLElement {
+    const t = this.taskById(id);
+    if (!t) return el("span", "", id === 0 ? "background" : String(id));
+    const a = el("a", "link", `${this.view.str(t[2])} #${id}`);
+    a.href = "#";
+    a.onclick = (ev) => {
+      ev.preventDefault();
+      this.view.focusTask(t);
+    };
+    return a;
+  }
+
+  private goroutineLink(g: number): HTMLElement {
+    const i = this.view.goroutineLane.get(g);
+    if (i === undefined) return el("span", "", `G${g}`);
+    const a = el("a", "link", this.view.laneName(i));
+    a.href = "#";
+    a.onclick = (ev) => {
+      ev.preventDefault();
+      this.view.showLane(i);
+      this.view.revealLane(i);
+    };
+    return a;
+  }
+}
+
+/** The task list, sorted by latency (longest first). */
+export class TaskList {
+  private sorted: TaskTuple[];
+  private filter = "";
+  private selected = -1;
+  private static readonly SHOWN = 500;
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly title: HTMLElement,
+    private readonly view: TimelineView,
+    meta: Meta,
+  ) {
+    const lat = (t: TaskTuple) => (t[4] < 0 ? meta.span : t[4]) - (t[3] < 0 ? 0 : t[3]);
+    this.sorted = [...meta.tasks].sort((a, b) => lat(b) - lat(a) || a[0] - b[0]);
+    this.render();
+  }
+
+  setFilter(f: string): void {
+    this.filter = f.trim().toLowerCase();
+    this.render();
+  }
+
+  setSelected(id: number): void {
+    this.selected = id;
+    for (const row of this.root.querySelectorAll<HTMLElement>(".task")) {
+      row.classList.toggle("selected", Number(row.dataset.id) === id);
+    }
+  }
+
+  render(): void {
+    const v = this.view;
+    const list = this.filter ? this.sorted.filter((t) => v.str(t[2]).toLowerCase().includes(this.filter)) : this.sorted;
+    this.title.textContent = `Tasks (${fmtCount(list.length)}) by latency`;
+    this.root.textContent = "";
+    if (list.length === 0) {
+      this.root.appendChild(el("div", "hint", this.sorted.length ? "No task matches." : "This trace has no tasks."));
+      return;
+    }
+    for (const t of list.slice(0, TaskList.SHOWN)) {
+      const row = el("div", "task");
+      row.dataset.id = String(t[0]);
+      if (t[0] === this.selected) row.classList.add("selected");
+      const open = t[3] < 0 || t[4] < 0;
+      const lat = (t[4] < 0 ? v.meta.span : t[4]) - (t[3] < 0 ? 0 : t[3]);
+      row.appendChild(el("span", "lat", (open ? "≥" : "") + fmtDur(lat)));
+      row.appendChild(el("span", "type", v.str(t[2]) || "(no type)"));
+      row.appendChild(el("span", "id", `#${t[0]}`));
+      row.title = `task ${t[0]}: ${fmtDur(t[3] < 0 ? 0 : t[3])} → ${t[4] < 0 ? "end" : fmtDur(t[4])}, ${t[9]} regions, ${t[10]} logs`;
+      row.onclick = () => {
+        v.focusTask(t);
+      };
+      this.root.appendChild(row);
+    }
+    if (list.length > TaskList.SHOWN)
+      this.root.appendChild(el("div", "hint", `${fmtCount(list.length - TaskList.SHOWN)} more; filter by type to narrow.`));
+  }
+}

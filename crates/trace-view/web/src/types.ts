@@ -1,0 +1,107 @@
+// The JSON API of crates/trace-view (src/json.rs) and the codes it uses.
+
+/** Slice kinds: `SliceKind` in src/model.rs. */
+export const enum Kind {
+  Running = 1,
+  Runnable = 2,
+  Waiting = 3,
+  Syscall = 4,
+  ProcRun = 5,
+  ThreadRun = 6,
+  ThreadSyscall = 7,
+  Region = 8,
+  Range = 9,
+  Task = 10,
+}
+
+export const KIND_NAMES: Record<number, string> = {
+  1: "running",
+  2: "runnable",
+  3: "waiting",
+  4: "syscall",
+  5: "running on proc",
+  6: "running on thread",
+  7: "syscall on thread",
+  8: "region",
+  9: "range",
+  10: "task",
+};
+
+/** Numbers per slice in a row array: start, end, kind, arg, extra, stack0, stack1, count. */
+export const S = 8;
+/** Numbers per mark: time, kind, category, message, task, stack, count. */
+export const M = 7;
+/** Numbers per chart point: time, min, max, last. */
+export const Q = 4;
+
+export type LaneKind = "gc" | "tasks" | "proc" | "thread" | "goroutine";
+
+export interface LaneMeta {
+  kind: LaneKind;
+  id: number;
+  name: string;
+  label: string;
+  /** For goroutines: the stack where it was created (0: none). */
+  stack: number;
+  /** Whether it was created within the trace (else `stack` is its first stack in it). */
+  created: boolean;
+  rows: number;
+  slices: number;
+  marks: number;
+}
+
+export interface ChartMeta {
+  name: string;
+  unit: "bytes" | "count";
+  series: string[];
+  max: number[];
+}
+
+/** [id, parent, type, start, end, goroutine, row, stack0, stack1, regions, logs]; -1 = unknown. */
+export type TaskTuple = [number, number, number, number, number, number, number, number, number, number, number];
+
+export type Strings = Record<string, string>;
+
+export interface Meta {
+  title: string;
+  version: string;
+  base: number;
+  span: number;
+  stats: { events: number; slices: number; marks: number; stacks: number };
+  lanes: LaneMeta[];
+  charts: ChartMeta[];
+  tasks: TaskTuple[];
+  strings: Strings;
+}
+
+export interface LaneData {
+  i: number;
+  rows: number[][];
+  marks: number[];
+}
+
+export interface WindowData {
+  t0: number;
+  t1: number;
+  res: number;
+  lanes: LaneData[];
+  strings?: Strings;
+}
+
+export interface ChartData {
+  t0: number;
+  t1: number;
+  res: number;
+  charts: { series: number[][] }[];
+}
+
+/** [func, file, line, pc] */
+export type Frame = [string, string, number, string];
+export type Stacks = Record<string, Frame[]>;
+
+/** What `--html` embeds. */
+export interface Embedded extends Meta {
+  window: WindowData;
+  chartData: ChartData;
+  stacks: Stacks;
+}
