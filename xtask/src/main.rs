@@ -12,6 +12,7 @@ mod bench;
 mod fuzz;
 mod golden;
 mod oracle;
+mod pprof_oracle;
 
 type Task = fn(&[String]) -> Result<()>;
 
@@ -22,6 +23,7 @@ const TASKS: &[(&str, Task, &str)] = &[
     ("fuzz", fuzz::run, "fuzz a target with libFuzzer: fuzz <wire|text|reader> [--seconds N]"),
     ("layering", layering, "check which crates may depend on which"),
     ("deny", deny, "cargo-deny: licenses, bans, sources (skipped if cargo-deny is missing)"),
+    ("oracle-pprof", pprof_oracle::run, "pprof profiles vs Go's: refresh testdata/pprof (--check: verify), compare the corpus"),
     ("oracle", oracle::run, "check the traces our recorder writes with `go tool trace -d=1`"),
     ("bench", bench::run_bench, "recorder benchmarks as a table vs design.md targets [--quick]"),
 ];
@@ -110,7 +112,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("trace-runtime", &["trace-wire"]),
     ("trace-flight", &["trace-wire", "trace-runtime"]),
     ("trace-annotate", &["trace-wire", "trace-runtime"]),
-    ("trace-tool", &["trace-wire", "trace-reader"]),
+    ("trace-analysis", &["trace-wire", "trace-reader"]),
+    ("trace-tool", &["trace-wire", "trace-reader", "trace-analysis"]),
 ];
 
 /// External crates that only `trace-annotate` may pull in.

@@ -21,12 +21,14 @@ struct Cli {
 enum Command {
     Raw(cmd::raw::Args),
     Dump(cmd::dump::Args),
+    Pprof(cmd::pprof::Args),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Raw(args) => cmd::raw::run(&args),
         Command::Dump(args) => cmd::dump::run(&args),
+        Command::Pprof(args) => cmd::pprof::run(&args),
     }
 }
 

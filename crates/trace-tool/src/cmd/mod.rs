@@ -1,4 +1,6 @@
 //! One module per subcommand. Each exposes `Args` (clap) and `run`.
 
 pub(crate) mod dump;
+pub(crate) mod input;
+pub(crate) mod pprof;
 pub(crate) mod raw;

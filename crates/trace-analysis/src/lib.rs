@@ -1,0 +1,20 @@
+//! What `go tool trace` computes from a Go execution trace, without Go.
+//!
+//! Built on [`trace_reader`]'s ordered event stream, every analysis here is
+//! fed one event at a time, in one pass, and never holds on to events: it
+//! keeps state per goroutine, proc, thread, stack, task or region (and a
+//! few bytes per blocking episode for profiles), so traces of any size go
+//! through.
+//!
+//! * [`summary`]: per-goroutine time accounting and user regions, after Go's
+//!   goroutine summaries.
+//! * [`pprof`]: the four blocking profiles of `go tool trace -pprof=KIND`
+//!   (sync, net, syscall, sched), written as pprof protobuf.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod intern;
+mod proto;
+
+pub mod pprof;
+pub mod summary;

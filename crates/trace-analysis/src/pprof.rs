@@ -1,0 +1,667 @@
+//! The four blocking profiles of `go tool trace -pprof=KIND`, as pprof
+//! protobuf.
+//!
+//! | kind | Go's name | time goroutines spent … |
+//! | --- | --- | --- |
+//! | [`ProfileKind::Sync`] | `sync` | blocked on channels, `select` and `sync` primitives |
+//! | [`ProfileKind::Net`] | `net` | blocked on the network poller |
+//! | [`ProfileKind::Syscall`] | `syscall` | in system calls |
+//! | [`ProfileKind::Sched`] | `sched` | runnable, waiting to be scheduled |
+//!
+//! Each sample is a stack with two values, `contentions/count` and
+//! `delay/nanoseconds`, computed exactly as Go 1.23's `cmd/trace` does
+//! (`pprof.go`). That includes Go's particular notion of when a state ends:
+//! only state transitions that carry a stack are looked at, so for example a
+//! syscall "ends" at the goroutine's next stacked transition rather than at
+//! its `GoSyscallEnd`, and time is clipped to each goroutine's lifetime as
+//! Go's goroutine summary records it (from its first start to its end, see
+//! [`crate::summary`]). The same samples as Go's, stack for stack and
+//! nanosecond for nanosecond, is the point: these profiles are compared
+//! against Go's on the whole conformance corpus.
+//!
+//! ```
+//! use trace_analysis::pprof::{Profile, ProfileKind, Profiler};
+//! use trace_reader::Reader;
+//!
+//! # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/traces/go123-misc.trace");
+//! let mut profiler = Profiler::new(ProfileKind::Sync);
+//! for event in Reader::new(std::fs::File::open(path)?)? {
+//!     profiler.event(&event?);
+//! }
+//! let profile = profiler.finish();
+//! let mut gz = Vec::new();
+//! profile.write_pprof(&mut gz)?; // what `go tool pprof` reads
+//! assert_eq!(Profile::from_pprof(&gz)?, profile);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt::{self, Write as _};
+use std::io::{self, Read, Write};
+use std::str::FromStr;
+
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use hashbrown::HashMap;
+use trace_reader::{Event, EventKind, GoId, GoState, Stack, StateChange};
+
+use crate::intern::{Interner, Sym};
+use crate::proto::{fields, Encoder};
+use crate::summary::Summarizer;
+
+pub use crate::proto::DecodeError;
+
+/// Which blocking profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProfileKind {
+    /// Blocking on synchronization: channels, `select`, `sync` primitives
+    /// (Go's `sync`, the "blocking profile").
+    Sync,
+    /// Blocking on the network (Go's `net`, the "IO profile").
+    Net,
+    /// Time in system calls (Go's `syscall`).
+    Syscall,
+    /// Scheduler latency: time runnable before running (Go's `sched`).
+    Sched,
+}
+
+impl ProfileKind {
+    /// All kinds, in Go's order of documentation.
+    pub const ALL: [ProfileKind; 4] = [
+        ProfileKind::Net,
+        ProfileKind::Sync,
+        ProfileKind::Syscall,
+        ProfileKind::Sched,
+    ];
+
+    /// Go's name: `sync`, `net`, `syscall` or `sched`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProfileKind::Sync => "sync",
+            ProfileKind::Net => "net",
+            ProfileKind::Syscall => "syscall",
+            ProfileKind::Sched => "sched",
+        }
+    }
+
+    /// The goroutine state whose time is profiled.
+    fn state(self) -> GoState {
+        match self {
+            ProfileKind::Sync | ProfileKind::Net => GoState::Waiting,
+            ProfileKind::Syscall => GoState::Syscall,
+            ProfileKind::Sched => GoState::Runnable,
+        }
+    }
+
+    /// Whether entering the state for `reason` counts.
+    fn tracks(self, reason: &[u8]) -> bool {
+        let has = |s: &[u8]| reason.windows(s.len()).any(|w| w == s);
+        match self {
+            ProfileKind::Sync => has(b"chan") || has(b"sync") || has(b"select"),
+            ProfileKind::Net => reason == b"network",
+            ProfileKind::Syscall | ProfileKind::Sched => true,
+        }
+    }
+}
+
+impl fmt::Display for ProfileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ProfileKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ProfileKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                format!("unknown profile kind `{s}` (expected sync, net, syscall or sched)")
+            })
+    }
+}
+
+/// One stack frame of a sample.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Frame {
+    /// The program counter.
+    pub pc: u64,
+    /// The function.
+    pub function: String,
+    /// Its source file.
+    pub file: String,
+    /// The line in `file`.
+    pub line: i64,
+}
+
+/// One sample: a stack and the time goroutines spent in the profiled state
+/// after reaching it from there.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sample {
+    /// How many times (`contentions/count`).
+    pub count: i64,
+    /// For how long in total, in nanoseconds (`delay/nanoseconds`).
+    pub delay_ns: i64,
+    /// The stack, leaf first (at most 128 frames, as in Go).
+    pub stack: Vec<Frame>,
+}
+
+/// A blocking profile: samples with the value types `contentions/count` and
+/// `delay/nanoseconds`, as Go's trace tool writes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// The samples, one per distinct stack, largest delay first.
+    pub samples: Vec<Sample>,
+}
+
+/// Go deduplicates stacks on their first 128 PCs and cuts longer ones there.
+const MAX_STACK: usize = 128;
+
+/// A frame, interned.
+#[derive(Debug, Clone, Copy)]
+struct FrameRef {
+    pc: u64,
+    func: Sym,
+    file: Sym,
+    line: i64,
+}
+
+/// Stacks of all generations, deduplicated by their program counters as Go
+/// does (stack ids are only meaningful within a generation).
+#[derive(Debug, Default)]
+struct StackTable {
+    by_pcs: HashMap<Box<[u64]>, u32>,
+    frames: Vec<Box<[FrameRef]>>,
+    /// Stack id → index, for the current generation.
+    current: HashMap<u64, u32>,
+    names: Interner,
+    pcs: Vec<u64>,
+}
+
+impl StackTable {
+    fn new_generation(&mut self) {
+        self.current.clear();
+    }
+
+    fn intern(&mut self, stack: Stack<'_>) -> u32 {
+        if let Some(&i) = self.current.get(&stack.id()) {
+            return i;
+        }
+        self.pcs.clear();
+        self.pcs
+            .extend(stack.frames().take(MAX_STACK).map(|f| f.pc));
+        // Go compares fixed arrays of 128 PCs padded with zeros.
+        while self.pcs.last() == Some(&0) {
+            self.pcs.pop();
+        }
+        let i = match self.by_pcs.get(&self.pcs[..]) {
+            Some(&i) => i,
+            None => {
+                let i = u32::try_from(self.frames.len()).expect("fewer than 2^32 stacks");
+                let names = &mut self.names;
+                let frames = stack
+                    .frames()
+                    .take(MAX_STACK)
+                    .map(|f| FrameRef {
+                        pc: f.pc,
+                        func: names.intern(f.func.as_bytes()),
+                        file: names.intern(f.file.as_bytes()),
+                        line: f.line as i64,
+                    })
+                    .collect();
+                self.frames.push(frames);
+                self.by_pcs.insert(self.pcs[..].into(), i);
+                i
+            }
+        };
+        self.current.insert(stack.id(), i);
+        i
+    }
+
+    fn frames(&self, i: u32) -> Vec<Frame> {
+        let s = |sym| String::from(&**self.names.get(sym));
+        self.frames[i as usize]
+            .iter()
+            .map(|f| Frame {
+                pc: f.pc,
+                function: s(f.func),
+                file: s(f.file),
+                line: f.line,
+            })
+            .collect()
+    }
+}
+
+/// A stretch of time a goroutine spent in the profiled state.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    g: GoId,
+    start: i64,
+    end: i64,
+    stack: u32,
+}
+
+/// Computes one blocking profile from the event stream.
+///
+/// Feed every event, in order, to [`Profiler::event`]; then
+/// [`Profiler::finish`]. Memory grows with the number of goroutines, of
+/// distinct stacks and of blocking episodes (a few dozen bytes each), never
+/// with the number of events.
+#[derive(Debug)]
+pub struct Profiler {
+    kind: ProfileKind,
+    summarizer: Summarizer,
+    stacks: StackTable,
+    /// Goroutines in the profiled state: since when, from which stack.
+    tracking: HashMap<GoId, (i64, u32)>,
+    spans: Vec<Span>,
+    last_time: Option<i64>,
+    last_sync: Option<i64>,
+}
+
+impl Profiler {
+    /// A profiler for `kind` that has seen nothing.
+    pub fn new(kind: ProfileKind) -> Self {
+        Profiler {
+            kind,
+            summarizer: Summarizer::new(),
+            stacks: StackTable::default(),
+            tracking: HashMap::new(),
+            spans: Vec::new(),
+            last_time: None,
+            last_sync: None,
+        }
+    }
+
+    /// The kind of profile being computed.
+    pub fn kind(&self) -> ProfileKind {
+        self.kind
+    }
+
+    /// Takes in the next event.
+    pub fn event(&mut self, ev: &Event) {
+        self.summarizer.event(ev);
+        let t = ev.time().as_nanos();
+        self.last_time = Some(t);
+        if ev.kind() == EventKind::Sync {
+            // Sync events close generations, and stack ids are per generation.
+            self.last_sync = Some(t);
+            self.stacks.new_generation();
+            return;
+        }
+        if ev.kind() != EventKind::StateTransition {
+            return;
+        }
+        // Go only looks at transitions with a stack of the event's own.
+        let Some(stack) = ev.stack() else { return };
+        let Some(st) = ev.state_transition() else {
+            return;
+        };
+        let StateChange::Goroutine { id, to, .. } = st.change else {
+            return;
+        };
+        let state = self.kind.state();
+        match self.tracking.get(&id) {
+            None => {
+                if to == state && self.kind.tracks(st.reason.as_bytes()) {
+                    let s = self.stacks.intern(stack);
+                    self.tracking.insert(id, (t, s));
+                }
+            }
+            Some(_) if to == state => {}
+            Some(&(start, stack)) => {
+                self.tracking.remove(&id);
+                self.spans.push(Span {
+                    g: id,
+                    start,
+                    end: t,
+                    stack,
+                });
+            }
+        }
+    }
+
+    /// The profile of the whole stream.
+    pub fn finish(self) -> Profile {
+        let end = self.last_time.unwrap_or(0);
+        self.build(end)
+    }
+
+    /// The profile of the stream up to its last `Sync` event, which is what
+    /// Go's tool keeps of a trace that turns out to be broken (`None` if
+    /// there was no `Sync`: Go gives up).
+    pub fn finish_at_last_sync(self) -> Option<Profile> {
+        let end = self.last_sync?;
+        Some(self.build(end))
+    }
+
+    fn build(self, trace_end: i64) -> Profile {
+        let summary = self.summarizer.finish();
+        // Go clips each span to the goroutine's lifetime as its summary has
+        // it: from its first start (or the beginning of time if it never
+        // ran) to its end (or the end of the trace).
+        let lifetimes: HashMap<GoId, (i64, i64)> = summary
+            .goroutines
+            .iter()
+            .map(|g| {
+                let start = g.start_time.map_or(0, |t| t.as_nanos());
+                let end = g.end_time.map_or(trace_end, |t| t.as_nanos());
+                (g.id, (start, end))
+            })
+            .collect();
+        let mut totals: HashMap<u32, (i64, i64)> = HashMap::new();
+        let mut order = Vec::new();
+        for s in self.spans.iter().filter(|s| s.end <= trace_end) {
+            let Some(&(g_start, g_end)) = lifetimes.get(&s.g) else {
+                continue;
+            };
+            if g_end < s.start || s.end < g_start {
+                continue;
+            }
+            let overlap = g_end.min(s.end) - g_start.max(s.start);
+            if overlap > 0 {
+                let e = totals.entry(s.stack).or_insert_with(|| {
+                    order.push(s.stack);
+                    (0, 0)
+                });
+                e.0 += 1;
+                e.1 += overlap;
+            }
+        }
+        let mut samples: Vec<Sample> = order
+            .into_iter()
+            .map(|i| Sample {
+                count: totals[&i].0,
+                delay_ns: totals[&i].1,
+                stack: self.stacks.frames(i),
+            })
+            .collect();
+        samples.sort_by(|a, b| {
+            (b.delay_ns, b.count)
+                .cmp(&(a.delay_ns, a.count))
+                .then_with(|| a.stack.cmp(&b.stack))
+        });
+        Profile { samples }
+    }
+}
+
+/// Computes the profile of `kind` for a whole trace.
+///
+/// Like Go's tool, a trace that is broken after its first generation still
+/// gives the profile of its complete generations; a trace broken before is
+/// an error.
+pub fn profile(input: impl Read, kind: ProfileKind) -> Result<Profile, trace_reader::Error> {
+    let mut reader = trace_reader::Reader::new(input)?;
+    let mut profiler = Profiler::new(kind);
+    loop {
+        match reader.read_event() {
+            Ok(Some(ev)) => profiler.event(&ev),
+            Ok(None) => return Ok(profiler.finish()),
+            Err(e) if e.is_go_eof() => return Ok(profiler.finish()),
+            Err(e) => return profiler.finish_at_last_sync().ok_or(e),
+        }
+    }
+}
+
+// The field numbers of profile.proto.
+mod field {
+    pub(super) const SAMPLE_TYPE: u32 = 1;
+    pub(super) const SAMPLE: u32 = 2;
+    pub(super) const LOCATION: u32 = 4;
+    pub(super) const FUNCTION: u32 = 5;
+    pub(super) const STRING_TABLE: u32 = 6;
+    pub(super) const PERIOD_TYPE: u32 = 11;
+    pub(super) const PERIOD: u32 = 12;
+}
+
+impl Profile {
+    /// The profile as an uncompressed `profile.proto` message, laid out as
+    /// Go's `traceviewer.BuildProfile` lays it out: one location per program
+    /// counter and one function per (file, name), numbered from 1 in order
+    /// of first use, and no mappings.
+    pub fn to_protobuf(&self) -> Vec<u8> {
+        let mut p = Encoder::default();
+        let mut st = StringTable::default();
+        st.id("");
+        let vt = |p: &mut Encoder, field: u32, ty: u64, unit: u64| {
+            p.message(field, |m| {
+                m.uint(1, ty);
+                m.uint(2, unit);
+            });
+        };
+        let contentions = st.id("contentions");
+        let count = st.id("count");
+        let delay = st.id("delay");
+        let nanoseconds = st.id("nanoseconds");
+        vt(&mut p, field::SAMPLE_TYPE, contentions, count);
+        vt(&mut p, field::SAMPLE_TYPE, delay, nanoseconds);
+
+        let mut locations: HashMap<u64, u64> = HashMap::new();
+        let mut functions: HashMap<(&str, &str), u64> = HashMap::new();
+        let mut loc_msgs = Encoder::default();
+        let mut fn_msgs = Encoder::default();
+        for sample in &self.samples {
+            let mut ids = Vec::with_capacity(sample.stack.len());
+            for f in &sample.stack {
+                let next = locations.len() as u64 + 1;
+                let loc = *locations.entry(f.pc).or_insert_with(|| {
+                    let next_fn = functions.len() as u64 + 1;
+                    let func = *functions
+                        .entry((f.file.as_str(), f.function.as_str()))
+                        .or_insert_with(|| {
+                            let name = st.id(&f.function);
+                            let file = st.id(&f.file);
+                            fn_msgs.message(field::FUNCTION, |m| {
+                                m.uint(1, next_fn);
+                                m.uint(2, name);
+                                m.uint(3, name);
+                                m.uint(4, file);
+                            });
+                            next_fn
+                        });
+                    loc_msgs.message(field::LOCATION, |m| {
+                        m.uint(1, next);
+                        m.uint(3, f.pc);
+                        m.message(4, |l| {
+                            l.uint(1, func);
+                            l.int(2, f.line);
+                        });
+                    });
+                    next
+                });
+                ids.push(loc);
+            }
+            p.message(field::SAMPLE, |m| {
+                m.packed(1, ids.iter().copied());
+                m.packed(2, [sample.count as u64, sample.delay_ns as u64]);
+            });
+        }
+        p.buf.extend_from_slice(&loc_msgs.buf);
+        p.buf.extend_from_slice(&fn_msgs.buf);
+        let trace = st.id("trace");
+        for s in &st.table {
+            p.bytes(field::STRING_TABLE, s.as_bytes());
+        }
+        vt(&mut p, field::PERIOD_TYPE, trace, count);
+        p.uint(field::PERIOD, 1);
+        p.buf
+    }
+
+    /// Writes the profile as `go tool pprof` reads it: the protobuf message,
+    /// gzipped.
+    pub fn write_pprof(&self, out: impl Write) -> io::Result<()> {
+        let mut gz = GzEncoder::new(out, flate2::Compression::default());
+        gz.write_all(&self.to_protobuf())?;
+        gz.finish()?.flush()
+    }
+
+    /// Reads a profile written by [`Profile::write_pprof`] or by Go
+    /// (gzipped or not): the samples with their first two values and their
+    /// locations' first lines. Other profile contents are ignored.
+    pub fn from_pprof(bytes: &[u8]) -> Result<Profile, DecodeError> {
+        let unzipped;
+        let msg = if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut v = Vec::new();
+            GzDecoder::new(bytes)
+                .read_to_end(&mut v)
+                .map_err(|e| DecodeError(format!("gzip: {e}")))?;
+            unzipped = v;
+            &unzipped[..]
+        } else {
+            bytes
+        };
+        decode(msg)
+    }
+
+    /// The profile as canonical text, independent of how it was encoded:
+    /// one block per sample, sorted; each block is a line `COUNT DELAY_NS`
+    /// followed by one line per frame, leaf first,
+    /// `\t0xPC FUNCTION FILE:LINE`. The golden files under
+    /// `testdata/pprof/` hold Go's profiles in this form.
+    pub fn canonical_text(&self) -> String {
+        let mut blocks: Vec<String> = self
+            .samples
+            .iter()
+            .map(|s| {
+                let mut b = format!("{} {}\n", s.count, s.delay_ns);
+                for f in &s.stack {
+                    let _ = writeln!(b, "\t{:#x} {} {}:{}", f.pc, f.function, f.file, f.line);
+                }
+                b
+            })
+            .collect();
+        blocks.sort();
+        blocks.concat()
+    }
+
+    /// The total of the samples' delays, in nanoseconds.
+    pub fn total_delay_ns(&self) -> i64 {
+        self.samples.iter().map(|s| s.delay_ns).sum()
+    }
+}
+
+/// The string table being built for an encoded profile.
+#[derive(Debug, Default)]
+struct StringTable {
+    ids: HashMap<String, u64>,
+    table: Vec<String>,
+}
+
+impl StringTable {
+    fn id(&mut self, s: &str) -> u64 {
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = self.table.len() as u64;
+        self.table.push(s.to_string());
+        self.ids.insert(s.to_string(), i);
+        i
+    }
+}
+
+fn decode(msg: &[u8]) -> Result<Profile, DecodeError> {
+    struct RawSample {
+        locs: Vec<u64>,
+        values: Vec<u64>,
+    }
+    let mut strings: Vec<&[u8]> = Vec::new();
+    let mut raw_samples = Vec::new();
+    // Location id → (address, function id, line).
+    let mut locations: HashMap<u64, (u64, u64, i64)> = HashMap::new();
+    // Function id → (name, file) string indices.
+    let mut functions: HashMap<u64, (u64, u64)> = HashMap::new();
+    for f in fields(msg) {
+        let (num, v) = f?;
+        match num {
+            field::SAMPLE => {
+                let mut s = RawSample {
+                    locs: Vec::new(),
+                    values: Vec::new(),
+                };
+                for f in fields(v.bytes()?) {
+                    match f? {
+                        (1, v) => s.locs.extend(v.ints()?),
+                        (2, v) => s.values.extend(v.ints()?),
+                        _ => {}
+                    }
+                }
+                raw_samples.push(s);
+            }
+            field::LOCATION => {
+                let (mut id, mut addr, mut func, mut line) = (0, 0, 0, 0);
+                let mut first_line = true;
+                for f in fields(v.bytes()?) {
+                    match f? {
+                        (1, v) => id = v.int()?,
+                        (3, v) => addr = v.int()?,
+                        (4, v) if first_line => {
+                            first_line = false;
+                            for f in fields(v.bytes()?) {
+                                match f? {
+                                    (1, v) => func = v.int()?,
+                                    (2, v) => line = v.int()? as i64,
+                                    _ => {}
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                locations.insert(id, (addr, func, line));
+            }
+            field::FUNCTION => {
+                let (mut id, mut name, mut file) = (0, 0, 0);
+                for f in fields(v.bytes()?) {
+                    match f? {
+                        (1, v) => id = v.int()?,
+                        (2, v) => name = v.int()?,
+                        (4, v) => file = v.int()?,
+                        _ => {}
+                    }
+                }
+                functions.insert(id, (name, file));
+            }
+            field::STRING_TABLE => strings.push(v.bytes()?),
+            _ => {}
+        }
+    }
+    let string = |i: u64| -> Result<String, DecodeError> {
+        let b = usize::try_from(i)
+            .ok()
+            .and_then(|i| strings.get(i))
+            .ok_or_else(|| DecodeError(format!("string index {i} out of range")))?;
+        Ok(String::from_utf8_lossy(b).into_owned())
+    };
+    let mut samples = Vec::with_capacity(raw_samples.len());
+    for s in raw_samples {
+        let mut stack = Vec::with_capacity(s.locs.len());
+        for id in s.locs {
+            let &(pc, func, line) = locations
+                .get(&id)
+                .ok_or_else(|| DecodeError(format!("unknown location {id}")))?;
+            let (function, file) = match func {
+                0 => (String::new(), String::new()),
+                f => {
+                    let &(name, file) = functions
+                        .get(&f)
+                        .ok_or_else(|| DecodeError(format!("unknown function {f}")))?;
+                    (string(name)?, string(file)?)
+                }
+            };
+            stack.push(Frame {
+                pc,
+                function,
+                file,
+                line,
+            });
+        }
+        let value = |i: usize| s.values.get(i).map_or(0, |&v| v as i64);
+        samples.push(Sample {
+            count: value(0),
+            delay_ns: value(1),
+            stack,
+        });
+    }
+    Ok(Profile { samples })
+}
