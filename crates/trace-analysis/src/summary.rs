@@ -584,13 +584,13 @@ impl Summarizer {
             }
             // A proc going idle while its goroutine is in a syscall means the
             // syscall blocked.
-            StateChange::Proc { id, from, to } => {
-                if from != to && to == ProcState::Idle {
-                    if let Some(goid) = self.syscalling_p.remove(&id) {
-                        if let Some(g) = self.gs.get_mut(&goid) {
-                            g.last_syscall_block = t;
-                        }
-                    }
+            StateChange::Proc { id, from, to } if from != to && to == ProcState::Idle => {
+                if let Some(g) = self
+                    .syscalling_p
+                    .remove(&id)
+                    .and_then(|goid| self.gs.get_mut(&goid))
+                {
+                    g.last_syscall_block = t;
                 }
             }
             _ => {}
