@@ -286,7 +286,11 @@ impl Buffers {
         out.n_batches += 1;
         let added = (out.bytes.len() - before) as u64;
         drop(completed);
-        self.completed_bytes.fetch_add(added, Ordering::Relaxed);
+        let waiting = self
+            .completed_bytes
+            .fetch_add(added, Ordering::Relaxed)
+            .wrapping_add(added);
+        crate::limits::batch_closed(waiting);
         batch.len = 0;
     }
 

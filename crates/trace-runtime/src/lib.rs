@@ -12,6 +12,9 @@
 //! - **Streaming** like Go's `trace.Start`/`trace.Stop`: [`start`], [`stop`].
 //! - **Subscribers**: [`subscribe`] any [`Subscriber`] (a flight recorder) to
 //!   receive whole generations; [`advance`] completes the current one.
+//!   [`limit_generations`] makes generations shorter or smaller for as long
+//!   as a subscriber needs it; [`request_advance`] asks for an advance
+//!   without waiting.
 //! - **Settings**: [`configure`] with a [`Config`] (generation period, stacks,
 //!   clock).
 //!
@@ -60,6 +63,7 @@ mod clock;
 mod config;
 mod error;
 mod event;
+mod limits;
 mod raw;
 mod runtime;
 mod stack;
@@ -75,6 +79,7 @@ pub use error::Error;
 pub use event::{
     is_enabled, log, new_task_id, region_begin, region_end, task_begin, task_end, timestamp, TaskId,
 };
+pub use limits::{limit_generations, request_advance, GenerationLimits, LimitGuard};
 pub use stack::StackMode;
 pub use stream::{start, stop, stream_state, StreamState};
 pub use subscriber::{Generation, Subscriber};

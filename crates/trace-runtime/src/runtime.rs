@@ -165,6 +165,7 @@ impl Runtime {
             .spawn(move || self.flusher_main())
             .map_err(Error::Spawn)?;
         c.flusher_id = Some(handle.thread().id());
+        crate::limits::set_flusher(handle.thread().clone());
         c.flusher = Some(handle.thread().clone());
         Ok(())
     }
@@ -250,12 +251,14 @@ impl Runtime {
 
     fn flusher_main(&'static self) {
         loop {
+            crate::limits::flusher_awake();
             let (action, sleep) = {
                 let c = self.control();
                 let gen = self.buffers.generation();
-                let period = c.config.generation_period;
+                let period = crate::limits::period(c.config.generation_period);
                 let elapsed = c.gen_started.elapsed();
-                if c.requested > c.done || (gen != 0 && elapsed >= period) {
+                let full = crate::limits::bytes_reached(self.buffers.completed_bytes());
+                if c.requested > c.done || (gen != 0 && (elapsed >= period || full)) {
                     (Action::Advance, Duration::ZERO)
                 } else if gen != 0 {
                     let sleep = c.config.flush_period.min(period - elapsed);
@@ -270,7 +273,8 @@ impl Runtime {
                 Action::Idle => {}
             }
             // Deliver at once when batches pile up faster than the period.
-            if !sleep.is_zero() && self.buffers.completed_bytes() < FLUSH_EARLY_BYTES {
+            let early = crate::limits::flush_early_bytes(FLUSH_EARLY_BYTES);
+            if !sleep.is_zero() && self.buffers.completed_bytes() < early {
                 thread::park_timeout(sleep);
             }
         }
@@ -282,6 +286,7 @@ impl Runtime {
         if bytes.is_empty() {
             return;
         }
+        crate::limits::delivered(bytes.len() as u64);
         let set = self.mux.current();
         let g = Generation::new(gen).expect("tracing is on");
         let failed = subscriber::deliver(&set, |s| s.on_batches(g, &bytes));
@@ -331,6 +336,7 @@ impl Runtime {
         };
         let switch_ts = clock::now();
         self.buffers.switch(new);
+        crate::limits::generation_switched();
         ACTIVE.store(new != 0, StdOrdering::SeqCst);
         let mut failed = Vec::new();
         if old != 0 {
@@ -430,7 +436,7 @@ impl Runtime {
                 // Drop the recorder's own frames from the top of the stack.
                 let skip = resolved
                     .iter()
-                    .position(|(_, f)| !stack::is_internal(&f.func))
+                    .position(|(_, f)| !f.internal)
                     .unwrap_or(0);
                 frames.clear();
                 for (pc, f) in &resolved[skip..] {
@@ -452,5 +458,17 @@ impl Runtime {
             w.string(tables::global_id(i, n, n + 1), s, &mut scratch);
         }
         w.finish();
+    }
+}
+
+// Generation limits (`limits.rs`).
+impl Runtime {
+    /// Asks for an advance without waiting for it; callable from the
+    /// flusher.
+    pub(crate) fn request_advance(&self) {
+        let mut c = self.control();
+        if c.flusher.is_some() {
+            Self::request(&mut c);
+        }
     }
 }
