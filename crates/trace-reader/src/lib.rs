@@ -71,6 +71,7 @@ mod reader;
 mod specs;
 mod tables;
 mod types;
+mod validate;
 
 pub use error::{ContextViolation, Error, ErrorKind};
 pub use event::{
@@ -84,3 +85,4 @@ pub use types::{
     GoId, GoState, ProcId, ProcState, ResourceId, ResourceKind, TaskId, ThreadId, Time, TraceStr,
     Value, BACKGROUND_TASK, NO_GOROUTINE, NO_PROC, NO_TASK, NO_THREAD,
 };
+pub use validate::{validate, Report, Validator, Violation};

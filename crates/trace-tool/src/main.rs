@@ -21,6 +21,7 @@ struct Cli {
 enum Command {
     Raw(cmd::raw::Args),
     Dump(cmd::dump::Args),
+    Validate(cmd::validate::Args),
     Pprof(cmd::pprof::Args),
 }
 
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Raw(args) => cmd::raw::run(&args),
         Command::Dump(args) => cmd::dump::run(&args),
+        Command::Validate(args) => cmd::validate::run(&args),
         Command::Pprof(args) => cmd::pprof::run(&args),
     }
 }

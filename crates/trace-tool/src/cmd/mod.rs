@@ -4,3 +4,4 @@ pub(crate) mod dump;
 pub(crate) mod input;
 pub(crate) mod pprof;
 pub(crate) mod raw;
+pub(crate) mod validate;
