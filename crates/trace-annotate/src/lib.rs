@@ -87,20 +87,28 @@ pub struct Task {
 /// task.log("step", "one");
 /// task.end();
 /// ```
-#[inline]
+#[inline(always)]
 pub fn new_task(name: &str) -> Task {
     Task::begin(TaskId::BACKGROUND, name)
 }
 
 impl Task {
-    #[inline]
+    /// A task that is not recorded.
+    const OFF: Task = Task {
+        id: TaskId::BACKGROUND,
+        ended: true,
+    };
+
+    #[inline(always)]
     fn begin(parent: TaskId, name: &str) -> Task {
         if !is_enabled() {
-            return Task {
-                id: TaskId::BACKGROUND,
-                ended: true,
-            };
+            return Task::OFF;
         }
+        Task::begin_recorded(parent, name)
+    }
+
+    #[inline(never)]
+    fn begin_recorded(parent: TaskId, name: &str) -> Task {
         let id = trace_runtime::new_task_id();
         trace_runtime::task_begin(id, parent, name);
         Task { id, ended: false }
@@ -114,7 +122,7 @@ impl Task {
     /// child.end();
     /// parent.end();
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn new_child(&self, name: &str) -> Task {
         Task::begin(self.id, name)
     }
@@ -125,17 +133,22 @@ impl Task {
     }
 
     /// Ends the task (`UserTaskEnd`).
-    #[inline]
+    #[inline(always)]
     pub fn end(mut self) {
         self.finish();
     }
 
-    #[inline]
+    #[inline(always)]
     fn finish(&mut self) {
         if !self.ended {
-            self.ended = true;
-            trace_runtime::task_end(self.id);
+            self.finish_recorded();
         }
+    }
+
+    #[inline(never)]
+    fn finish_recorded(&mut self) {
+        self.ended = true;
+        trace_runtime::task_end(self.id);
     }
 
     /// Starts a region of this task on the current thread.
@@ -168,7 +181,7 @@ impl Task {
 }
 
 impl Drop for Task {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         self.finish();
     }
@@ -213,7 +226,7 @@ pub struct Region<'a> {
 /// // ... work ...
 /// drop(region);
 /// ```
-#[inline]
+#[inline(always)]
 pub fn start_region(name: &str) -> Region<'_> {
     Region::begin(TaskId::BACKGROUND, name)
 }
@@ -231,17 +244,13 @@ pub fn with_region<R>(name: &str, f: impl FnOnce() -> R) -> R {
 }
 
 impl<'a> Region<'a> {
-    #[inline]
+    #[inline(always)]
     fn begin(task: TaskId, name: &'a str) -> Region<'a> {
-        let mut depth = 0;
-        if is_enabled() {
-            depth = DEPTH.with(|d| {
-                let depth = d.get() + 1;
-                d.set(depth);
-                depth
-            });
-            trace_runtime::region_begin(task, name);
-        }
+        let depth = if is_enabled() {
+            begin_recorded(task, name)
+        } else {
+            0
+        };
         Region {
             name,
             task,
@@ -255,8 +264,20 @@ impl<'a> Region<'a> {
     pub fn end(self) {}
 }
 
+/// Records a region's start; returns its depth.
+#[inline(never)]
+fn begin_recorded(task: TaskId, name: &str) -> u32 {
+    let depth = DEPTH.with(|d| {
+        let depth = d.get() + 1;
+        d.set(depth);
+        depth
+    });
+    trace_runtime::region_begin(task, name);
+    depth
+}
+
 impl Drop for Region<'_> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         if self.depth != 0 {
             end_region(self.depth, self.task, self.name);
@@ -264,6 +285,7 @@ impl Drop for Region<'_> {
     }
 }
 
+#[inline(never)]
 fn end_region(depth: u32, task: TaskId, name: &str) {
     let current = DEPTH.with(Cell::get);
     if depth < current {
@@ -299,7 +321,7 @@ fn end_region(depth: u32, task: TaskId, name: &str) {
 /// ```
 /// trace_annotate::log("cache", "miss");
 /// ```
-#[inline]
+#[inline(always)]
 pub fn log(category: &str, message: &str) {
     trace_runtime::log(TaskId::BACKGROUND, category, message);
 }

@@ -117,11 +117,15 @@ fn emit_with_stack(rt: &Runtime, f: impl FnOnce(&mut EventWriter<'_>, u64)) {
 
 /// Records the start of task `id` (`UserTaskBegin`) with parent `parent`
 /// ([`TaskId::BACKGROUND`] for none) and type `name`.
-#[inline]
+#[inline(always)]
 pub fn task_begin(id: TaskId, parent: TaskId, name: &str) {
-    if !is_enabled() {
-        return;
+    if is_enabled() {
+        task_begin_recorded(id, parent, name);
     }
+}
+
+#[inline(never)]
+fn task_begin_recorded(id: TaskId, parent: TaskId, name: &str) {
     emit(|w, stack| {
         let name = w.string(name.as_bytes());
         w.event(ty::USER_TASK_BEGIN, &[id.0, parent.0, name, stack]);
@@ -129,11 +133,15 @@ pub fn task_begin(id: TaskId, parent: TaskId, name: &str) {
 }
 
 /// Records the end of task `id` (`UserTaskEnd`), on any thread.
-#[inline]
+#[inline(always)]
 pub fn task_end(id: TaskId) {
-    if !is_enabled() {
-        return;
+    if is_enabled() {
+        task_end_recorded(id);
     }
+}
+
+#[inline(never)]
+fn task_end_recorded(id: TaskId) {
     emit(|w, stack| {
         w.event(ty::USER_TASK_END, &[id.0, stack]);
     });
@@ -142,11 +150,15 @@ pub fn task_end(id: TaskId) {
 /// Records the start of a region named `name` in task `task`
 /// (`UserRegionBegin`). Regions must end on the same thread, innermost
 /// first (the reader rejects anything else).
-#[inline]
+#[inline(always)]
 pub fn region_begin(task: TaskId, name: &str) {
-    if !is_enabled() {
-        return;
+    if is_enabled() {
+        region_begin_recorded(task, name);
     }
+}
+
+#[inline(never)]
+fn region_begin_recorded(task: TaskId, name: &str) {
     emit(|w, stack| {
         let name = w.string(name.as_bytes());
         w.event(ty::USER_REGION_BEGIN, &[task.0, name, stack]);
@@ -155,11 +167,15 @@ pub fn region_begin(task: TaskId, name: &str) {
 
 /// Records the end of the region named `name` in task `task`
 /// (`UserRegionEnd`).
-#[inline]
+#[inline(always)]
 pub fn region_end(task: TaskId, name: &str) {
-    if !is_enabled() {
-        return;
+    if is_enabled() {
+        region_end_recorded(task, name);
     }
+}
+
+#[inline(never)]
+fn region_end_recorded(task: TaskId, name: &str) {
     emit(|w, stack| {
         let name = w.string(name.as_bytes());
         w.event(ty::USER_REGION_END, &[task.0, name, stack]);
@@ -174,11 +190,15 @@ pub fn region_end(task: TaskId, name: &str) {
 /// use trace_runtime::{log, TaskId};
 /// log(TaskId::BACKGROUND, "startup", "config loaded");
 /// ```
-#[inline]
+#[inline(always)]
 pub fn log(task: TaskId, category: &str, message: &str) {
-    if !is_enabled() {
-        return;
+    if is_enabled() {
+        log_recorded(task, category, message);
     }
+}
+
+#[inline(never)]
+fn log_recorded(task: TaskId, category: &str, message: &str) {
     emit(|w, stack| {
         let key = w.string(category.as_bytes());
         let value = w.string(message.as_bytes());

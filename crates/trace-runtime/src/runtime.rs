@@ -436,7 +436,7 @@ impl Runtime {
                 // Drop the recorder's own frames from the top of the stack.
                 let skip = resolved
                     .iter()
-                    .position(|(_, f)| !stack::is_internal(&f.func))
+                    .position(|(_, f)| !f.internal)
                     .unwrap_or(0);
                 frames.clear();
                 for (pc, f) in &resolved[skip..] {

@@ -5,8 +5,8 @@
 //! Go 1.23 deduplicates frames by PC within a generation, so one PC must
 //! always map to the same `(function, file, line)`. Captured PCs are real
 //! return addresses, resolved once and cached for the process. Where a PC is
-//! in inlined code, the frame reported is the innermost inlined function and
-//! its line. Frames that only exist to describe something (a thread's name as
+//! in inlined code, the frame reported is the innermost inlined function
+//! that is not the recorder's own, with its line. Frames that only exist to describe something (a thread's name as
 //! its goroutine's start function) get synthetic PCs above `2^63`, which no
 //! code address uses.
 
@@ -128,6 +128,9 @@ pub(crate) struct Frame {
     pub(crate) func: String,
     pub(crate) file: String,
     pub(crate) line: u64,
+    /// Whether the frame is the recorder's own (trimmed from the top of
+    /// stacks).
+    pub(crate) internal: bool,
 }
 
 /// The symbolization cache and the synthetic frames of the process.
@@ -152,6 +155,7 @@ impl Symbols {
             func: func.to_owned(),
             file: file.to_owned(),
             line: 1,
+            internal: false,
         };
         crate::sync::lock_std(&self.frames).insert(pc, Arc::new(frame));
         pc
@@ -162,27 +166,40 @@ impl Symbols {
         if let Some(f) = crate::sync::lock_std(&self.frames).get(&pc) {
             return Arc::clone(f);
         }
-        let mut frame = None;
         // A return address points after the call; look up the call itself.
+        // The symbols come innermost first, one per inlined function. The
+        // recorder's `inline(always)` entry points are inlined into user
+        // code, so the frame is the one just outside the outermost symbol
+        // of the recorder; it is the recorder's own frame (trimmed from the
+        // top of stacks) if the physical function is.
+        let mut chain = Vec::new();
         backtrace::resolve(
             pc.saturating_sub(1) as usize as *mut std::ffi::c_void,
             |sym| {
-                if frame.is_some() {
-                    return;
-                }
                 let func = sym.name().map(|n| format!("{n:#}"));
                 let file = sym.filename().map(|p| p.display().to_string());
-                frame = Some(Frame {
+                chain.push(Frame {
                     func: func.unwrap_or_default(),
                     file: file.unwrap_or_default(),
                     line: u64::from(sym.lineno().unwrap_or(0)),
+                    internal: false,
                 });
             },
         );
+        let internal = chain.last().is_some_and(|f| is_internal(&f.func));
+        let pick = match chain.iter().rposition(|f| is_internal(&f.func)) {
+            Some(i) if i + 1 < chain.len() => i + 1,
+            _ => 0,
+        };
+        let frame = (pick < chain.len()).then(|| Frame {
+            internal,
+            ..chain.swap_remove(pick)
+        });
         let mut frame = frame.unwrap_or(Frame {
             func: String::new(),
             file: String::new(),
             line: 0,
+            internal: false,
         });
         // Go's validator wants names and a line for every frame.
         if frame.func.is_empty() {
@@ -222,21 +239,18 @@ mod tests {
     }
 
     #[test]
-    fn unwinding_resolves_this_function() {
+    fn unwinding_resolves_and_marks_internal_frames() {
         let mut out = [0u64; MAX_DEPTH];
         let n = unwind(&mut out);
         assert!(n > 2);
         let s = Symbols::default();
-        let names: Vec<String> = out[..n]
-            .iter()
-            .map(|&pc| s.resolve(pc).func.clone())
-            .collect();
-        assert!(
-            names
-                .iter()
-                .any(|f| f.contains("unwinding_resolves_this_function")),
-            "{names:?}"
-        );
+        let frames: Vec<_> = out[..n].iter().map(|&pc| s.resolve(pc)).collect();
+        // The unwinder's own frames come first and are the recorder's.
+        assert!(frames[0].internal, "{frames:?}");
+        let unwind = frames.iter().position(|f| f.func.contains("stack::unwind"));
+        assert!(unwind.is_some_and(|i| frames[i].internal), "{frames:?}");
+        // The test harness's frames are not.
+        assert!(!frames[n - 1].internal, "{frames:?}");
         let f = s.resolve(0x10);
         assert_eq!((f.file.as_str(), f.line), ("?", 1));
     }

@@ -313,7 +313,7 @@ fn long_strings_are_truncated() {
 fn a_function_with_a_recognizable_name() {
     log(TaskId::BACKGROUND, "stacks", "here");
     // Not a tail call, so that this frame is on the stack.
-    std::hint::black_box(());
+    std::hint::black_box(&mut 0u64);
 }
 
 #[test]
@@ -335,4 +335,24 @@ fn stacks() {
         "innermost frame is the caller's, recorder frames trimmed: {frames:#?}"
     );
     assert!(frames.iter().any(|f| f.1.contains("record::stacks")));
+}
+
+#[test]
+fn stacks_from_frame_pointers_are_valid_with_or_without_frame_pointers() {
+    let _g = serial();
+    for mode in [StackMode::FramePointers, StackMode::Auto] {
+        configure(Config::default().stacks(mode)).unwrap();
+        let trace = record(&format!("stacks_{mode:?}"), || {
+            for i in 0..10 {
+                a_function_with_a_recognizable_name();
+                region_begin(TaskId::BACKGROUND, "r");
+                region_end(TaskId::BACKGROUND, "r");
+                log(TaskId::BACKGROUND, "i", &i.to_string());
+            }
+        });
+        configure(Config::default()).unwrap();
+        // Whatever the walk found, the tables are complete and consistent.
+        let t = parse(&trace);
+        assert_eq!(t.count(ty::USER_LOG), 20);
+    }
 }
