@@ -434,10 +434,7 @@ impl Runtime {
                     .map(|&pc| (pc, self.symbols.resolve(pc)))
                     .collect();
                 // Drop the recorder's own frames from the top of the stack.
-                let skip = resolved
-                    .iter()
-                    .position(|(_, f)| !f.internal)
-                    .unwrap_or(0);
+                let skip = resolved.iter().position(|(_, f)| !f.internal).unwrap_or(0);
                 frames.clear();
                 for (pc, f) in &resolved[skip..] {
                     let func = name_id(&mut names, &f.func);
