@@ -9,6 +9,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{bail, Context, Result};
 
 mod bench;
+mod e2e;
 mod fuzz;
 mod golden;
 mod oracle;
@@ -26,6 +27,7 @@ const TASKS: &[(&str, Task, &str)] = &[
     ("oracle-pprof", pprof_oracle::run, "pprof profiles vs Go's: refresh testdata/pprof (--check: verify), compare the corpus"),
     ("oracle", oracle::run, "check the traces our recorder writes with `go tool trace -d=1`"),
     ("bench", bench::run_bench, "recorder benchmarks as a table vs design.md targets [--quick]"),
+    ("e2e", e2e::run_e2e, "trace-tool view in headless Chromium (installs chromium and npm deps if missing)"),
 ];
 
 fn main() -> ExitCode {
@@ -113,7 +115,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("trace-flight", &["trace-wire", "trace-runtime"]),
     ("trace-annotate", &["trace-wire", "trace-runtime"]),
     ("trace-analysis", &["trace-wire", "trace-reader"]),
-    ("trace-tool", &["trace-wire", "trace-reader", "trace-analysis"]),
+    ("trace-view", &["trace-wire", "trace-reader"]),
+    ("trace-tool", &["trace-wire", "trace-reader", "trace-analysis", "trace-view"]),
 ];
 
 /// External crates that only `trace-annotate` may pull in.

@@ -21,6 +21,7 @@ struct Cli {
 enum Command {
     Raw(cmd::raw::Args),
     Dump(cmd::dump::Args),
+    View(cmd::view::Args),
     Validate(cmd::validate::Args),
     Pprof(cmd::pprof::Args),
 }
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Raw(args) => cmd::raw::run(&args),
         Command::Dump(args) => cmd::dump::run(&args),
+        Command::View(args) => cmd::view::run(&args),
         Command::Validate(args) => cmd::validate::run(&args),
         Command::Pprof(args) => cmd::pprof::run(&args),
     }

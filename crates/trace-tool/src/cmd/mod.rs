@@ -5,3 +5,4 @@ pub(crate) mod input;
 pub(crate) mod pprof;
 pub(crate) mod raw;
 pub(crate) mod validate;
+pub(crate) mod view;

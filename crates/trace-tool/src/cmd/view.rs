@@ -1,0 +1,80 @@
+//! `trace-tool view`: a timeline of the trace in the browser, served on the
+//! loopback interface or written as one offline HTML file.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use trace_view::{standalone_html, Server, Timeline, DEFAULT_EMBED_BUDGET};
+
+/// Show the trace as a timeline in the browser: lanes per proc, thread and
+/// goroutine, GC, tasks, regions, logs and charts. Serves the page on
+/// 127.0.0.1 and prints its URL; with `--html`, writes one self-contained
+/// file instead.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The binary trace.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+
+    /// Write a self-contained page (works offline) to OUT instead of
+    /// serving.
+    #[arg(long, value_name = "OUT")]
+    html: Option<PathBuf>,
+
+    /// The port to serve on (default: a free one).
+    #[arg(long, default_value_t = 0, conflicts_with = "html")]
+    port: u16,
+
+    /// With `--html`: the most slices the page embeds; shorter slices are
+    /// merged beyond that.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_EMBED_BUDGET, requires = "html")]
+    max_slices: usize,
+}
+
+pub(crate) fn run(args: &Args) -> ExitCode {
+    match view(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("trace-tool view: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn view(args: &Args) -> Result<(), String> {
+    let path = &args.file;
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let title = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let start = Instant::now();
+    let input = std::io::BufReader::with_capacity(1 << 20, file);
+    let tl =
+        Timeline::from_reader(input, &title).map_err(|e| format!("{}: {e}", path.display()))?;
+    let stats = tl.stats();
+    eprintln!(
+        "read {} events into {} slices in {:.2} s",
+        stats.events,
+        stats.slices,
+        start.elapsed().as_secs_f64()
+    );
+    if let Some(out) = &args.html {
+        let (html, res) = standalone_html(&tl, args.max_slices);
+        std::fs::write(out, html).map_err(|e| format!("{}: {e}", out.display()))?;
+        if res > 0 {
+            eprintln!(
+                "note: slices shorter than {res} ns are merged to keep the page small (--max-slices)"
+            );
+        }
+        eprintln!("wrote {}", out.display());
+        return Ok(());
+    }
+    let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), args.port);
+    let server = Server::bind(tl, addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    println!("Serving {title} at {}", server.url());
+    println!("Press Ctrl+C to stop.");
+    server.run().map_err(|e| e.to_string())
+}

@@ -1,0 +1,87 @@
+//! `trace-tool view`: the offline page, and the server on 127.0.0.1.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn tool() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_trace-tool"))
+}
+
+fn trace(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/traces")
+        .join(name)
+}
+
+/// Kills the child when dropped, so a failing test leaves no server behind.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn html_writes_one_offline_page() {
+    let out = std::env::temp_dir().join(format!("trace-tool-view-{}.html", std::process::id()));
+    let status = tool()
+        .args(["view", "--html"])
+        .arg(&out)
+        .arg(trace("go123-testprog-annotations.trace"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let html = std::fs::read_to_string(&out).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    assert!(html.contains("<canvas id=\"canvas\">"));
+    assert!(html.contains("id=\"trace-data\""));
+    assert!(html.contains("\"title\":\"go123-testprog-annotations.trace\""));
+    assert!(
+        !html.contains("<script src") && !html.contains("<link"),
+        "nothing loaded from elsewhere"
+    );
+}
+
+#[test]
+fn serves_on_loopback_and_prints_the_url() {
+    let child = tool()
+        .arg("view")
+        .arg(trace("go123-testprog-annotations.trace"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Child(child);
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"));
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    assert_ne!(addr, "127.0.0.1:0");
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(s, "GET /api/meta HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("\"kind\":\"tasks\""));
+}
+
+#[test]
+fn a_missing_file_is_an_error() {
+    let out = tool()
+        .args(["view", "/nonexistent/x.trace"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.trace"));
+}
