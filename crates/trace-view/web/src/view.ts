@@ -13,7 +13,8 @@ const CHART_H = 36;
 const ROW_H = 16;
 const LANE_PAD = 3;
 const GROUP_H = 20;
-const MARK_H = 8;
+const MARK_H = 7;
+const MARK_GAP = 6;
 const MIN_SPAN = 50;
 /** Rows a lane shows until its label is clicked. */
 const ROW_CAP = 12;
@@ -497,13 +498,16 @@ export class TimelineView {
         });
       }
     }
-    // Log markers on the lane's first row.
+    // Log markers on the lane's first row, at least MARK_GAP pixels apart.
+    let lastX = -Infinity;
     for (let k = 0; k < c.marks.length; k += M) {
       const x = this.x(c.marks[k]);
       if (x < left - 6 || x > right + 6) continue;
-      const count = c.marks[k + 6];
       const selected = sel?.type === "mark" && sel.lane === i && sel.item[0] === c.marks[k];
-      const size = count > 1 ? 6 : 5;
+      if (x - lastX < MARK_GAP && !selected) continue;
+      lastX = x;
+      const count = c.marks[k + 6];
+      const size = count > 1 ? 5 : 4;
       ctx.fillStyle = selected ? "#000" : "#1d4fb8";
       ctx.beginPath();
       ctx.moveTo(x - size, y + 1);
