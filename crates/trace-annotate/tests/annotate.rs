@@ -40,6 +40,8 @@ fn record(name: &str, f: impl FnOnce()) -> Vec<String> {
         )
         .unwrap();
     }
+    let report = trace_reader::validate(&trace[..]);
+    assert!(report.is_valid(), "{report}");
     let reader = trace_reader::Reader::new(&trace[..]).unwrap();
     reader
         .map(|e| match e {

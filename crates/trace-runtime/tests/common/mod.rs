@@ -130,11 +130,19 @@ pub(crate) fn read_back(trace: &[u8]) -> Vec<String> {
     res
 }
 
+/// Runs `trace-reader`'s validator (after Go's test validator) over
+/// `trace`, panicking with every violation it reports.
+pub(crate) fn validate(trace: &[u8]) {
+    let report = trace_reader::validate(trace);
+    assert!(report.is_valid(), "{report}");
+}
+
 /// Decodes `trace`, checking the structural rules every generation must
 /// follow and reading it back with `trace-reader`; panics with a message on
 /// the first violation.
 pub(crate) fn parse(trace: &[u8]) -> Trace {
     read_back(trace);
+    validate(trace);
     let mut batches = Batches::new(trace).expect("header");
     assert_eq!(batches.version(), Version::Go123);
     let version = batches.version();
