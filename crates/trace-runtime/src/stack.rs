@@ -45,6 +45,12 @@ static MODE: AtomicU8 = AtomicU8::new(OFF);
 /// The deepest stack captured (Go's limit).
 pub(crate) const MAX_DEPTH: usize = crate::tables::MAX_STACK_DEPTH;
 
+/// How many distinct synthetic frames (thread names) the process keeps.
+const MAX_SYNTHETIC: usize = 4096;
+
+/// The synthetic frame shared by names past [`MAX_SYNTHETIC`].
+const OVERFLOW_NAME: &str = "thread (too many names)";
+
 /// Where synthetic program counters start.
 const SYNTHETIC_BASE: u64 = 1 << 63;
 
@@ -143,10 +149,15 @@ pub(crate) struct Symbols {
 impl Symbols {
     /// The synthetic PC of a one-frame stack whose function is `func`
     /// (stable for the life of the process).
+    /// Past [`MAX_SYNTHETIC`] distinct names, new ones share one entry.
     pub(crate) fn synthetic(&self, func: &str, file: &str) -> u64 {
         let mut synthetic = crate::sync::lock_std(&self.synthetic);
         if let Some(&pc) = synthetic.get(func) {
             return pc;
+        }
+        if synthetic.len() >= MAX_SYNTHETIC && func != OVERFLOW_NAME {
+            drop(synthetic);
+            return self.synthetic(OVERFLOW_NAME, file);
         }
         let pc = SYNTHETIC_BASE + 16 * (synthetic.len() as u64 + 1);
         synthetic.insert(func.to_owned(), pc);
@@ -236,6 +247,12 @@ mod tests {
         assert_eq!(s.synthetic("thread a", "<thread>"), a);
         assert_eq!(s.resolve(a).func, "thread a");
         assert!(a >= SYNTHETIC_BASE);
+        for i in 0..MAX_SYNTHETIC + 10 {
+            s.synthetic(&format!("thread {i}"), "<thread>");
+        }
+        let overflow = s.synthetic("thread one more", "<thread>");
+        assert_eq!(s.resolve(overflow).func, OVERFLOW_NAME);
+        assert_eq!(s.synthetic("thread a", "<thread>"), a);
     }
 
     #[test]

@@ -219,9 +219,12 @@ impl ThreadState {
                 let m = self.writer.m;
                 let (p, stopped) = self.p;
                 let g = threads.new_g();
+                // Unnamed threads share one name (their goroutine ids tell
+                // them apart), so that thread churn does not grow the table
+                // of names.
                 let name = match std::thread::current().name() {
                     Some(name) => format!("thread {name}"),
-                    None => format!("thread {m}"),
+                    None => "thread (unnamed)".to_owned(),
                 };
                 let pc = symbols.synthetic(&name, THREAD_FILE);
                 // A reused P's new status must come after its old ProcStop.
