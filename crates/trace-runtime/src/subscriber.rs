@@ -108,6 +108,7 @@ impl fmt::Display for Generation {
 /// ```
 ///
 /// [`subscribe`]: crate::subscribe
+/// [`Subscription::unsubscribe`]: crate::Subscription::unsubscribe
 /// [`on_batches`]: Subscriber::on_batches
 /// [`on_generation_end`]: Subscriber::on_generation_end
 /// [`on_close`]: Subscriber::on_close

@@ -17,9 +17,33 @@
 //! subscriber whose first generation that was knows the goroutine before the
 //! thread's next event.
 //!
-//! The design leaves room for async tasks as goroutines: a goroutine is just
-//! an id with a state, and an executor worker is a thread that holds its P
-//! without running its thread-G between polls.
+//! # Async tasks as goroutines (the future adapter)
+//!
+//! The design leaves room for a future adapter (`05-writer.md` §7.6) that
+//! makes each task a goroutine. What it needs, and where it plugs in:
+//!
+//! - **Executor workers** hold their P and run no thread-G between polls:
+//!   `ThreadState` gains a "scheduler mode" in which the thread-G is blocked
+//!   (`GoBlock`, then `GoUnblock`/`GoStart` of the thread-G on leaving) and
+//!   the lazy statuses become `ProcStatus` Running alone (plus `GoStatus`
+//!   Waiting for the thread-G). Events inside a poll are attributed to the
+//!   task-G, so `prepare` takes the current goroutine from the thread state
+//!   instead of assuming the thread-G.
+//! - **Task-Gs** get one atomic word packing (generation, `g_seq`, state),
+//!   changed by compare-exchange *under the writer's slot lock*, after the
+//!   writer read the generation: a writer whose generation is older than the
+//!   word's releases its slot and retries, so that a transition caused by
+//!   another thread is never written into an older generation (the rule that
+//!   already makes threads take their P before reading the generation). The
+//!   first transition of a generation writes `GoStatus` (Waiting or
+//!   Runnable, `m = -1`) and resets `g_seq`, as a Go waker does.
+//! - **The sweep** covers task-Gs too: like threads, a record per live
+//!   task-G with its status generation per parity, and `GoStatus` for those
+//!   silent in the closed generation, here in the no-thread batch (their
+//!   states are never Running there).
+//! - **Wake-ups** during a poll become `GoStop` at its end, never a
+//!   `GoUnblock` of a running task (rejected R5b); creation needs a P
+//!   (`GoCreate` from a plain thread or inside a poll).
 
 use std::cell::{Cell, OnceCell};
 
