@@ -720,7 +720,9 @@ impl Builder {
     }
 }
 
-fn lane(kind: LaneKind, name: String, label: String, b: LaneBuild) -> Lane {
+fn lane(kind: LaneKind, name: String, label: String, mut b: LaneBuild) -> Lane {
+    // The lane is final: give back what growing the vectors over-allocated.
+    b.row0.shrink_to_fit();
     let mut rows = vec![Row { slices: b.row0 }];
     rows.extend(pack(b.spans));
     Lane {

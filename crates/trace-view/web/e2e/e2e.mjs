@@ -129,8 +129,11 @@ async function zoom(page) {
   const x = box.x + 210 + (box.width - 218) / 2;
   const y = box.y + box.height / 2;
   await page.mouse.move(x, y);
+  const z0 = Date.now();
   for (let i = 0; i < 3; i++) await page.keyboard.press("w");
   await ready(page);
+  const zoomMs = Date.now() - z0;
+  console.log(`  three zoom steps drawn with fresh data in ${zoomMs} ms`);
   const byKeys = await win(page);
   check(byKeys.t1 - byKeys.t0 < (before.t1 - before.t0) * 0.3, `W zooms in (${fmt(before.t1 - before.t0)} → ${fmt(byKeys.t1 - byKeys.t0)})`);
   await page.keyboard.down("Control");
@@ -145,6 +148,7 @@ async function zoom(page) {
   check(panned.t0 > byWheel.t0, "D pans right");
   await page.keyboard.press("0");
   await ready(page);
+  return zoomMs;
 }
 
 function fmt(ns) {
@@ -167,7 +171,8 @@ async function checkPage(page, name, { annotated }) {
   }
   await page.screenshot({ path: join(args.out, `${name}-overview.png`) });
 
-  await zoom(page);
+  const zoomMs = await zoom(page);
+  const timings = { zoomMs };
 
   if (annotated) {
     const region = await clickItem(page, "region");
@@ -197,7 +202,23 @@ async function checkPage(page, name, { annotated }) {
     const waiting = await clickItem(page, "waiting");
     check(waiting.frames > 0, `clicking a waiting goroutine shows where it blocked (${waiting.title}: ${waiting.funcs[0]})`);
     await page.screenshot({ path: join(args.out, `${name}-zoomed.png`) });
+    // Lanes load as they scroll into view: jump to the last goroutines.
+    await page.keyboard.press("0");
+    await ready(page);
+    const s0 = Date.now();
+    await page.evaluate(() => {
+      const s = document.getElementById("scroller");
+      s.scrollTop = s.scrollHeight;
+    });
+    await ready(page);
+    timings.scrollMs = Date.now() - s0;
+    const last = await page.evaluate(() => window.traceView.lanesShown());
+    const k4 = await kinds(page);
+    check(last.length > 0 && /^G\d+/.test(last[last.length - 1]), `scrolling to the last lanes loads them (${last[last.length - 1]}, ${timings.scrollMs} ms)`);
+    check(Object.keys(k4).some((k) => k !== "chart"), "the last lanes are drawn");
+    await page.screenshot({ path: join(args.out, `${name}-bottom.png`) });
   }
+  return { drawn: k, ...timings };
 }
 
 const results = [];
@@ -218,8 +239,8 @@ try {
       console.log(`  ${server.log().split("\n")[0]}`);
       console.log(`  opened in ${openMs} ms (URL after ${server.urlMs} ms, page ready ${pageMs} ms after loading it)`);
       if (f.large) check(openMs < LARGE_LIMIT_MS, `the large trace opens in under ${LARGE_LIMIT_MS / 1000} s (${(openMs / 1000).toFixed(2)} s)`);
-      await checkPage(page, f.name, { annotated: !f.large });
-      results.push({ fixture: f.name, mode: "served", openMs, urlMs: server.urlMs, pageMs });
+      const more = await checkPage(page, f.name, { annotated: !f.large });
+      results.push({ fixture: f.name, mode: "served", openMs, urlMs: server.urlMs, pageMs, ...more });
       await page.close();
     } finally {
       server.child.kill();
@@ -246,8 +267,11 @@ try {
     const openMs = Date.now() - g0;
     console.log(`  opened in ${openMs} ms`);
     check(requests.length === 0, `the offline page makes no network request (${requests.join(", ")})`);
-    await checkPage(page, `${f.name}-html`, { annotated: true });
-    results.push({ fixture: f.name, mode: "html", openMs });
+    const more = await checkPage(page, `${f.name}-html`, { annotated: true });
+    results.push({ fixture: f.name, mode: "html", openMs, ...more });
+    // The page merges embedded data as the server does: the same trace draws the same.
+    const served = results.find((r) => r.fixture === f.name && r.mode === "served");
+    if (served) check(JSON.stringify(served.drawn) === JSON.stringify(more.drawn), "the offline page draws what the served page draws");
     await page.close();
   }
 } finally {

@@ -42,7 +42,11 @@ async function main(): Promise<void> {
   if (meta.tasks.length === 0) $("tasks").classList.add("empty");
 
   new ResizeObserver(() => view.resize()).observe(scroller);
-  scroller.addEventListener("scroll", () => view.update());
+  const tooltip = $("tooltip");
+  scroller.addEventListener("scroll", () => {
+    tooltip.hidden = true;
+    view.update();
+  });
 
   // Toolbar.
   $("zoom-in").onclick = () => view.zoomAt(null, 0.5);
@@ -64,7 +68,6 @@ async function main(): Promise<void> {
   $("help-close").onclick = () => (help.hidden = true);
 
   // Mouse.
-  const tooltip = $("tooltip");
   const local = (e: MouseEvent) => {
     const r = canvas.getBoundingClientRect();
     return { x: e.clientX - r.left, y: e.clientY - r.top };
