@@ -27,15 +27,10 @@
 //! # Example
 //!
 //! ```
-//! use trace_annotate::{logf, new_task, start_region, with_region};
+//! use trace_annotate::{logf, new_task, with_region};
 //!
-//! # struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-//! # impl std::io::Write for Sink {
-//! #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().write(b) }
-//! #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-//! # }
-//! # let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-//! trace_runtime::start(Sink(out.clone()))?;
+//! let path = std::env::temp_dir().join("trace-annotate-example.trace");
+//! trace_runtime::start(std::io::BufWriter::new(std::fs::File::create(&path)?))?;
 //! let task = new_task("request");
 //! {
 //!     let _parse = task.start_region("parse");
@@ -47,8 +42,9 @@
 //! });
 //! worker.join().unwrap();
 //! trace_runtime::stop()?;
-//! # assert!(out.lock().unwrap().len() > 16);
-//! # Ok::<(), trace_runtime::Error>(())
+//! assert!(std::fs::metadata(&path)?.len() > 16);
+//! # std::fs::remove_file(&path)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

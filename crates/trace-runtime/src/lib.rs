@@ -33,23 +33,20 @@
 //! # Example
 //!
 //! ```
+//! use std::fs::File;
+//! use std::io::BufWriter;
 //! use trace_runtime::{log, region_begin, region_end, TaskId};
 //!
-//! let mut trace = Vec::new();
-//! # let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-//! # struct W(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-//! # impl std::io::Write for W {
-//! #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().write(b) }
-//! #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-//! # }
-//! trace_runtime::start(W(out.clone()))?;
+//! let path = std::env::temp_dir().join("trace-runtime-example.trace");
+//! trace_runtime::start(BufWriter::new(File::create(&path)?))?;
 //! region_begin(TaskId::BACKGROUND, "load");
 //! log(TaskId::BACKGROUND, "config", "loaded 3 files");
 //! region_end(TaskId::BACKGROUND, "load");
 //! trace_runtime::stop()?;
-//! # trace = out.lock().unwrap().clone();
-//! assert!(trace.starts_with(b"go 1.23 trace\0\0\0"));
-//! # Ok::<(), trace_runtime::Error>(())
+//! // `go tool trace` opens the file.
+//! assert!(std::fs::read(&path)?.starts_with(b"go 1.23 trace\0\0\0"));
+//! # std::fs::remove_file(&path)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! MSRV: the workspace's `rust-version`. Linux is the primary platform
