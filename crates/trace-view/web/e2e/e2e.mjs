@@ -92,6 +92,8 @@ async function launch() {
 }
 
 async function ready(page, timeout = 30000) {
+  // Let the page handle what the test just did (scroll events fire with the next frame).
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   await page.waitForFunction(() => document.body.dataset.state === "ready" && window.traceView, null, { timeout, polling: 20 });
   // One more frame, so that what is drawn matches the data.
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));

@@ -192,6 +192,8 @@ export class TimelineView {
 
   /** Redraw soon and fetch what the new view needs. */
   update(): void {
+    // Until the next frame has checked that every lane on screen has its data.
+    document.body.dataset.state = "loading";
     if (!this.frame) this.frame = requestAnimationFrame(() => {
       this.frame = 0;
       this.draw();
