@@ -173,6 +173,19 @@ async function checkPage(page, name, { annotated }) {
   }
   await page.screenshot({ path: join(args.out, `${name}-overview.png`) });
 
+  // Threads are folded at first: unfold them, look, fold them again.
+  const threads = await find(page, "group:thread");
+  check(threads !== null, "the Threads group is drawn");
+  await page.mouse.click(threads.x, threads.y);
+  await ready(page);
+  const shown = await page.evaluate(() => window.traceView.lanesShown());
+  const kt = await kinds(page);
+  check(shown.some((l) => /^M\d+/.test(l)), "unfolded, thread lanes are drawn");
+  check((kt["running on thread"] ?? 0) + (kt.merged ?? 0) > 0, "goroutines are drawn on threads");
+  await page.screenshot({ path: join(args.out, `${name}-threads.png`) });
+  await page.mouse.click(threads.x, threads.y);
+  await ready(page);
+
   const zoomMs = await zoom(page);
   const timings = { zoomMs };
 

@@ -404,6 +404,7 @@ export class TimelineView {
         const arrow = this.collapsed.has(e.key) ? "▶" : "▼";
         ctx.fillText(`${arrow} ${e.name} (${fmtCount(e.count)})`, 6, y + e.h / 2);
         ctx.font = "11px system-ui, sans-serif";
+        this.remember({ kind: `group:${e.key}`, lane: -1, row: 0, x: 40, y: y + e.h / 2, w: 60 });
         continue;
       }
       const lane = this.meta.lanes[e.i];
