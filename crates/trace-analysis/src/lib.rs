@@ -10,11 +10,20 @@
 //!   goroutine summaries.
 //! * [`pprof`]: the four blocking profiles of `go tool trace -pprof=KIND`
 //!   (sync, net, syscall, sched), written as pprof protobuf.
+//! * [`chrome`]: Chrome trace-event JSON for Perfetto UI and
+//!   `chrome://tracing`, streamed.
+//! * [`stats`]: whole-trace statistics: event counts, GC, tasks and regions
+//!   with latency distributions, goroutines grouped by start function.
+//! * [`check`]: latency bounds on region and task types, for CI gates.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod intern;
+mod json;
 mod proto;
 
+pub mod check;
+pub mod chrome;
 pub mod pprof;
+pub mod stats;
 pub mod summary;

@@ -24,6 +24,9 @@ enum Command {
     View(cmd::view::Args),
     Validate(cmd::validate::Args),
     Pprof(cmd::pprof::Args),
+    Stats(cmd::stats::Args),
+    Convert(cmd::convert::Args),
+    Check(cmd::check::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,9 @@ fn main() -> ExitCode {
         Command::View(args) => cmd::view::run(&args),
         Command::Validate(args) => cmd::validate::run(&args),
         Command::Pprof(args) => cmd::pprof::run(&args),
+        Command::Stats(args) => cmd::stats::run(&args),
+        Command::Convert(args) => cmd::convert::run(&args),
+        Command::Check(args) => cmd::check::run(&args),
     }
 }
 

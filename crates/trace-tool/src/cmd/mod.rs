@@ -1,8 +1,11 @@
 //! One module per subcommand. Each exposes `Args` (clap) and `run`.
 
+pub(crate) mod check;
+pub(crate) mod convert;
 pub(crate) mod dump;
 pub(crate) mod input;
 pub(crate) mod pprof;
 pub(crate) mod raw;
+pub(crate) mod stats;
 pub(crate) mod validate;
 pub(crate) mod view;

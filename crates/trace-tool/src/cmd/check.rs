@@ -1,0 +1,125 @@
+//! `trace-tool check`: latency bounds on regions and tasks, for CI.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use trace_analysis::check::{self, Kind, Outcome, Rule, Stat};
+use trace_analysis::stats;
+
+use super::input;
+use super::stats::human;
+
+/// Check latency bounds on user regions and tasks: exit status 1 if a bound
+/// is exceeded, 0 if all hold, 2 if the trace cannot be read or the rules
+/// are malformed. Bounds are inclusive; `max` also counts regions and tasks
+/// still open at the end (they took at least that long); percentiles are
+/// nearest-rank over complete ones. A type absent from the trace passes.
+///
+/// Examples: `--max-region 'db.query=50ms'`, `--p99-task 'checkout=200ms'`,
+/// `--rule 'region:p90:*=10ms'` (every region type).
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The binary trace (`-` for standard input).
+    file: PathBuf,
+    /// TYPE=LIMIT: no region of TYPE may take longer than LIMIT (`*`: any
+    /// type). LIMIT has a unit: ns, us, ms, s, m.
+    #[arg(long, value_name = "TYPE=LIMIT")]
+    max_region: Vec<String>,
+    /// TYPE=LIMIT: the 99th percentile of regions of TYPE is at most LIMIT.
+    #[arg(long, value_name = "TYPE=LIMIT")]
+    p99_region: Vec<String>,
+    /// TYPE=LIMIT: no task of TYPE may take longer than LIMIT.
+    #[arg(long, value_name = "TYPE=LIMIT")]
+    max_task: Vec<String>,
+    /// TYPE=LIMIT: the 99th percentile of tasks of TYPE is at most LIMIT.
+    #[arg(long, value_name = "TYPE=LIMIT")]
+    p99_task: Vec<String>,
+    /// KIND:STAT:TYPE=LIMIT, the general form: KIND is region or task, STAT
+    /// is max or a percentile pN (p50, p99.9, …), e.g. `task:p90:*=1s`.
+    #[arg(long, value_name = "KIND:STAT:TYPE=LIMIT")]
+    rule: Vec<String>,
+    /// Print only the bounds that are exceeded.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+impl Args {
+    fn rules(&self) -> Result<Vec<Rule>, check::RuleError> {
+        let mut rules = Vec::new();
+        let groups = [
+            (&self.max_region, Kind::Region, Stat::Max),
+            (&self.p99_region, Kind::Region, Stat::Percentile(99.0)),
+            (&self.max_task, Kind::Task, Stat::Max),
+            (&self.p99_task, Kind::Task, Stat::Percentile(99.0)),
+        ];
+        for (specs, kind, stat) in groups {
+            for spec in specs {
+                rules.push(Rule::with(kind, stat, spec)?);
+            }
+        }
+        for r in &self.rule {
+            rules.push(r.parse()?);
+        }
+        Ok(rules)
+    }
+}
+
+pub(crate) fn run(args: &Args) -> ExitCode {
+    match check_cmd(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("trace-tool check: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn describe(o: &Outcome) -> String {
+    let what = format!("{} {} {:?}", o.rule.kind, o.rule.stat, &*o.ty);
+    let limit = human(o.rule.limit);
+    match o.value {
+        None if o.unfinished > 0 => {
+            format!("ok    {what}: none complete ({} unfinished)", o.unfinished)
+        }
+        None => format!("ok    {what}: none in the trace"),
+        Some(v) => {
+            let at_least = if o.at_least { "at least " } else { "" };
+            let (verdict, op) = if o.passed {
+                ("ok  ", "<=")
+            } else {
+                ("FAIL", ">")
+            };
+            let mut s = format!(
+                "{verdict}  {what} = {at_least}{} {op} {limit} ({} done",
+                human(v),
+                o.samples
+            );
+            if o.unfinished > 0 {
+                s.push_str(&format!(", {} unfinished", o.unfinished));
+            }
+            s.push(')');
+            s
+        }
+    }
+}
+
+/// Whether every bound holds.
+fn check_cmd(args: &Args) -> anyhow::Result<bool> {
+    let rules = args.rules()?;
+    if rules.is_empty() {
+        anyhow::bail!("no bounds given (see --help)");
+    }
+    let input = input::open(&args.file).with_context(|| args.file.display().to_string())?;
+    let stats = stats::stats(input)?;
+    let outcomes = check::evaluate(&rules, &stats);
+    let mut ok = true;
+    for o in &outcomes {
+        ok &= o.passed;
+        if !(args.quiet && o.passed) {
+            println!("{}", describe(o));
+        }
+    }
+    Ok(ok)
+}

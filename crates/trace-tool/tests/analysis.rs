@@ -1,0 +1,173 @@
+//! The analysis subcommands end to end: `stats`, `pprof`, `convert`,
+//! `check`, run as the real binary on curated traces.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use trace_analysis::pprof::Profile;
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
+}
+
+fn trace(name: &str) -> PathBuf {
+    testdata().join("traces").join(format!("{name}.trace"))
+}
+
+fn tool(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trace-tool"))
+        .args(args)
+        .output()
+        .expect("trace-tool runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("UTF-8 output")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("trace-tool-analysis-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn stats_prints_tables_and_json() {
+    let t = trace("go123-nestedtasks");
+    let o = tool(&["stats", t.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = stdout(&o);
+    for section in [
+        "Trace",
+        "Garbage collection",
+        "Tasks",
+        "Regions",
+        "Goroutines by start function",
+    ] {
+        assert!(text.contains(section), "no {section} in\n{text}");
+    }
+    assert!(text.contains("level1"));
+
+    let o = tool(&["stats", "--json", t.to_str().unwrap()]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("valid JSON");
+    assert_eq!(v["events"], 1417);
+    assert!(v["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["type"] == "level1"));
+}
+
+#[test]
+fn pprof_writes_go_s_profile() {
+    for kind in ["sync", "sched"] {
+        let out = tmp(&format!("misc.{kind}.pb.gz"));
+        let t = trace("go123-misc");
+        let o = tool(&[
+            "pprof",
+            "--kind",
+            kind,
+            t.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let bytes = fs::read(&out).unwrap();
+        assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzipped");
+        let got = Profile::from_pprof(&bytes).unwrap().canonical_text();
+        let want =
+            fs::read_to_string(testdata().join(format!("pprof/go123-misc.{kind}.txt"))).unwrap();
+        assert_eq!(got, want, "{kind}");
+        // --text prints the same canonical form.
+        let o = tool(&["pprof", "--kind", kind, "--text", t.to_str().unwrap()]);
+        assert_eq!(stdout(&o), want);
+    }
+    let o = tool(&[
+        "pprof",
+        "--kind",
+        "cpu",
+        trace("go123-misc").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn convert_writes_chrome_json() {
+    let out = tmp("nested.json");
+    let t = trace("go123-nestedtasks");
+    let o = tool(&[
+        "convert",
+        "--to",
+        "chrome",
+        t.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value =
+        serde_json::from_slice(&fs::read(&out).unwrap()).expect("valid JSON");
+    let events = v["traceEvents"].as_array().unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e["ph"] == "B" && e["name"] == "leaf-work"));
+    assert!(events.iter().any(|e| e["ph"] == "b" && e["cat"] == "task"));
+}
+
+#[test]
+fn check_exit_status_follows_the_bounds() {
+    let t = trace("go123-nestedtasks");
+    let t = t.to_str().unwrap();
+    // leaf-work regions take at most 272 µs; level1 tasks p99 610 µs.
+    let ok = tool(&[
+        "check",
+        t,
+        "--max-region",
+        "leaf-work=1ms",
+        "--p99-task",
+        "level1=1ms",
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
+    assert!(stdout(&ok).lines().all(|l| l.starts_with("ok")));
+
+    let fail = tool(&[
+        "check",
+        t,
+        "--max-region",
+        "leaf-work=100us",
+        "--p99-task",
+        "level1=1ms",
+    ]);
+    assert_eq!(fail.status.code(), Some(1));
+    assert!(stdout(&fail).contains("FAIL  region max \"leaf-work\""));
+
+    let quiet = tool(&[
+        "check",
+        t,
+        "--rule",
+        "region:p50:*=1s",
+        "--rule",
+        "task:max:level2=1us",
+        "-q",
+    ]);
+    assert_eq!(quiet.status.code(), Some(1));
+    assert_eq!(stdout(&quiet).lines().count(), 1, "{}", stdout(&quiet));
+
+    // An unfinished region that has been open longer than the bound fails.
+    let open = tool(&["check", t, "--max-region", "never-ended-region=1ns"]);
+    assert_eq!(open.status.code(), Some(1), "{}", stdout(&open));
+    assert!(stdout(&open).contains("at least"));
+
+    assert_eq!(
+        tool(&["check", t, "--max-region", "x"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(tool(&["check", t]).status.code(), Some(2));
+    assert_eq!(
+        tool(&["check", "/nonexistent.trace", "--max-region", "x=1ms"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
