@@ -7,14 +7,15 @@
 
 use std::fmt::Write as _;
 
-use crate::{Event, Reader, Version};
+use crate::{Event, Reader, Validator, Version};
 
 /// Reads `data` as a trace, and also its tail under each format version's
 /// header (so that short inputs reach the reader's inner layers), checking:
 /// - nothing panics, whatever the input;
 /// - event times strictly increase;
 /// - `Display` and [`Event::write_go`] agree;
-/// - errors point inside the input, and the reader stops after one.
+/// - errors point inside the input, and the reader stops after one;
+/// - the validator copes with every event the reader yields.
 pub fn read(data: &[u8]) {
     read_trace(data);
     if let Some((&v, body)) = data.split_first() {
@@ -29,6 +30,7 @@ fn read_trace(data: &[u8]) {
     let Ok(mut reader) = Reader::new(data) else {
         return;
     };
+    let mut validator = Validator::new(reader.version());
     let mut last = i64::MIN;
     let mut text = String::new();
     let mut bytes = Vec::new();
@@ -45,6 +47,8 @@ fn read_trace(data: &[u8]) {
                     assert_eq!(b, text, "Display and write_go differ");
                 }
                 touch(&ev);
+                // Findings are fine (the input is arbitrary); panics are not.
+                validator.event(&ev);
             }
             Ok(None) => break,
             Err(e) => {
