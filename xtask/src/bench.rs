@@ -5,7 +5,8 @@
 //! The benchmarks are built with `-C force-frame-pointers=yes` (in a target
 //! directory of their own, so that ordinary builds are not invalidated), so
 //! that the stack benchmark measures the frame-pointer walk.
-//! `cargo xtask bench --quick` passes `--quick` to criterion.
+//! `cargo xtask bench --quick` passes `--quick` to criterion;
+//! `cargo xtask bench --table` prints the table of the last run again.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -162,21 +163,24 @@ const ROWS: &[Row] = &[
 ];
 
 pub(crate) fn run_bench(args: &[String]) -> Result<()> {
-    let quick = match args {
-        [] => false,
-        [flag] if flag == "--quick" => true,
-        _ => bail!("usage: cargo xtask bench [--quick]"),
+    let (quick, table_only) = match args {
+        [] => (false, false),
+        [flag] if flag == "--quick" => (true, false),
+        [flag] if flag == "--table" => (false, true),
+        _ => bail!("usage: cargo xtask bench [--quick | --table]"),
     };
     let target = target_dir()?.join("bench-frame-pointers");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["bench", "-p", "trace-annotate", "--bench", "annotate"])
-        .env("CARGO_TARGET_DIR", &target)
-        .env("RUSTFLAGS", "-C force-frame-pointers=yes");
-    if quick {
-        cmd.args(["--", "--quick"]);
+    if !table_only {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["bench", "-p", "trace-annotate", "--bench", "annotate"])
+            .env("CARGO_TARGET_DIR", &target)
+            .env("RUSTFLAGS", "-C force-frame-pointers=yes");
+        if quick {
+            cmd.args(["--", "--quick"]);
+        }
+        run(&mut cmd)?;
     }
-    run(&mut cmd)?;
     print_table(&Results {
         dir: target.join("criterion"),
     });

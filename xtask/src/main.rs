@@ -26,7 +26,7 @@ const TASKS: &[(&str, Task, &str)] = &[
     ("deny", deny, "cargo-deny: licenses, bans, sources (skipped if cargo-deny is missing)"),
     ("oracle-pprof", pprof_oracle::run, "pprof profiles vs Go's: refresh testdata/pprof (--check: verify), compare the corpus"),
     ("oracle", oracle::run, "check the traces our recorder writes with `go tool trace -d=1`"),
-    ("bench", bench::run_bench, "recorder benchmarks as a table vs design.md targets [--quick]"),
+    ("bench", bench::run_bench, "recorder benchmarks as a table vs design.md targets [--quick | --table]"),
     ("e2e", e2e::run_e2e, "trace-tool view in headless Chromium (installs chromium and npm deps if missing)"),
 ];
 

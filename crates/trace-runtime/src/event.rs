@@ -104,13 +104,14 @@ fn emit(f: impl FnOnce(&mut EventWriter<'_>, u64)) {
 #[inline(never)]
 fn emit_with_stack(rt: &Runtime, f: impl FnOnce(&mut EventWriter<'_>, u64)) {
     with_current(rt, |st| {
-        let mut pcs = [0u64; stack::MAX_DEPTH];
-        let n = stack::capture(st.stack_high(), &mut pcs);
-        let ts = crate::clock::now();
-        rt.buffers.write(&st.writer, ts, |w| {
-            st.prepare(&rt.threads, &rt.symbols, w);
-            let id = w.stack(&pcs[..n]);
-            f(w, id);
+        st.with_stack_buffer(|pcs| {
+            let n = stack::capture(st.stack_high(), pcs);
+            let ts = crate::clock::now();
+            rt.buffers.write(&st.writer, ts, |w| {
+                st.prepare(&rt.threads, &rt.symbols, w);
+                let id = w.stack(&pcs[..n]);
+                f(w, id);
+            })
         })
     });
 }

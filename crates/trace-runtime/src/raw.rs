@@ -227,15 +227,13 @@ pub(crate) fn walk_frame_pointers(high: usize, out: &mut [u64]) -> usize {
         }
         // SAFETY: `fp` is aligned and `[fp, fp + 16)` lies between the
         // current stack pointer and the top of this thread's stack, which is
-        // mapped, readable memory owned by this thread. The values read may
-        // be garbage (if the code has no frame pointers) but reading them is
-        // defined: they are plain integers, checked before any further use.
+        // mapped, readable memory owned by this thread, and no other thread
+        // writes to it. The values read may be garbage (if the code has no
+        // frame pointers) but reading them is defined: they are plain
+        // integers, checked before any further use.
         let (next, ret) = unsafe {
             let p = fp as *const usize;
-            (
-                std::ptr::read_volatile(p),
-                std::ptr::read_volatile(p.add(1)),
-            )
+            (std::ptr::read(p), std::ptr::read(p.add(1)))
         };
         if ret == 0 {
             break;

@@ -73,7 +73,7 @@ pub(crate) fn enabled() -> bool {
 /// Captures the caller's stack into `out` (innermost first); `stack_high`
 /// is the top of the thread's stack. Returns the number of frames.
 #[inline(never)]
-pub(crate) fn capture(stack_high: usize, out: &mut [u64; MAX_DEPTH]) -> usize {
+pub(crate) fn capture(stack_high: usize, out: &mut [u64]) -> usize {
     match MODE.load(Ordering::Relaxed) {
         FRAME_POINTERS => raw::walk_frame_pointers(stack_high, out),
         UNWIND => unwind(out),

@@ -191,11 +191,24 @@ impl StringTable {
     }
 }
 
+/// A hash of a stack from its depth and its innermost frames only: cheap for
+/// deep stacks, and stacks that agree on those are rare enough that the
+/// full comparison on lookup sorts them out.
+#[inline]
+fn hash_stack(stack: &[u64]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    // Independent multiplies (no chain through `h`), combined by position.
+    let mut h = (stack.len() as u64).wrapping_mul(K);
+    for (i, &pc) in stack.iter().take(8).enumerate() {
+        h ^= (pc ^ (i as u64)).wrapping_mul(K).rotate_left(7 * i as u32);
+    }
+    h ^ (h >> 29)
+}
+
 /// Stacks (program-counter sequences, innermost first) interned in one lane
 /// for one generation.
 #[derive(Debug, Default)]
 pub(crate) struct StackTable {
-    hasher: Hasher,
     index: HashTable<u32>,
     pcs: Vec<u64>,
     ends: Vec<u32>,
@@ -205,10 +218,8 @@ impl StackTable {
     /// The local index of `pcs`, interning it if needed.
     #[inline]
     pub(crate) fn intern(&mut self, stack: &[u64]) -> usize {
-        let hash = self.hasher.hash_one(stack);
-        let Self {
-            index, pcs, ends, ..
-        } = self;
+        let hash = hash_stack(stack);
+        let Self { index, pcs, ends } = self;
         let get = |ends: &[u32], i: u32| -> std::ops::Range<usize> {
             let i = i as usize;
             let start = if i == 0 { 0 } else { ends[i - 1] as usize };
@@ -217,7 +228,7 @@ impl StackTable {
         let entry = index.entry(
             hash,
             |&i| pcs[get(ends, i)] == *stack,
-            |&i| self.hasher.hash_one(&pcs[get(ends, i)]),
+            |&i| hash_stack(&pcs[get(ends, i)]),
         );
         match entry {
             Entry::Occupied(e) => *e.get() as usize,

@@ -45,7 +45,7 @@
 //!   `GoUnblock` of a running task (rejected R5b); creation needs a P
 //!   (`GoCreate` from a plain thread or inside a poll).
 
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
 
 use trace_wire::ty;
 
@@ -180,6 +180,9 @@ pub(crate) struct ThreadState {
     status_gen: Cell<u64>,
     /// The top of the thread's stack, for frame-pointer walks (0: unknown).
     stack_high: Cell<usize>,
+    /// Room for one captured stack, allocated on first use (so that
+    /// capturing does not clear a kilobyte of stack every time).
+    stack_buffer: RefCell<Vec<u64>>,
     /// The thread's P and the time of its previous holder's `ProcStop`.
     ///
     /// The P is taken when the state is created, before the thread first
@@ -199,6 +202,7 @@ impl ThreadState {
             record: OnceCell::new(),
             status_gen: Cell::new(0),
             stack_high: Cell::new(usize::MAX),
+            stack_buffer: RefCell::new(Vec::new()),
         }
     }
 
@@ -209,6 +213,21 @@ impl ThreadState {
             self.stack_high.set(high);
         }
         self.stack_high.get()
+    }
+
+    /// Runs `f` with a buffer of [`MAX_DEPTH`](crate::stack::MAX_DEPTH)
+    /// program counters.
+    pub(crate) fn with_stack_buffer<R>(&self, f: impl FnOnce(&mut [u64]) -> R) -> R {
+        match self.stack_buffer.try_borrow_mut() {
+            Ok(mut buf) => {
+                if buf.is_empty() {
+                    buf.resize(crate::stack::MAX_DEPTH, 0);
+                }
+                f(&mut buf)
+            }
+            // Only if `f` itself records an event with a stack.
+            Err(_) => f(&mut [0; crate::stack::MAX_DEPTH]),
+        }
     }
 
     /// Writes whatever must precede this thread's next event in `w`'s
