@@ -136,12 +136,10 @@ fn on(c: &mut Criterion) {
     let config = trace_runtime::config();
     trace_runtime::configure(config.clone().stacks(StackMode::FramePointers)).unwrap();
     g.bench_function("log_stack16_frame_pointers", |b| {
-        b.iter_custom(|iters| log_with_stack16(iters))
+        b.iter_custom(log_with_stack16)
     });
     trace_runtime::configure(config.clone().stacks(StackMode::Unwind)).unwrap();
-    g.bench_function("log_stack16_unwind", |b| {
-        b.iter_custom(|iters| log_with_stack16(iters))
-    });
+    g.bench_function("log_stack16_unwind", |b| b.iter_custom(log_with_stack16));
     trace_runtime::configure(config).unwrap();
     g.finish();
     sub.unsubscribe().unwrap();
