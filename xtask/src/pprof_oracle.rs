@@ -13,6 +13,9 @@
 //!   against without Go. With `--check` they are verified instead.
 //! * Corpus: every trace of `../shared/go-traces` is compared, and the
 //!   number of matching profiles is reported per kind; any mismatch fails.
+//! * Broken traces: each curated trace cut at a third and at two thirds of
+//!   its bytes must give what Go gives (the profile of the generations
+//!   before the break, or an error if there are none).
 //!
 //! Go's `go tool trace` is not deterministic: its reader orders events of
 //! different threads with equal timestamps by Go's random map order, and the
@@ -57,6 +60,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     };
 
     let golden = golden_files(&tools, check);
+    let truncated = compare_truncated(&tools, &root().join("testdata/traces"));
+    let golden = golden.and(truncated);
 
     let Some(corpus) = shared_corpus() else {
         eprintln!("oracle-pprof: the corpus ../shared/go-traces is absent; golden files only");
@@ -78,15 +83,26 @@ struct Tools {
 impl Tools {
     /// The reference profile of `trace`: Go's, deterministic if possible.
     fn reference(&self, trace: &Path, kind: &str) -> Result<String> {
+        self.try_reference(trace, kind)?
+            .with_context(|| format!("go tool trace -pprof={kind} {} failed", trace.display()))
+    }
+
+    /// Like `reference`, but `None` if Go fails on the trace.
+    fn try_reference(&self, trace: &Path, kind: &str) -> Result<Option<String>> {
         match &self.det {
             Some(det) => {
                 self.go_profile(Command::new(det).arg(format!("-pprof={kind}")).arg(trace))
             }
-            None => self.stock(trace, kind),
+            None => self.try_stock(trace, kind),
         }
     }
 
     fn stock(&self, trace: &Path, kind: &str) -> Result<String> {
+        self.try_stock(trace, kind)?
+            .with_context(|| format!("go tool trace -pprof={kind} {} failed", trace.display()))
+    }
+
+    fn try_stock(&self, trace: &Path, kind: &str) -> Result<Option<String>> {
         self.go_profile(
             Command::new(&self.go)
                 .args(["tool", "trace", &format!("-pprof={kind}")])
@@ -95,32 +111,37 @@ impl Tools {
     }
 
     fn ours(&self, trace: &Path, kind: &str) -> Result<String> {
+        self.try_ours(trace, kind)?
+            .with_context(|| format!("trace-tool pprof --kind {kind} {} failed", trace.display()))
+    }
+
+    /// Our profile, or `None` if `trace-tool` fails on the trace.
+    fn try_ours(&self, trace: &Path, kind: &str) -> Result<Option<String>> {
         let out = self.work.join("ours.pb.gz");
         let status = Command::new(&self.ours)
             .args(["pprof", "--kind", kind])
             .arg(trace)
             .arg("-o")
             .arg(&out)
+            .stderr(std::process::Stdio::null())
             .status()
             .context("running trace-tool")?;
         if !status.success() {
-            bail!(
-                "trace-tool pprof --kind {kind} {} failed with {status}",
-                trace.display()
-            );
+            return Ok(None);
         }
-        self.canonical(&out)
+        self.canonical(&out).map(Some)
     }
 
-    /// Runs a Go command that prints a profile on stdout; its canonical text.
-    fn go_profile(&self, cmd: &mut Command) -> Result<String> {
+    /// Runs a Go command that prints a profile on stdout; its canonical
+    /// text, or `None` if the command fails.
+    fn go_profile(&self, cmd: &mut Command) -> Result<Option<String>> {
         let out = cmd.output().context("running go tool trace")?;
         if !out.status.success() {
-            bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+            return Ok(None);
         }
         let file = self.work.join("go.pb.gz");
         fs::write(&file, &out.stdout)?;
-        self.canonical(&file)
+        self.canonical(&file).map(Some)
     }
 
     /// `go tool pprof -raw FILE`, canonicalized.
@@ -307,6 +328,52 @@ fn compare_corpus(tools: &Tools, dir: &Path) -> Result<()> {
     }
     if !failures.is_empty() {
         bail!("profiles differ from Go's:\n  {}", failures.join("\n  "));
+    }
+    Ok(())
+}
+
+/// Compares our profiles with Go's on broken traces: each curated trace cut
+/// at a third and at two thirds of its bytes. Go keeps the generations
+/// before the break (and fails if there are none); so must we.
+fn compare_truncated(tools: &Tools, dir: &Path) -> Result<()> {
+    let mut cases = 0;
+    let mut failures = Vec::new();
+    let cut = tools.work.join("truncated.trace");
+    for trace in traces(dir)? {
+        let bytes = fs::read(&trace)?;
+        for (num, den) in [(1, 3), (2, 3)] {
+            fs::write(&cut, &bytes[..bytes.len() * num / den])?;
+            for kind in KINDS {
+                cases += 1;
+                let ours = tools.try_ours(&cut, kind)?;
+                let reference = tools.try_reference(&cut, kind)?;
+                if ours != reference {
+                    let what =
+                        |p: &Option<String>| if p.is_some() { "a profile" } else { "an error" };
+                    failures.push(format!(
+                        "{} cut at {num}/{den}, {kind}: Go gives {}, we give {}{}",
+                        stem(&trace),
+                        what(&reference),
+                        what(&ours),
+                        if ours.is_some() && reference.is_some() {
+                            " (different)"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+            }
+        }
+    }
+    eprintln!(
+        "oracle-pprof: {}/{cases} profiles of truncated curated traces identical to Go's",
+        cases - failures.len()
+    );
+    if !failures.is_empty() {
+        bail!(
+            "profiles of truncated traces differ from Go's:\n  {}",
+            failures.join("\n  ")
+        );
     }
     Ok(())
 }

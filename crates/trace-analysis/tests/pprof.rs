@@ -81,3 +81,18 @@ fn decodes_a_profile_written_by_go() {
     let want = fs::read_to_string(testdata().join("pprof/go123-misc.sync.txt")).unwrap();
     assert_eq!(p.canonical_text(), want);
 }
+
+#[test]
+fn broken_traces_keep_their_complete_generations() {
+    // 362 generations: cut in the middle, the generations before the cut
+    // are profiled, as Go does (`cargo xtask oracle-pprof` compares cut
+    // traces with Go's tool).
+    let bytes =
+        fs::read(testdata().join("traces/go123-testprog-gomaxprocs-advance0.trace")).unwrap();
+    let whole = pprof::profile(&bytes[..], ProfileKind::Sched).unwrap();
+    let half = pprof::profile(&bytes[..bytes.len() / 2], ProfileKind::Sched).unwrap();
+    assert!(!half.samples.is_empty());
+    assert!(half.total_delay_ns() < whole.total_delay_ns());
+    // Cut inside the first generation: nothing to keep, an error.
+    assert!(pprof::profile(&bytes[..2000], ProfileKind::Sched).is_err());
+}

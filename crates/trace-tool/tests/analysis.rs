@@ -116,6 +116,27 @@ fn convert_writes_chrome_json() {
 }
 
 #[test]
+fn convert_closes_the_json_of_a_broken_trace() {
+    let bytes = fs::read(trace("go123-testprog-gomaxprocs-advance0")).unwrap();
+    let cut = tmp("cut.trace");
+    fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let out = tmp("cut.json");
+    let o = tool(&[
+        "convert",
+        "--to",
+        "chrome",
+        cut.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!o.stderr.is_empty());
+    let v: serde_json::Value =
+        serde_json::from_slice(&fs::read(&out).unwrap()).expect("valid JSON");
+    assert!(v["traceEvents"].as_array().unwrap().len() > 100);
+}
+
+#[test]
 fn check_exit_status_follows_the_bounds() {
     let t = trace("go123-nestedtasks");
     let t = t.to_str().unwrap();
