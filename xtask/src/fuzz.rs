@@ -26,7 +26,10 @@ const RUSTFLAGS: &str = "-Cpasses=sancov-module \
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let (target, rest) = match args {
         [t, rest @ ..] if TARGETS.contains(&t.as_str()) => (t.as_str(), rest),
-        _ => bail!("usage: cargo xtask fuzz <{}> [--seconds N] [-- libfuzzer args]", TARGETS.join("|")),
+        _ => bail!(
+            "usage: cargo xtask fuzz <{}> [--seconds N] [-- libfuzzer args]",
+            TARGETS.join("|")
+        ),
     };
     let mut seconds = 60u64;
     let mut extra = Vec::new();
@@ -41,12 +44,20 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let root = root();
     let fuzz_dir = root.join("fuzz");
     let target_dir = root.join("target/fuzz");
-    crate::run(Command::new("cargo")
-        .args(["build", "--release", "--manifest-path"])
-        .arg(fuzz_dir.join("Cargo.toml"))
-        .args(["--bin", target, "--target", "x86_64-unknown-linux-gnu", "--target-dir"])
-        .arg(&target_dir)
-        .env("RUSTFLAGS", RUSTFLAGS))?;
+    crate::run(
+        Command::new("cargo")
+            .args(["build", "--release", "--manifest-path"])
+            .arg(fuzz_dir.join("Cargo.toml"))
+            .args([
+                "--bin",
+                target,
+                "--target",
+                "x86_64-unknown-linux-gnu",
+                "--target-dir",
+            ])
+            .arg(&target_dir)
+            .env("RUSTFLAGS", RUSTFLAGS),
+    )?;
 
     // Seed the corpus.
     let corpus = root.join("target/fuzz-corpus").join(target);
@@ -58,7 +69,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         for path in walk(&dir) {
             let keep = match target {
                 "text" => path.extension().is_some_and(|e| e == "test"),
-                _ => path.extension().is_some_and(|e| e == "trace") && fs::metadata(&path).is_ok_and(|m| m.len() < 256 << 10),
+                _ => {
+                    path.extension().is_some_and(|e| e == "trace")
+                        && fs::metadata(&path).is_ok_and(|m| m.len() < 256 << 10)
+                }
             };
             if keep {
                 let name = path.file_name().expect("a file").to_owned();
@@ -70,22 +84,28 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     eprintln!("fuzz {target}: {n_seeds} seeds, {seconds} s");
     let artifacts = root.join("target/fuzz-artifacts").join(target);
     fs::create_dir_all(&artifacts)?;
-    let bin = target_dir.join("x86_64-unknown-linux-gnu/release").join(target);
-    crate::run(Command::new(bin)
-        .arg(&corpus)
-        .arg(format!("-max_total_time={seconds}"))
-        .arg("-rss_limit_mb=2048")
-        .arg("-max_len=262144")
-        .arg("-print_final_stats=1")
-        .arg(format!("-artifact_prefix={}/", artifacts.display()))
-        .args(extra))
+    let bin = target_dir
+        .join("x86_64-unknown-linux-gnu/release")
+        .join(target);
+    crate::run(
+        Command::new(bin)
+            .arg(&corpus)
+            .arg(format!("-max_total_time={seconds}"))
+            .arg("-rss_limit_mb=2048")
+            .arg("-max_len=262144")
+            .arg("-print_final_stats=1")
+            .arg(format!("-artifact_prefix={}/", artifacts.display()))
+            .args(extra),
+    )
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut res = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&d) else { continue };
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {

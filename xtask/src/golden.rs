@@ -41,14 +41,18 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             stale.push(rel.clone());
             if !check {
                 fs::create_dir_all(dest.parent().expect("a file has a parent"))?;
-                fs::write(&dest, contents).with_context(|| format!("writing {}", dest.display()))?;
+                fs::write(&dest, contents)
+                    .with_context(|| format!("writing {}", dest.display()))?;
             }
         }
     }
     let mut extra = Vec::new();
     for dir in MIRRORED {
         for path in walk(&testdata.join(dir))? {
-            let rel = path.strip_prefix(&testdata).expect("walked below testdata").to_path_buf();
+            let rel = path
+                .strip_prefix(&testdata)
+                .expect("walked below testdata")
+                .to_path_buf();
             if !wanted.contains_key(&rel) {
                 if !check {
                     fs::remove_file(&path)?;
@@ -61,14 +65,22 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let total: usize = wanted.values().map(Vec::len).sum();
     if check {
         if !stale.is_empty() || !extra.is_empty() {
-            let list = |v: &[PathBuf]| v.iter().map(|p| format!("\n  {}", p.display())).collect::<String>();
+            let list = |v: &[PathBuf]| {
+                v.iter()
+                    .map(|p| format!("\n  {}", p.display()))
+                    .collect::<String>()
+            };
             bail!(
                 "testdata/ is stale; run `cargo xtask golden`.\nmissing or different:{}\nnot from the corpus:{}",
                 list(&stale),
                 list(&extra)
             );
         }
-        eprintln!("golden: {} fixtures ({:.1} MB) up to date", wanted.len(), total as f64 / 1e6);
+        eprintln!(
+            "golden: {} fixtures ({:.1} MB) up to date",
+            wanted.len(),
+            total as f64 / 1e6
+        );
     } else {
         eprintln!(
             "golden: {} fixtures ({:.1} MB): {} written, {} removed",
@@ -94,7 +106,8 @@ fn wanted_files(corpus: &Path, testdata: &Path) -> Result<BTreeMap<PathBuf, Vec<
 
     let mut res = BTreeMap::new();
     let mut add = |rel: PathBuf| -> Result<()> {
-        let contents = fs::read(corpus.join(&rel)).with_context(|| format!("reading corpus file {}", rel.display()))?;
+        let contents = fs::read(corpus.join(&rel))
+            .with_context(|| format!("reading corpus file {}", rel.display()))?;
         res.insert(rel, contents);
         Ok(())
     };
@@ -110,7 +123,10 @@ fn wanted_files(corpus: &Path, testdata: &Path) -> Result<BTreeMap<PathBuf, Vec<
     }
     for dir in ["tests", "fuzz"] {
         for path in walk(&corpus.join(dir))? {
-            add(path.strip_prefix(corpus).expect("walked below the corpus").to_path_buf())?;
+            add(path
+                .strip_prefix(corpus)
+                .expect("walked below the corpus")
+                .to_path_buf())?;
         }
     }
 
@@ -124,7 +140,10 @@ fn wanted_files(corpus: &Path, testdata: &Path) -> Result<BTreeMap<PathBuf, Vec<
             rows.push('\n');
         }
     }
-    let missing: Vec<_> = names.iter().filter(|n| !manifest.lines().any(|l| l.split('\t').next() == Some(n))).collect();
+    let missing: Vec<_> = names
+        .iter()
+        .filter(|n| !manifest.lines().any(|l| l.split('\t').next() == Some(n)))
+        .collect();
     if !missing.is_empty() {
         bail!("curated.txt names traces the corpus does not have: {missing:?}");
     }
@@ -137,7 +156,9 @@ fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut res = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&d) else { continue };
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
         for entry in entries {
             let path = entry?.path();
             if path.is_dir() {

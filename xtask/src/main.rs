@@ -18,16 +18,56 @@ mod pprof_oracle;
 type Task = fn(&[String]) -> Result<()>;
 
 const TASKS: &[(&str, Task, &str)] = &[
-    ("ci", ci, "everything CI runs: fmt, clippy, tests, golden --check, layering"),
-    ("test", test, "the test suite (what the README's test command runs)"),
-    ("golden", golden::run, "refresh testdata/ from ../shared/go-traces (--check: fail if stale)"),
-    ("fuzz", fuzz::run, "fuzz a target with libFuzzer: fuzz <wire|text|reader> [--seconds N]"),
-    ("layering", layering, "check which crates may depend on which"),
-    ("deny", deny, "cargo-deny: licenses, bans, sources (skipped if cargo-deny is missing)"),
-    ("oracle-pprof", pprof_oracle::run, "pprof profiles vs Go's: refresh testdata/pprof (--check: verify), compare the corpus"),
-    ("oracle", oracle::run, "check the traces our recorder writes with `go tool trace -d=1`"),
-    ("bench", bench::run_bench, "recorder benchmarks as a table vs design.md targets [--quick | --table]"),
-    ("e2e", e2e::run_e2e, "trace-tool view in headless Chromium (installs chromium and npm deps if missing)"),
+    (
+        "ci",
+        ci,
+        "everything CI runs: fmt, clippy, tests, golden --check, layering",
+    ),
+    (
+        "test",
+        test,
+        "the test suite (what the README's test command runs)",
+    ),
+    (
+        "golden",
+        golden::run,
+        "refresh testdata/ from ../shared/go-traces (--check: fail if stale)",
+    ),
+    (
+        "fuzz",
+        fuzz::run,
+        "fuzz a target with libFuzzer: fuzz <wire|text|reader> [--seconds N]",
+    ),
+    (
+        "layering",
+        layering,
+        "check which crates may depend on which",
+    ),
+    (
+        "deny",
+        deny,
+        "cargo-deny: licenses, bans, sources (skipped if cargo-deny is missing)",
+    ),
+    (
+        "oracle-pprof",
+        pprof_oracle::run,
+        "pprof profiles vs Go's: refresh testdata/pprof (--check: verify), compare the corpus",
+    ),
+    (
+        "oracle",
+        oracle::run,
+        "check the traces our recorder writes with `go tool trace -d=1`",
+    ),
+    (
+        "bench",
+        bench::run_bench,
+        "recorder benchmarks as a table vs design.md targets [--quick | --table]",
+    ),
+    (
+        "e2e",
+        e2e::run_e2e,
+        "trace-tool view in headless Chromium (installs chromium and npm deps if missing)",
+    ),
 ];
 
 fn main() -> ExitCode {
@@ -59,7 +99,10 @@ fn help() {
 
 /// The workspace root.
 pub(crate) fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 /// The shared conformance corpus beside the workspace, if present.
@@ -76,7 +119,9 @@ pub(crate) fn cargo(args: &[&str]) -> Result<()> {
 pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     cmd.current_dir(root());
     eprintln!("$ {}", describe(cmd));
-    let status = cmd.status().with_context(|| format!("running {}", describe(cmd)))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("running {}", describe(cmd)))?;
     if !status.success() {
         bail!("`{}` failed with {status}", describe(cmd));
     }
@@ -99,7 +144,14 @@ fn test(_: &[String]) -> Result<()> {
 
 fn ci(_: &[String]) -> Result<()> {
     cargo(&["fmt", "--all", "--check"])?;
-    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     test(&[])?;
     golden::run(&["--check".to_string()])?;
     layering(&[])?;
@@ -116,7 +168,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("trace-annotate", &["trace-wire", "trace-runtime"]),
     ("trace-analysis", &["trace-wire", "trace-reader"]),
     ("trace-view", &["trace-wire", "trace-reader"]),
-    ("trace-tool", &["trace-wire", "trace-reader", "trace-analysis", "trace-view"]),
+    (
+        "trace-tool",
+        &["trace-wire", "trace-reader", "trace-analysis", "trace-view"],
+    ),
 ];
 
 /// External crates that only `trace-annotate` may pull in.
@@ -127,11 +182,16 @@ fn layering(_: &[String]) -> Result<()> {
     for (krate, allowed) in ALLOWED {
         let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(root())
-            .args(["tree", "-e", "normal", "--prefix", "none", "--format", "{p}", "-p", krate])
+            .args([
+                "tree", "-e", "normal", "--prefix", "none", "--format", "{p}", "-p", krate,
+            ])
             .output()
             .context("running cargo tree")?;
         if !out.status.success() {
-            bail!("cargo tree -p {krate} failed: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "cargo tree -p {krate} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let tree = String::from_utf8_lossy(&out.stdout);
         for line in tree.lines() {
@@ -144,21 +204,29 @@ fn layering(_: &[String]) -> Result<()> {
                 problems.push(format!("{krate} depends on {name}"));
             }
             if ANNOTATE_ONLY.contains(&name) && *krate != "trace-annotate" {
-                problems.push(format!("{krate} depends on {name}, which only trace-annotate may use"));
+                problems.push(format!(
+                    "{krate} depends on {name}, which only trace-annotate may use"
+                ));
             }
         }
     }
     problems.sort();
     problems.dedup();
     if !problems.is_empty() {
-        bail!("layering violations (see docs/architecture.md):\n  {}", problems.join("\n  "));
+        bail!(
+            "layering violations (see docs/architecture.md):\n  {}",
+            problems.join("\n  ")
+        );
     }
     eprintln!("layering: ok");
     Ok(())
 }
 
 fn deny(_: &[String]) -> Result<()> {
-    let found = Command::new("cargo").args(["deny", "--version"]).output().is_ok_and(|o| o.status.success());
+    let found = Command::new("cargo")
+        .args(["deny", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found {
         eprintln!("deny: skipped, cargo-deny is not installed (`cargo install cargo-deny`)");
         return Ok(());

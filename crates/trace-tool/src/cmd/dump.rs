@@ -29,7 +29,9 @@ enum Failure {
 pub(crate) fn run(args: &Args) -> ExitCode {
     let stdout = io::stdout().lock();
     let mut out = BufWriter::with_capacity(256 << 10, stdout);
-    let res = open(&args.file).map_err(Failure::Io).and_then(|input| dump(input, &mut out));
+    let res = open(&args.file)
+        .map_err(Failure::Io)
+        .and_then(|input| dump(input, &mut out));
     let flushed = out.flush();
     let failure = match (res, flushed) {
         (Ok(()), Ok(())) => return ExitCode::SUCCESS,

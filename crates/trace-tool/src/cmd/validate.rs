@@ -33,8 +33,12 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         }
     };
     let name = args.file.display();
-    let version = report.version.map_or_else(|| "unknown version".into(), |v| v.to_string());
-    let span = report.span.map_or(0, |(a, b)| b.as_nanos().saturating_sub(a.as_nanos()));
+    let version = report
+        .version
+        .map_or_else(|| "unknown version".into(), |v| v.to_string());
+    let span = report
+        .span
+        .map_or(0, |(a, b)| b.as_nanos().saturating_sub(a.as_nanos()));
     let summary = format!(
         "{version} trace, {} events, {} generations, {} goroutines, {} procs, {} threads, {:.6} s",
         report.n_events,
@@ -49,12 +53,19 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     println!("{name}: INVALID: {summary}");
-    let shown = if args.max_findings == 0 { usize::MAX } else { args.max_findings };
+    let shown = if args.max_findings == 0 {
+        usize::MAX
+    } else {
+        args.max_findings
+    };
     for v in report.violations.iter().take(shown) {
         println!("  {v}");
     }
     if report.violations.len() > shown {
-        println!("  ... and {} more findings", report.violations.len() - shown);
+        println!(
+            "  ... and {} more findings",
+            report.violations.len() - shown
+        );
     }
     if let Some(e) = &report.error {
         let mut at = String::new();
