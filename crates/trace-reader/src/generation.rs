@@ -6,16 +6,17 @@
 //! batch of a generation is deferred: the generation read so far is returned
 //! with it, and its events come first (part 2 §2.2 of the spec).
 
-use std::io::Read;
+use std::io::BufRead;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
 use trace_wire::{
-    parse_frequency, ty, varint, BatchHeader, BatchKind, BatchReader, ErrorKind as WireKind,
-    Frequency, IoCause, Version,
+    parse_frequency, ty, varint, BatchHeader, BatchKind, ErrorKind as WireKind, Frequency, IoCause,
+    Version,
 };
 
 use crate::error::{Error, ErrorKind};
+use crate::framing::Framing;
 use crate::gosort::sort_func;
 use crate::tables::{ClockSnapshot, GenTables, TablesBuilder};
 use crate::types::Time;
@@ -82,10 +83,9 @@ pub(crate) struct ReadGeneration {
 
 /// Reads generations from a stream of batches.
 #[derive(Debug)]
-pub(crate) struct GenerationReader<R> {
-    batches: BatchReader<R>,
+pub(crate) struct GenerationReader {
+    framing: Framing,
     version: Version,
-    payload: Vec<u8>,
 }
 
 /// The frequency and clock of a generation, as found so far.
@@ -109,7 +109,58 @@ struct Builder {
 }
 
 impl Builder {
+    /// Adds a batch whose payload is in `payload`.
     fn process(&mut self, h: &BatchHeader, payload: &[u8], offset: u64) -> Result<(), Error> {
+        match h.kind(payload, self.version) {
+            BatchKind::Events => {
+                let start = self.arena.len();
+                self.arena.extend_from_slice(payload);
+                self.add_events(h, start, offset);
+                Ok(())
+            }
+            _ => self.process_other(h, payload, offset),
+        }
+    }
+
+    /// Adds a batch whose payload was just appended to the arena, at `start`:
+    /// an event batch stays there, the payload of any other batch is dropped
+    /// from the arena once processed.
+    fn process_in_arena(
+        &mut self,
+        h: &BatchHeader,
+        start: usize,
+        offset: u64,
+    ) -> Result<(), Error> {
+        if h.kind(&self.arena[start..], self.version) == BatchKind::Events {
+            self.add_events(h, start, offset);
+            return Ok(());
+        }
+        let arena = std::mem::take(&mut self.arena);
+        let res = self.process_other(h, &arena[start..], offset);
+        self.arena = arena;
+        self.arena.truncate(start);
+        res
+    }
+
+    /// Records the event batch at `start..` in the arena.
+    fn add_events(&mut self, h: &BatchHeader, start: usize, offset: u64) {
+        let i = *self.thread_index.entry(h.m).or_insert_with(|| {
+            self.threads.push(ThreadBatches {
+                m: h.m,
+                batches: Vec::new(),
+            });
+            self.threads.len() - 1
+        });
+        self.threads[i].batches.push(BatchRef {
+            start,
+            end: self.arena.len(),
+            time: h.time,
+            offset,
+        });
+    }
+
+    /// Adds a batch other than an event batch.
+    fn process_other(&mut self, h: &BatchHeader, payload: &[u8], offset: u64) -> Result<(), Error> {
         match h.kind(payload, self.version) {
             BatchKind::Strings => self.tables.add_strings(payload, offset),
             BatchKind::Stacks => self.tables.add_stacks(payload, offset),
@@ -129,24 +180,7 @@ impl Builder {
                 self.tables.add_experimental(exp, h.m, payload);
                 Ok(())
             }
-            _ => {
-                let i = *self.thread_index.entry(h.m).or_insert_with(|| {
-                    self.threads.push(ThreadBatches {
-                        m: h.m,
-                        batches: Vec::new(),
-                    });
-                    self.threads.len() - 1
-                });
-                let start = self.arena.len();
-                self.arena.extend_from_slice(payload);
-                self.threads[i].batches.push(BatchRef {
-                    start,
-                    end: self.arena.len(),
-                    time: h.time,
-                    offset,
-                });
-                Ok(())
-            }
+            _ => Ok(()),
         }
     }
 
@@ -241,26 +275,26 @@ impl Builder {
     }
 }
 
-impl<R: Read> GenerationReader<R> {
-    /// Reads the file header.
-    pub(crate) fn new(inner: R) -> Result<Self, Error> {
-        let batches = BatchReader::new(inner)?;
-        let version = batches.version();
-        Ok(Self {
-            batches,
+impl GenerationReader {
+    /// Reads generations after a file header of `header_len` bytes.
+    pub(crate) fn new(version: Version, header_len: u64) -> Self {
+        Self {
+            framing: Framing::new(version, header_len),
             version,
-            payload: Vec::new(),
-        })
+        }
     }
 
-    pub(crate) fn version(&self) -> Version {
-        self.version
+    /// The number of bytes of the input read so far.
+    pub(crate) fn offset(&self) -> u64 {
+        self.framing.offset()
     }
 
-    /// Reads the next generation, starting with `spill` if there is one.
-    /// `recycle` is a finished generation whose buffers may be reused.
+    /// Reads the next generation from `src`, starting with `spill` if there
+    /// is one. `recycle` is a finished generation whose buffers may be
+    /// reused.
     pub(crate) fn read(
         &mut self,
+        src: &mut dyn BufRead,
         spill: Option<Spill>,
         recycle: Option<Generation>,
     ) -> Result<ReadGeneration, Error> {
@@ -291,7 +325,25 @@ impl<R: Read> GenerationReader<R> {
             spill_payload = s.payload;
         }
         loop {
-            let (h, batch_offset) = match self.batches.read_batch(&mut self.payload) {
+            let res = match self.framing.read_header(src) {
+                Ok(Some((h, batch_offset))) => {
+                    if h.gen == b.gen.wrapping_add(1) && b.gen != 0 {
+                        // The first batch of the next generation: keep it
+                        // for then, in the old spill's buffer.
+                        spill_payload.clear();
+                        self.framing
+                            .read_payload(src, h.size, batch_offset, &mut spill_payload)
+                            .map(|()| Some((h, batch_offset)))
+                    } else {
+                        self.framing
+                            .read_payload(src, h.size, batch_offset, &mut b.arena)
+                            .map(|()| Some((h, batch_offset)))
+                    }
+                }
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            };
+            let (h, batch_offset) = match res {
                 Ok(Some(x)) => x,
                 Ok(None) => break,
                 Err(e) if b.gen != 0 => {
@@ -300,7 +352,7 @@ impl<R: Read> GenerationReader<R> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let payload_offset = self.batches.offset() - self.payload.len() as u64;
+            let payload_offset = self.framing.offset() - h.size;
             if h.gen == 0 {
                 return Err(Error::new(ErrorKind::InvalidGenerationZero)
                     .at(batch_offset)
@@ -310,9 +362,6 @@ impl<R: Read> GenerationReader<R> {
                 b.gen = h.gen;
             }
             if h.gen == b.gen.wrapping_add(1) {
-                // Keep this batch for the next generation; reuse the old
-                // spill's buffer for reading.
-                std::mem::swap(&mut spill_payload, &mut self.payload);
                 next_spill = Some(Spill {
                     header: h,
                     payload: spill_payload,
@@ -320,6 +369,7 @@ impl<R: Read> GenerationReader<R> {
                 });
                 break;
             }
+            let start = b.arena.len() - h.size as usize;
             if h.gen != b.gen {
                 return Err(Error::new(ErrorKind::GenerationsOutOfOrder)
                     .at(batch_offset)
@@ -328,7 +378,7 @@ impl<R: Read> GenerationReader<R> {
             if b.min_ts == 0 || h.time < b.min_ts {
                 b.min_ts = h.time;
             }
-            b.process(&h, &self.payload, payload_offset)
+            b.process_in_arena(&h, start, payload_offset)
                 .map_err(|e| e.in_generation(b.gen))?;
         }
         let gen = b.gen;

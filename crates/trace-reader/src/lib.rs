@@ -60,12 +60,14 @@ mod cursor;
 mod display;
 mod error;
 mod event;
+mod framing;
 #[doc(hidden)]
 pub mod fuzzing;
 mod generation;
 mod gosort;
 mod idmap;
 mod order;
+mod pipeline;
 mod quote;
 mod reader;
 mod specs;
@@ -78,7 +80,7 @@ pub use event::{
     Event, EventKind, ExperimentalEvent, Frame, Label, Log, Metric, Range, RangeAttribute,
     RangeName, Region, Stack, StateChange, StateTransition, SyncInfo, Task,
 };
-pub use reader::Reader;
+pub use reader::{Reader, Threading};
 pub use tables::{ClockSnapshot, ExperimentalBatch, ExperimentalData};
 pub use trace_wire::{Experiment, Version};
 pub use types::{

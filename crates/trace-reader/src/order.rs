@@ -74,6 +74,10 @@ impl Queue {
     pub(crate) fn pop(&mut self) -> Option<Queued> {
         self.0.pop()
     }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// A per-resource sequence number: (generation, counter).

@@ -2,21 +2,53 @@
 //! validated event stream.
 
 use std::fmt::Write as _;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::sync::Arc;
 
 use trace_wire::{ty, Version};
 
-use crate::cursor::{CurEvent, Cursor, Decoder, Frontier, Ticks};
+use crate::cursor::{Cursor, Decoder, Frontier, Ticks};
 use crate::error::{Error, ErrorKind};
 use crate::event::{Ctx, Event, SYNC};
+use crate::framing::read_file_header;
 use crate::generation::{CpuSample, Generation, GenerationReader, Spill};
 use crate::order::{Ordering, Queued};
+use crate::pipeline::Background;
 use crate::specs::{TypeInfo, TypeTable};
 use crate::tables::GenTables;
 
 /// The read buffer size: a few maximal batches.
-const BUFFER: usize = 256 << 10;
+pub(crate) const BUFFER: usize = 256 << 10;
+
+/// With [`Threading::Auto`], a reader moves its work to a background thread
+/// once it has read this much of its input (tiny traces never do).
+const AUTO_THRESHOLD: u64 = 1 << 20;
+
+/// Events decoded at a time on the caller's thread.
+const LOCAL_CHUNK: usize = 512;
+
+/// The most tables a chunk refers to (`Raw::tab` is a byte).
+const MAX_TABLES: usize = u8::MAX as usize;
+
+/// Whether a [`Reader`] decodes and orders events on a background thread.
+///
+/// On a background thread the reader reads and orders events ahead of the
+/// caller (a bounded amount: a few thousand events and a few hundred KiB of
+/// input) while the caller handles the events already returned. The events,
+/// their order and the errors are the same either way; the input is still
+/// read only on the caller's thread, so it need not be `Send`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Threading {
+    /// A background thread for large traces (from 1 MiB of input on), when
+    /// the machine has more than one CPU.
+    #[default]
+    Auto,
+    /// Everything on the caller's thread.
+    Never,
+    /// A background thread from the first event on.
+    Always,
+}
 
 /// Reads a Go execution trace (format v2: Go 1.22, 1.23 and 1.25) and yields
 /// its events in Go's order, validated as Go validates them.
@@ -48,9 +80,246 @@ const BUFFER: usize = 256 << 10;
 /// assert!(transitions > 0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
 pub struct Reader<R> {
-    src: GenerationReader<BufReader<R>>,
+    version: Version,
+    /// Events ready to be returned: `chunk.events[pos..]`, whose names start
+    /// at `chunk.names[name_pos]`.
+    chunk: Chunk,
+    pos: usize,
+    name_pos: usize,
+    state: State<R>,
+}
+
+/// Where a reader does its work.
+enum State<R> {
+    /// On the caller's thread, until the input reaches `switch_at` bytes.
+    Local {
+        core: Box<Core>,
+        input: BufReader<R>,
+        switch_at: u64,
+    },
+    /// On a background thread.
+    Background(Background<R>),
+    /// Finished: the last event or the error was returned.
+    Done,
+}
+
+impl<R> std::fmt::Debug for Reader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Reader");
+        d.field("version", &self.version);
+        d.field("buffered", &(self.chunk.events.len() - self.pos));
+        match &self.state {
+            State::Local { core, .. } => d.field("core", core),
+            State::Background(b) => d.field("background", b),
+            State::Done => d.field("done", &true),
+        };
+        d.finish_non_exhaustive()
+    }
+}
+
+/// An event as the reader core produces it: an [`Event`] without its shared
+/// parts, which the thread that returns it attaches from its [`Chunk`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Raw {
+    pub(crate) ty: u8,
+    /// 0: no tables; otherwise `chunk.tables[tab - 1]`.
+    pub(crate) tab: u8,
+    /// The event carries the next of `chunk.names`.
+    pub(crate) named: bool,
+    pub(crate) time: i64,
+    pub(crate) ctx: Ctx,
+    pub(crate) args: [u64; 5],
+}
+
+/// Events the core produced, with what they share, on their way to be
+/// returned.
+#[derive(Debug)]
+pub(crate) struct Chunk {
+    pub(crate) events: Vec<Raw>,
+    /// The tables events refer to (see [`Raw::tab`]).
+    pub(crate) tables: Vec<Arc<GenTables>>,
+    /// The task names of the events with [`Raw::named`], in order.
+    pub(crate) names: Vec<Arc<[u8]>>,
+    /// The core's generation count when the last of `tables` was added.
+    tables_gen: u64,
+    /// After these events: `None`, more to come; `Some(Ok)`, the end;
+    /// `Some(Err)`, this error.
+    pub(crate) end: Option<Result<(), Error>>,
+    /// Input blocks the background thread is done with.
+    pub(crate) blocks: Vec<Vec<u8>>,
+}
+
+impl Default for Chunk {
+    fn default() -> Self {
+        Self {
+            events: Vec::new(),
+            tables: Vec::new(),
+            names: Vec::new(),
+            tables_gen: u64::MAX,
+            end: None,
+            blocks: Vec::new(),
+        }
+    }
+}
+
+impl Chunk {
+    /// An empty chunk with room for `n` events.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Self {
+            events: Vec::with_capacity(n),
+            ..Self::default()
+        }
+    }
+
+    /// Empties the chunk (keeping `blocks`).
+    pub(crate) fn clear(&mut self) {
+        self.events.clear();
+        self.tables.clear();
+        self.names.clear();
+        self.tables_gen = u64::MAX;
+        self.end = None;
+    }
+
+    /// The [`Raw::tab`] of the tables of generation number `gen` (counting
+    /// generations read).
+    #[inline]
+    fn tab(&mut self, gen: u64, tables: &Arc<GenTables>) -> u8 {
+        if self.tables_gen != gen {
+            self.tables.push(tables.clone());
+            self.tables_gen = gen;
+        }
+        self.tables.len() as u8
+    }
+
+    /// Whether no more events fit.
+    #[inline]
+    fn full(&self, limit: usize) -> bool {
+        self.events.len() >= limit || self.tables.len() >= MAX_TABLES
+    }
+}
+
+impl<R: Read> Reader<R> {
+    /// Reads the file header of `input` (buffered internally).
+    ///
+    /// Large traces are decoded on a background thread ([`Threading::Auto`]).
+    pub fn new(input: R) -> Result<Self, Error> {
+        Self::with_threading(input, Threading::Auto)
+    }
+
+    /// Reads the file header of `input` (buffered internally); `threading`
+    /// says whether to decode on a background thread.
+    pub fn with_threading(input: R, threading: Threading) -> Result<Self, Error> {
+        let mut input = BufReader::with_capacity(BUFFER, input);
+        let (version, header_len) = read_file_header(&mut input)?;
+        let switch_at = match threading {
+            Threading::Auto => AUTO_THRESHOLD,
+            Threading::Never => u64::MAX,
+            Threading::Always => 0,
+        };
+        Ok(Self {
+            version,
+            chunk: Chunk::default(),
+            pos: 0,
+            name_pos: 0,
+            state: State::Local {
+                core: Box::new(Core::new(version, header_len)),
+                input,
+                switch_at,
+            },
+        })
+    }
+
+    /// The trace's format version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// Reads the next event; `Ok(None)` at the end of the trace.
+    ///
+    /// After an error the reader is finished: further calls return
+    /// `Ok(None)`.
+    #[inline]
+    pub fn read_event(&mut self) -> Result<Option<Event>, Error> {
+        match self.buffered() {
+            Some(ev) => Ok(Some(ev)),
+            None => self.read_slow(),
+        }
+    }
+
+    /// The next event of the chunk, if any.
+    #[inline(always)]
+    fn buffered(&mut self) -> Option<Event> {
+        let raw = *self.chunk.events.get(self.pos)?;
+        self.pos += 1;
+        let table = match raw.tab {
+            0 => None,
+            i => self.chunk.tables.get(usize::from(i) - 1).cloned(),
+        };
+        let name = if raw.named {
+            self.name_pos += 1;
+            self.chunk.names.get(self.name_pos - 1).cloned()
+        } else {
+            None
+        };
+        Some(Event {
+            ty: raw.ty,
+            time: raw.time,
+            ctx: raw.ctx,
+            args: raw.args,
+            table,
+            name,
+        })
+    }
+
+    /// The chunk is used up: its end, or the next chunk's first event.
+    #[cold]
+    fn read_slow(&mut self) -> Result<Option<Event>, Error> {
+        loop {
+            if let Some(end) = self.chunk.end.take() {
+                // Stops the background thread, if any.
+                self.state = State::Done;
+                return end.map(|()| None);
+            }
+            self.pos = 0;
+            self.name_pos = 0;
+            match &mut self.state {
+                State::Done => return Ok(None),
+                State::Background(b) => b.next_chunk(&mut self.chunk),
+                State::Local {
+                    core,
+                    input,
+                    switch_at,
+                } => {
+                    if core.src.offset() >= *switch_at {
+                        let single =
+                            std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+                        if single && *switch_at != 0 {
+                            *switch_at = u64::MAX;
+                        } else if let State::Local { core, input, .. } =
+                            std::mem::replace(&mut self.state, State::Done)
+                        {
+                            self.state = State::Background(Background::start(core, input));
+                        }
+                        continue;
+                    }
+                    self.chunk.clear();
+                    core.fill(input, &mut self.chunk, LOCAL_CHUNK, true);
+                }
+            }
+            if let Some(ev) = self.buffered() {
+                return Ok(Some(ev));
+            }
+        }
+    }
+}
+
+/// The reader proper: turns the batches of a trace into Go's ordered,
+/// validated event stream. It owns no input: every call that may read is
+/// given one, so that the core can move to a background thread.
+#[derive(Debug)]
+pub(crate) struct Core {
+    src: GenerationReader,
     version: Version,
     gen: Option<Generation>,
     spill: Option<Spill>,
@@ -64,8 +333,6 @@ pub struct Reader<R> {
     types: TypeTable,
     /// The current generation's clock.
     ticks: Ticks,
-    /// The event last accepted by the ordering.
-    accepted: CurEvent,
     /// 1.22/1.23: whether the current generation's closing sync was emitted.
     emitted_sync: bool,
     syncs: u64,
@@ -77,16 +344,31 @@ pub struct Reader<R> {
     done: bool,
 }
 
-/// The outcome of an attempt to produce an event.
-type Next = Result<Option<Event>, Error>;
+/// What [`Core::next_slow`] did.
+enum Slow {
+    /// Produced an event or ended the stream (`Core::done`).
+    Went,
+    /// Stopped before reading input.
+    Paused,
+}
 
-impl<R: Read> Reader<R> {
-    /// Reads the file header of `input` (buffered internally).
-    pub fn new(input: R) -> Result<Self, Error> {
-        let src = GenerationReader::new(BufReader::with_capacity(BUFFER, input))?;
-        let version = src.version();
-        Ok(Self {
-            src,
+/// Go's monotonic fix-up: output times strictly increase.
+#[inline(always)]
+fn fix_time(last_ts: &mut i64, time: i64) -> i64 {
+    let time = if time <= *last_ts {
+        last_ts.wrapping_add(1)
+    } else {
+        time
+    };
+    *last_ts = time;
+    time
+}
+
+impl Core {
+    /// A reader core after a file header of `header_len` bytes.
+    pub(crate) fn new(version: Version, header_len: u64) -> Self {
+        Self {
+            src: GenerationReader::new(version, header_len),
             version,
             gen: None,
             spill: None,
@@ -97,149 +379,157 @@ impl<R: Read> Reader<R> {
             order: Ordering::default(),
             types: TypeTable::new(version),
             ticks: Ticks::new(trace_wire::Frequency::new(1)),
-            accepted: CurEvent::default(),
             emitted_sync: true,
             syncs: 0,
             last_ts: 0,
             generations: 0,
             at_end: false,
             done: false,
-        })
-    }
-
-    /// The trace's format version.
-    pub fn version(&self) -> Version {
-        self.version
-    }
-
-    /// Reads the next event; `Ok(None)` at the end of the trace.
-    ///
-    /// After an error the reader is finished: further calls return
-    /// `Ok(None)`.
-    pub fn read_event(&mut self) -> Result<Option<Event>, Error> {
-        if self.done {
-            return Ok(None);
         }
-        let res = if let Some(q) = self.order.queue.pop() {
-            self.emit_queued(q).map(Some)
-        } else if self.frontier.is_empty() || self.samples.len() != 0 || self.at_end {
-            self.next_slow()
-        } else {
-            // The common case: within a generation, no CPU sample pending.
-            self.advance_and_pop()
-        };
-        if !matches!(res, Ok(Some(_))) {
-            self.done = true;
-        }
-        res
     }
 
-    /// Returns an event the ordering queued.
-    fn emit_queued(&mut self, q: Queued) -> Result<Event, Error> {
-        let ev = CurEvent {
-            ty: q.ty,
-            time: q.time,
-            args: q.args,
-            offset: q.offset,
-        };
-        self.emit_wire(&ev, q.ctx, None)
-    }
-
-    /// Returns an event accepted by the ordering: checks its table
-    /// references and applies the monotonic time fix-up.
-    #[inline(always)]
-    fn emit_wire(
+    /// Adds events to `out` until it holds `limit` (or as many tables as a
+    /// chunk can refer to), reading `src` as needed; sets `out.end` when the
+    /// stream ends or fails. With `hold`, stops before reading input once
+    /// `out` has events (so that they are not kept waiting for input).
+    pub(crate) fn fill(
         &mut self,
-        ev: &CurEvent,
-        ctx: Ctx,
-        name: Option<Arc<[u8]>>,
-    ) -> Result<Event, Error> {
-        let info = *self.types.get(ev.ty);
-        // Sharing the tables costs two atomic operations per event; events
-        // that refer to no strings or stacks go without.
-        let table = match &self.gen {
-            Some(g) if info.tables => Some(g.tables.clone()),
-            _ => None,
-        };
-        if let Some(t) = &table {
-            if !ids_exist(&info, ev.ty, &ev.args, t) {
-                validate_table_ids(ev.ty, &ev.args, t)
-                    .map_err(|e| e.at(ev.offset).in_generation(t.gen))?;
-            }
+        src: &mut dyn BufRead,
+        out: &mut Chunk,
+        limit: usize,
+        hold: bool,
+    ) {
+        if let Err(e) = self.fill_inner(src, out, limit, hold) {
+            self.done = true;
+            out.end = Some(Err(e));
+        } else if self.done {
+            out.end = Some(Ok(()));
         }
-        Ok(Event {
-            ty: ev.ty,
-            time: self.fix_time(ev.time),
-            ctx,
-            args: ev.args,
-            table,
-            name,
-        })
     }
 
-    /// Returns a sync event or a CPU sample.
-    fn emit_other(&mut self, mut ev: Event) -> Result<Event, Error> {
-        if ev.ty != SYNC {
-            if let Some(t) = ev.table() {
-                validate_table_ids(ev.ty, &ev.args, t).map_err(|e| e.in_generation(t.gen))?;
-            }
-        }
-        ev.time = self.fix_time(ev.time);
-        Ok(ev)
-    }
-
-    /// Go's monotonic fix-up: output times strictly increase.
     #[inline]
-    fn fix_time(&mut self, time: i64) -> i64 {
-        let time = if time <= self.last_ts {
-            self.last_ts.wrapping_add(1)
-        } else {
-            time
-        };
-        self.last_ts = time;
-        time
+    fn fill_inner(
+        &mut self,
+        src: &mut dyn BufRead,
+        out: &mut Chunk,
+        limit: usize,
+        hold: bool,
+    ) -> Result<(), Error> {
+        while !self.done && !out.full(limit) {
+            if let Some(q) = self.order.queue.pop() {
+                self.emit_queued(q, out)?;
+            } else if self.frontier.is_empty() || self.samples.len() != 0 || self.at_end {
+                let hold = hold && !out.events.is_empty();
+                if let Slow::Paused = self.next_slow(src, out, hold)? {
+                    return Ok(());
+                }
+            } else {
+                // The common case: within a generation, no CPU sample pending.
+                self.advance(out)?;
+            }
+        }
+        Ok(())
     }
 
-    fn tables(&self) -> Option<Arc<GenTables>> {
-        self.gen.as_ref().map(|g| g.tables.clone())
+    /// Adds an event the ordering queued.
+    fn emit_queued(&mut self, q: Queued, out: &mut Chunk) -> Result<(), Error> {
+        let info = *self.types.get(q.ty);
+        let mut tab = 0;
+        if info.tables {
+            if let Some(g) = &self.gen {
+                tab = out.tab(self.generations, &g.tables);
+                let t = &*g.tables;
+                if !ids_exist(&info, q.ty, &q.args, t) {
+                    validate_table_ids(q.ty, &q.args, t)
+                        .map_err(|e| e.at(q.offset).in_generation(t.gen))?;
+                }
+            }
+        }
+        out.events.push(Raw {
+            ty: q.ty,
+            tab,
+            named: false,
+            time: fix_time(&mut self.last_ts, q.time),
+            ctx: q.ctx,
+            args: q.args,
+        });
+        Ok(())
     }
 
-    fn sync_event(&mut self, table: Option<Arc<GenTables>>, time: i64, clock: bool) -> Next {
+    /// Adds a sync event or a CPU sample; `tables`: whether it refers to the
+    /// current generation's tables.
+    fn emit_other(&mut self, mut ev: Raw, tables: bool, out: &mut Chunk) -> Result<(), Error> {
+        ev.tab = 0;
+        if let (true, Some(g)) = (tables, &self.gen) {
+            if ev.ty != SYNC {
+                validate_table_ids(ev.ty, &ev.args, &g.tables)
+                    .map_err(|e| e.in_generation(g.tables.gen))?;
+            }
+            ev.tab = out.tab(self.generations, &g.tables);
+        }
+        ev.time = fix_time(&mut self.last_ts, ev.time);
+        out.events.push(ev);
+        Ok(())
+    }
+
+    fn sync_event(
+        &mut self,
+        tables: bool,
+        time: i64,
+        clock: bool,
+        out: &mut Chunk,
+    ) -> Result<Slow, Error> {
         self.syncs += 1;
-        let ev = Event {
+        let ev = Raw {
             ty: SYNC,
+            tab: 0,
+            named: false,
             time,
             ctx: Ctx::NONE,
             args: [self.syncs, u64::from(clock), 0, 0, 0],
-            table,
-            name: None,
         };
-        self.emit_other(ev).map(Some)
+        self.emit_other(ev, tables, out)?;
+        Ok(Slow::Went)
+    }
+
+    /// The end of the stream.
+    fn end(&mut self) -> Result<Slow, Error> {
+        self.done = true;
+        Ok(Slow::Went)
     }
 
     /// The next event when none is queued: generation boundaries, CPU
-    /// samples, and advancing the ordering.
-    fn next_slow(&mut self) -> Next {
+    /// samples, and advancing the ordering. With `hold`, pauses instead of
+    /// reading input.
+    fn next_slow(
+        &mut self,
+        src: &mut dyn BufRead,
+        out: &mut Chunk,
+        hold: bool,
+    ) -> Result<Slow, Error> {
         if self.at_end {
-            return Ok(None);
+            return self.end();
         }
         while self.frontier.is_empty() && self.samples.len() == 0 {
             if self.version >= Version::Go125 {
-                return self.generation_boundary_go125();
+                return self.generation_boundary_go125(src, out, hold);
             }
             // Go 1.22/1.23: a sync closes the generation just finished.
             if !self.emitted_sync {
                 self.emitted_sync = true;
-                let table = self.tables();
-                return self.sync_event(table, self.last_ts, false);
+                let tables = self.gen.is_some();
+                return self.sync_event(tables, self.last_ts, false, out);
             }
             if let Some(e) = self.spill_err.take() {
                 return Err(e);
             }
             if self.gen.is_some() && self.spill.is_none() {
-                return Ok(None);
+                return self.end();
             }
-            self.read_generation()?;
+            if hold {
+                return Ok(Slow::Paused);
+            }
+            self.read_generation(src)?;
             self.start_cursors()?;
             self.emitted_sync = false;
             if self.generations == 1 {
@@ -252,8 +542,10 @@ impl<R: Read> Reader<R> {
         if let Some(&s) = self.samples.as_slice().first() {
             if self.frontier.min_time().is_none_or(|t| s.time < t) {
                 self.samples.next();
-                let ev = Event {
+                let ev = Raw {
                     ty: ty::CPU_SAMPLE,
+                    tab: 0,
+                    named: false,
                     time: s.time,
                     ctx: Ctx {
                         g: s.g,
@@ -261,66 +553,58 @@ impl<R: Read> Reader<R> {
                         m: s.m,
                     },
                     args: [s.stack, 0, 0, 0, 0],
-                    table: self.tables(),
-                    name: None,
                 };
-                return self.emit_other(ev).map(Some);
+                self.emit_other(ev, true, out)?;
+                return Ok(Slow::Went);
             }
         }
-        self.advance_and_pop()
-    }
-
-    /// Advances one event and returns the first event it yields.
-    #[inline(always)]
-    fn advance_and_pop(&mut self) -> Next {
-        self.advance()?;
-        if !self.order.accepted.queued {
-            let ev = self.accepted;
-            let ctx = self.order.accepted.ctx;
-            let name = self.order.accepted.name.take();
-            return self.emit_wire(&ev, ctx, name).map(Some);
-        }
-        match self.order.queue.pop() {
-            Some(q) => self.emit_queued(q).map(Some),
-            None => Err(self.failed_to_advance()),
-        }
+        self.advance(out)?;
+        Ok(Slow::Went)
     }
 
     /// Go 1.25's generation boundary: a sync before each generation, one at
     /// the end, and one before a read error.
-    fn generation_boundary_go125(&mut self) -> Next {
+    fn generation_boundary_go125(
+        &mut self,
+        src: &mut dyn BufRead,
+        out: &mut Chunk,
+        hold: bool,
+    ) -> Result<Slow, Error> {
         if let Some(e) = self.spill_err.take() {
             if self.spill_err_sync {
                 return Err(e);
             }
             self.spill_err = Some(e);
             self.spill_err_sync = true;
-            return self.sync_event(None, self.last_ts, false);
+            return self.sync_event(false, self.last_ts, false, out);
         }
         if self.gen.is_some() && self.spill.is_none() {
             self.at_end = true;
-            return self.sync_event(None, self.last_ts, false);
+            return self.sync_event(false, self.last_ts, false, out);
         }
-        if let Err(e) = self.read_generation() {
+        if hold {
+            return Ok(Slow::Paused);
+        }
+        if let Err(e) = self.read_generation(src) {
             self.spill_err = Some(e);
             self.spill_err_sync = true;
-            return self.sync_event(None, self.last_ts, false);
+            return self.sync_event(false, self.last_ts, false, out);
         }
         self.start_cursors()?;
         let Some(g) = &self.gen else {
-            return Ok(None);
+            return self.end();
         };
-        let (table, time) = (g.tables.clone(), g.tables.freq.ns(g.min_ts));
-        self.sync_event(Some(table), time, true)
+        let time = g.tables.freq.ns(g.min_ts);
+        self.sync_event(true, time, true, out)
     }
 
     /// Reads the next generation.
-    fn read_generation(&mut self) -> Result<(), Error> {
+    fn read_generation(&mut self, src: &mut dyn BufRead) -> Result<(), Error> {
         let spill = self.spill.take();
         let recycle = self.gen.take();
         self.frontier.clear();
         self.samples = Vec::new().into_iter();
-        let read = self.src.read(spill, recycle)?;
+        let read = self.src.read(src, spill, recycle)?;
         self.generations += 1;
         self.spill = read.spill;
         self.spill_err = read.deferred;
@@ -352,27 +636,30 @@ impl<R: Read> Reader<R> {
     }
 
     /// Advances one event of the current generation (Go's `ReadEvent` after
-    /// the generation checks), queueing what it yields.
+    /// the generation checks): adds it to `out`, or queues what it yields.
     #[inline(always)]
-    fn advance(&mut self) -> Result<(), Error> {
+    fn advance(&mut self, out: &mut Chunk) -> Result<(), Error> {
         if self.frontier.is_empty() {
             let gen = self.gen.as_ref().map_or(0, |g| g.gen);
             let dump = format!("[gen={gen}]\n\n\n{}\n", self.order.dump());
             return Err(Error::new(ErrorKind::FrontierEmpty { dump }).in_generation(gen));
         }
-        if self.try_advance(0)? {
-            return Ok(());
+        if !self.try_advance(0, out)? {
+            self.advance_others(out)?;
         }
-        self.advance_others()
+        if self.order.accepted.queued && self.order.queue.is_empty() {
+            return Err(self.failed_to_advance());
+        }
+        Ok(())
     }
 
     /// The root thread's event must wait: tries the other threads in time
     /// order (a sorted heap is still a heap).
     #[cold]
-    fn advance_others(&mut self) -> Result<(), Error> {
+    fn advance_others(&mut self, out: &mut Chunk) -> Result<(), Error> {
         self.frontier.sort();
         for i in 1..self.frontier.len() {
-            if self.try_advance(i)? {
+            if self.try_advance(i, out)? {
                 return Ok(());
             }
         }
@@ -380,10 +667,10 @@ impl<R: Read> Reader<R> {
     }
 
     /// Tries to advance the event of the cursor at `i` in the frontier. If it
-    /// is accepted, it is kept in `self.accepted` (and how to report it in
-    /// `self.order.accepted`).
+    /// is accepted, it goes to `out` (or, with the events it implies, to the
+    /// ordering's queue) once the thread's next event is decoded.
     #[inline(always)]
-    fn try_advance(&mut self, i: usize) -> Result<bool, Error> {
+    fn try_advance(&mut self, i: usize, out: &mut Chunk) -> Result<bool, Error> {
         let Self {
             gen: Some(g),
             frontier,
@@ -391,7 +678,8 @@ impl<R: Read> Reader<R> {
             version,
             types,
             ticks,
-            accepted,
+            last_ts,
+            generations,
             ..
         } = self
         else {
@@ -401,20 +689,62 @@ impl<R: Read> Reader<R> {
         if !order.advance(&mut c.ev, &g.tables, c.m, &mut c.slot, g.gen)? {
             return Ok(false);
         }
-        *accepted = c.ev;
+        // The event goes out now; it is taken back if decoding the thread's
+        // next event fails (that error comes first) or if it refers to
+        // missing strings or stacks.
+        let acc = &mut order.accepted;
+        let mut bad = None;
+        if !acc.queued {
+            let ev = &c.ev;
+            let info = *types.get(ev.ty);
+            let mut tab = 0;
+            if info.tables {
+                tab = out.tab(*generations, &g.tables);
+                if !ids_exist(&info, ev.ty, &ev.args, &g.tables) {
+                    bad = Some(ev.offset);
+                }
+            }
+            let named = match acc.name.take() {
+                Some(name) => {
+                    out.names.push(name);
+                    true
+                }
+                None => false,
+            };
+            out.events.push(Raw {
+                ty: ev.ty,
+                tab,
+                named,
+                time: fix_time(last_ts, ev.time),
+                ctx: acc.ctx,
+                args: ev.args,
+            });
+        }
         let batches = &g.threads[c.thread].batches;
         let dec = Decoder {
             version: *version,
             ticks: *ticks,
             types,
         };
-        let more = c
-            .next_event(batches, &g.arena, &dec)
-            .map_err(|e| e.in_generation(g.gen))?;
+        let more = match c.next_event(batches, &g.arena, &dec) {
+            Ok(more) => more,
+            Err(e) => {
+                if !acc.queued {
+                    out.events.pop();
+                }
+                return Err(e.in_generation(g.gen));
+            }
+        };
         if more {
             frontier.update(i);
         } else {
             frontier.remove(i);
+        }
+        if let (Some(offset), Some(ev)) = (bad, out.events.last()) {
+            if let Err(e) = validate_table_ids(ev.ty, &ev.args, &g.tables) {
+                out.events.pop();
+                return Err(e.at(offset).in_generation(g.tables.gen));
+            }
         }
         Ok(true)
     }

@@ -71,7 +71,13 @@ impl ClockSnapshot {
 }
 
 /// The tables of one generation.
+///
+/// Aligned so that, inside an `Arc`, the tables do not share a cache line
+/// (or its prefetch neighbour) with the reference counts: with a background
+/// thread, the counts change on the caller's thread for every event while
+/// the background thread reads the tables.
 #[derive(Debug)]
+#[repr(align(128))]
 pub(crate) struct GenTables {
     pub(crate) gen: u64,
     pub(crate) freq: Frequency,
