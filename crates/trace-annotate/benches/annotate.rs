@@ -194,11 +194,36 @@ fn peers(c: &mut Criterion) {
     g.finish();
 }
 
+/// Span enter + exit through `TraceLayer` (a region pair), and a whole span
+/// (task begin, region pair, task end), while recording.
+fn layer(c: &mut Criterion) {
+    use tracing_subscriber::layer::SubscriberExt;
+    let sub = trace_runtime::subscribe(Arc::new(Discard)).unwrap();
+    let mut g = c.benchmark_group("layer");
+    let subscriber = tracing_subscriber::registry().with(trace_annotate::TraceLayer::new());
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("span");
+        g.bench_function("span_enter_exit", |b| {
+            b.iter(|| {
+                let _enter = black_box(&span).enter();
+            })
+        });
+        g.bench_function("span_new_enter_exit_close", |b| {
+            b.iter(|| {
+                let span = tracing::info_span!("span");
+                let _enter = span.enter();
+            })
+        });
+    });
+    g.finish();
+    sub.unsubscribe().unwrap();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = clock, off, on, peers
+    targets = clock, off, on, peers, layer
 }
 criterion_main!(benches);

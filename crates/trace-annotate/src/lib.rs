@@ -11,6 +11,9 @@
 //! | `trace.Logf(ctx, category, format, ...)` | [`logf!`] |
 //! | `trace.IsEnabled()` | [`is_enabled`] |
 //!
+//! With the `tracing` feature (on by default), [`TraceLayer`] records
+//! `tracing` spans as tasks and regions and events as logs.
+//!
 //! Go passes the current task in a `context.Context`; here the task is
 //! explicit: the free functions annotate the background task, and the
 //! methods of [`Task`] annotate that task.
@@ -48,6 +51,11 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+#[cfg(feature = "tracing")]
+pub mod layer;
+#[cfg(feature = "tracing")]
+pub use layer::TraceLayer;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
