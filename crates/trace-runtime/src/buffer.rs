@@ -326,7 +326,7 @@ impl Buffers {
     pub(crate) fn drain(&self, gen: u64) -> Vec<GenTables> {
         let mut tables = Vec::with_capacity(self.slots.len());
         for slot in self.slots.iter() {
-            let t = slot.0.lock().with(|slot| {
+            let t = slot.0.lock_urgent().with(|slot| {
                 if slot.batch.open && slot.batch.gen == gen {
                     self.close(&mut slot.batch);
                 }

@@ -17,6 +17,10 @@ use crate::sync::{AtomicBool, Ordering, UnsafeCell};
 #[derive(Debug)]
 pub(crate) struct SpinLock<T> {
     locked: AtomicBool,
+    /// A [`lock_urgent`](SpinLock::lock_urgent) caller is waiting: a hint
+    /// that makes `try_lock` fail meanwhile.
+    #[cfg_attr(loom, allow(dead_code, reason = "a hint that loom builds ignore"))]
+    wanted: AtomicBool,
     data: UnsafeCell<T>,
 }
 
@@ -32,13 +36,43 @@ impl<T> SpinLock<T> {
     pub(crate) fn new(value: T) -> Self {
         Self {
             locked: AtomicBool::new(false),
+            wanted: AtomicBool::new(false),
             data: UnsafeCell::new(value),
+        }
+    }
+
+    /// Takes the lock if it is free and no [`lock_urgent`] caller waits.
+    ///
+    /// [`lock_urgent`]: SpinLock::lock_urgent
+    #[inline]
+    pub(crate) fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
+        // (A hint only, so not under loom, for the reason below.)
+        #[cfg(not(loom))]
+        if self.wanted.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.acquire()
+    }
+
+    /// Takes the lock ahead of [`try_lock`](SpinLock::try_lock) callers,
+    /// which fail while it waits: a stream of threads that keep taking the
+    /// lock cannot starve it. For the advancer, which must lock every slot
+    /// while busy writers keep taking them.
+    pub(crate) fn lock_urgent(&self) -> SpinGuard<'_, T> {
+        self.wanted.store(true, Ordering::Relaxed);
+        let mut round = 0;
+        loop {
+            if let Some(guard) = self.acquire() {
+                self.wanted.store(false, Ordering::Relaxed);
+                return guard;
+            }
+            crate::sync::spin_wait(&mut round);
         }
     }
 
     /// Takes the lock if it is free.
     #[inline]
-    pub(crate) fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
+    fn acquire(&self) -> Option<SpinGuard<'_, T>> {
         // A load first keeps a contended line shared instead of bouncing it.
         // (Not under loom, which may serve a stale value to a relaxed load
         // in a spin loop forever; the compare-exchange alone is the
@@ -58,7 +92,7 @@ impl<T> SpinLock<T> {
         Some(SpinGuard { lock: self })
     }
 
-    /// Takes the lock, spinning (and then yielding) while it is held.
+    /// Takes the lock, spinning (and then sleeping) while it is held.
     pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
         let mut round = 0;
         loop {
