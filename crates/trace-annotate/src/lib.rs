@@ -11,7 +11,8 @@
 //! | `trace.Logf(ctx, category, format, ...)` | [`logf!`] |
 //! | `trace.IsEnabled()` | [`is_enabled`] |
 //!
-//! With the `tracing` feature (on by default), [`TraceLayer`] records
+//! [`TracedExt::traced`] runs a future as a goroutine of its own (async
+//! tasks as goroutines). With the `tracing` feature (on by default), [`TraceLayer`] records
 //! `tracing` spans as tasks and regions and events as logs.
 //!
 //! Go passes the current task in a `context.Context`; here the task is
@@ -52,8 +53,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod future;
 #[cfg(feature = "tracing")]
 pub mod layer;
+pub use future::{Traced, TracedExt};
 #[cfg(feature = "tracing")]
 pub use layer::TraceLayer;
 

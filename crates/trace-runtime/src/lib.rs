@@ -9,6 +9,8 @@
 //!   relaxed atomic load while tracing is off ([`is_enabled`]).
 //! - **Threads as goroutines**: each thread that emits becomes an M with its
 //!   own P and goroutine, named after the thread, with its exit recorded.
+//! - **Async tasks as goroutines**: an [`AsyncTask`] is a goroutine of its
+//!   own, running while polled, waiting while pending, runnable once woken.
 //! - **Streaming** like Go's `trace.Start`/`trace.Stop`: [`start`], [`stop`].
 //! - **Subscribers**: [`subscribe`] any [`Subscriber`] (a flight recorder) to
 //!   receive whole generations; [`advance`] completes the current one.
@@ -68,6 +70,7 @@ mod stream;
 mod subscriber;
 mod sync;
 mod tables;
+mod task;
 mod thread;
 
 pub use clock::ClockSource;
@@ -80,6 +83,7 @@ pub use limits::{limit_generations, request_advance, GenerationLimits, LimitGuar
 pub use stack::StackMode;
 pub use stream::{start, stop, stream_state, StreamState};
 pub use subscriber::{Generation, Subscriber};
+pub use task::{AsyncTask, PollGuard, PollOutcome, TaskWaker};
 
 use std::sync::Arc;
 

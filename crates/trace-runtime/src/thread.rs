@@ -17,33 +17,18 @@
 //! subscriber whose first generation that was knows the goroutine before the
 //! thread's next event.
 //!
-//! # Async tasks as goroutines (the future adapter)
+//! # Async tasks as goroutines
 //!
-//! The design leaves room for a future adapter (`05-writer.md` §7.6) that
-//! makes each task a goroutine. What it needs, and where it plugs in:
-//!
-//! - **Executor workers** hold their P and run no thread-G between polls:
-//!   `ThreadState` gains a "scheduler mode" in which the thread-G is blocked
-//!   (`GoBlock`, then `GoUnblock`/`GoStart` of the thread-G on leaving) and
-//!   the lazy statuses become `ProcStatus` Running alone (plus `GoStatus`
-//!   Waiting for the thread-G). Events inside a poll are attributed to the
-//!   task-G, so `prepare` takes the current goroutine from the thread state
-//!   instead of assuming the thread-G.
-//! - **Task-Gs** get one atomic word packing (generation, `g_seq`, state),
-//!   changed by compare-exchange *under the writer's slot lock*, after the
-//!   writer read the generation: a writer whose generation is older than the
-//!   word's releases its slot and retries, so that a transition caused by
-//!   another thread is never written into an older generation (the rule that
-//!   already makes threads take their P before reading the generation). The
-//!   first transition of a generation writes `GoStatus` (Waiting or
-//!   Runnable, `m = -1`) and resets `g_seq`, as a Go waker does.
-//! - **The sweep** covers task-Gs too: like threads, a record per live
-//!   task-G with its status generation per parity, and `GoStatus` for those
-//!   silent in the closed generation, here in the no-thread batch (their
-//!   states are never Running there).
-//! - **Wake-ups** during a poll become `GoStop` at its end, never a
-//!   `GoUnblock` of a running task (rejected R5b); creation needs a P
-//!   (`GoCreate` from a plain thread or inside a poll).
+//! [`crate::task`] makes each [`AsyncTask`](crate::AsyncTask) a goroutine
+//! (`05-writer.md` §7.6). A thread that polls one enters *scheduler mode*:
+//! its thread-G blocks (`GoBlock "executor"`), it keeps its P, and its lazy
+//! statuses become `ProcStatus` Running, `GoStatus` Waiting for the
+//! thread-G, and `GoStatus` Running for the task it is polling, if any.
+//! Events inside a poll belong to the task-G. An event that needs a
+//! goroutine outside a poll (an annotation, the thread's exit) first
+//! unblocks and starts the thread-G again. The sweep knows each thread's
+//! mode at the end of the swept generation, and also states the status of
+//! every live task silent in it (in the no-thread batch).
 
 use std::cell::{Cell, OnceCell, RefCell};
 
@@ -51,6 +36,7 @@ use trace_wire::ty;
 
 use crate::buffer::{EventWriter, WriterState};
 use crate::sync::{self, Arc, AtomicU64, Mutex, Ordering};
+use crate::task::{TaskRegistry, TaskShared, T_RUNNING, T_WAITING};
 
 /// `pstatus` values.
 pub(crate) const P_RUNNING: u64 = 1;
@@ -75,6 +61,29 @@ pub(crate) struct ThreadRecord {
     /// The generation of the thread's exit events (`u64::MAX` while alive,
     /// 0 if it exited while tracing was off).
     exit_gen: AtomicU64,
+    /// Scheduler mode (thread-G blocked, §7.1): the generation of the last
+    /// change `<< 2`, the mode before that generation `<< 1`, the mode now.
+    mode: AtomicU64,
+}
+
+impl ThreadRecord {
+    /// Whether the thread was in scheduler mode at the end of generation
+    /// `gen`, if it wrote nothing in `gen`.
+    fn sched_in(&self, gen: u64) -> bool {
+        let w = self.mode.load(Ordering::Acquire);
+        if w >> 2 > gen {
+            w & 2 != 0
+        } else {
+            w & 1 != 0
+        }
+    }
+
+    fn set_sched(&self, gen: u64, sched: bool) {
+        let w = self.mode.load(Ordering::Relaxed);
+        let before = if w >> 2 == gen { w & 2 } else { (w & 1) << 1 };
+        self.mode
+            .store(gen << 2 | before | u64::from(sched), Ordering::Release);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -91,6 +100,7 @@ pub(crate) struct Threads {
     next_g: AtomicU64,
     procs: Mutex<FreeProcs>,
     registry: Mutex<Vec<Arc<ThreadRecord>>>,
+    tasks: TaskRegistry,
 }
 
 impl Default for Threads {
@@ -100,6 +110,7 @@ impl Default for Threads {
             next_g: AtomicU64::new(1),
             procs: Mutex::new(FreeProcs::default()),
             registry: Mutex::new(Vec::new()),
+            tasks: TaskRegistry::default(),
         }
     }
 }
@@ -150,11 +161,26 @@ impl Threads {
             if created <= gen && gen < exit && !written {
                 payload.clear();
                 encode(&mut payload, ty::PROC_STATUS, &[rec.p, P_RUNNING]);
-                encode(&mut payload, ty::GO_STATUS, &[rec.g, rec.m, G_RUNNING]);
+                if rec.sched_in(gen) {
+                    encode(&mut payload, ty::GO_STATUS, &[rec.g, u64::MAX, T_WAITING]);
+                } else {
+                    encode(&mut payload, ty::GO_STATUS, &[rec.g, rec.m, G_RUNNING]);
+                }
                 emit_batch(rec.m, &payload);
             }
             exit > gen
         });
+        drop(registry);
+        payload.clear();
+        self.tasks.sweep(gen, &mut payload);
+        if !payload.is_empty() {
+            emit_batch(trace_wire::NO_THREAD, &payload);
+        }
+    }
+
+    /// Registers a task for the sweep.
+    pub(crate) fn register_task(&self, task: Arc<TaskShared>) {
+        self.tasks.register(task);
     }
 
     fn register(&self, record: Arc<ThreadRecord>) {
@@ -163,7 +189,7 @@ impl Threads {
 }
 
 /// Encodes one timed event with `dt` 0.
-fn encode(out: &mut Vec<u8>, ty: u8, args: &[u64]) {
+pub(crate) fn encode(out: &mut Vec<u8>, ty: u8, args: &[u64]) {
     out.push(ty);
     out.push(0);
     for &a in args {
@@ -191,6 +217,12 @@ pub(crate) struct ThreadState {
     /// generation older than the one that holds the previous holder's
     /// `ProcStop`.
     p: (u64, u64),
+    /// Scheduler mode: the thread-G is blocked (§7.1).
+    sched: Cell<bool>,
+    /// The thread-G's sequence number in the current generation.
+    g_seq: Cell<u64>,
+    /// The task being polled on this thread.
+    current: RefCell<Option<Arc<TaskShared>>>,
 }
 
 impl ThreadState {
@@ -203,7 +235,44 @@ impl ThreadState {
             status_gen: Cell::new(0),
             stack_high: Cell::new(usize::MAX),
             stack_buffer: RefCell::new(Vec::new()),
+            sched: Cell::new(false),
+            g_seq: Cell::new(0),
+            current: RefCell::new(None),
         }
+    }
+
+    /// The task being polled on this thread.
+    pub(crate) fn current(&self) -> Option<Arc<TaskShared>> {
+        self.current.borrow().clone()
+    }
+
+    pub(crate) fn set_current(&self, task: Option<Arc<TaskShared>>) {
+        *self.current.borrow_mut() = task;
+    }
+
+    /// Blocks the thread-G if it runs (`GoBlock "executor"`), so that the
+    /// thread can run tasks; after [`prepare_with`](Self::prepare_with).
+    pub(crate) fn enter_scheduler(&self, w: &mut EventWriter<'_>) {
+        if self.sched.get() {
+            return;
+        }
+        let reason = w.string(b"executor");
+        w.event(ty::GO_BLOCK, &[reason, 0]);
+        self.sched.set(true);
+        if let Some(rec) = self.record.get() {
+            rec.set_sched(w.gen(), true);
+        }
+    }
+
+    /// Unblocks and runs the thread-G again (scheduler mode ends).
+    fn leave_scheduler(&self, w: &mut EventWriter<'_>) {
+        let Some(rec) = self.record.get() else { return };
+        let seq = self.g_seq.get();
+        w.event(ty::GO_UNBLOCK, &[rec.g, seq + 1, 0]);
+        w.event(ty::GO_START, &[rec.g, seq + 2]);
+        self.g_seq.set(seq + 2);
+        self.sched.set(false);
+        rec.set_sched(w.gen(), false);
     }
 
     /// The top of this thread's stack, looked up once.
@@ -232,6 +301,8 @@ impl ThreadState {
 
     /// Writes whatever must precede this thread's next event in `w`'s
     /// generation: its registration, or its lazy statuses.
+    /// Annotations need a goroutine: a thread in scheduler mode outside a
+    /// poll runs its thread-G again first.
     #[inline(always)]
     pub(crate) fn prepare(
         &self,
@@ -239,8 +310,21 @@ impl ThreadState {
         symbols: &crate::stack::Symbols,
         w: &mut EventWriter<'_>,
     ) {
-        if self.status_gen.get() != w.gen() {
-            self.prepare_slow(threads, symbols, w);
+        self.prepare_with(threads, symbols, w, true);
+    }
+
+    /// [`prepare`](Self::prepare), where `need_g` says whether the next
+    /// event needs a running goroutine.
+    #[inline(always)]
+    pub(crate) fn prepare_with(
+        &self,
+        threads: &Threads,
+        symbols: &crate::stack::Symbols,
+        w: &mut EventWriter<'_>,
+        need_g: bool,
+    ) {
+        if self.status_gen.get() != w.gen() || (need_g && self.sched.get()) {
+            self.prepare_slow(threads, symbols, w, need_g);
         }
     }
 
@@ -250,12 +334,35 @@ impl ThreadState {
         threads: &Threads,
         symbols: &crate::stack::Symbols,
         w: &mut EventWriter<'_>,
+        need_g: bool,
+    ) {
+        if self.status_gen.get() != w.gen() {
+            self.write_statuses(threads, symbols, w);
+        }
+        if need_g && self.sched.get() && self.current.borrow().is_none() {
+            self.leave_scheduler(w);
+        }
+    }
+
+    fn write_statuses(
+        &self,
+        threads: &Threads,
+        symbols: &crate::stack::Symbols,
+        w: &mut EventWriter<'_>,
     ) {
         let gen = w.gen();
         match self.record.get() {
             Some(rec) => {
                 w.event(ty::PROC_STATUS, &[rec.p, P_RUNNING]);
-                w.event(ty::GO_STATUS, &[rec.g, rec.m, G_RUNNING]);
+                if self.sched.get() {
+                    w.event(ty::GO_STATUS, &[rec.g, u64::MAX, T_WAITING]);
+                    if let Some(task) = &*self.current.borrow() {
+                        task.status(w, T_RUNNING, rec.m);
+                    }
+                } else {
+                    w.event(ty::GO_STATUS, &[rec.g, rec.m, G_RUNNING]);
+                }
+                self.g_seq.set(0);
                 rec.status_gen[(gen % 2) as usize].store(gen, Ordering::Release);
             }
             None => {
@@ -286,7 +393,10 @@ impl ThreadState {
                     status_gen,
                     created_gen: AtomicU64::new(gen),
                     exit_gen: AtomicU64::new(u64::MAX),
+                    mode: AtomicU64::new(0),
                 });
+                self.g_seq.set(1);
+                self.sched.set(false);
                 threads.register(Arc::clone(&rec));
                 let _ = self.record.set(rec);
             }

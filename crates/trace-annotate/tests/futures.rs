@@ -1,0 +1,210 @@
+//! Traced futures as goroutines on a tokio multi-thread runtime, read back
+//! with `trace-reader`: every task's goroutine has a consistent state
+//! history, and the goroutines are the traced futures plus the threads.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use trace_annotate::TracedExt;
+
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn record(name: &str, f: impl FnOnce()) -> Vec<String> {
+    let out = Capture::default();
+    trace_runtime::start(out.clone()).unwrap();
+    f();
+    trace_runtime::stop().unwrap();
+    let trace = out.0.lock().unwrap().clone();
+    if let Some(dir) = std::env::var_os("TRACE_ORACLE_DIR") {
+        std::fs::write(
+            std::path::Path::new(&dir).join(format!("futures_{name}.trace")),
+            &trace,
+        )
+        .unwrap();
+    }
+    let report = trace_reader::validate(&trace[..]);
+    assert!(report.is_valid(), "{report}");
+    trace_reader::Reader::new(&trace[..])
+        .unwrap()
+        .map(|e| e.map(|e| e.to_string()).unwrap())
+        .collect()
+}
+
+/// Per goroutine, its transitions `(from, to)` in order.
+fn histories(lines: &[String]) -> BTreeMap<u64, Vec<(String, String)>> {
+    let mut out: BTreeMap<u64, Vec<(String, String)>> = BTreeMap::new();
+    for l in lines {
+        let first = l.lines().next().unwrap();
+        if !first.contains("Resource=Goroutine(") {
+            continue;
+        }
+        let id = first.split("GoID=").nth(1).unwrap();
+        let mut parts = id.split(' ');
+        let g: u64 = parts.next().unwrap().parse().unwrap();
+        let (from, to) = parts.next().unwrap().split_once("->").unwrap();
+        out.entry(g)
+            .or_default()
+            .push((from.to_owned(), to.to_owned()));
+    }
+    out
+}
+
+/// Threads (M ids) that wrote events.
+fn threads(lines: &[String]) -> BTreeSet<i64> {
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("M=")?.split(' ').next()?.parse().ok())
+        .filter(|&m: &i64| m >= 0)
+        .collect()
+}
+
+/// Checks each goroutine's history: every transition starts where the
+/// previous one ended; tasks are created and destroyed.
+fn check(lines: &[String], tasks: &BTreeSet<u64>) {
+    let hist = histories(lines);
+    for (g, h) in &hist {
+        for pair in h.windows(2) {
+            assert_eq!(pair[0].1, pair[1].0, "goroutine {g}: {h:?}");
+        }
+        if tasks.contains(g) {
+            assert_eq!(h.first().unwrap().0, "NotExist", "goroutine {g}: {h:?}");
+            assert_eq!(h.last().unwrap().1, "NotExist", "goroutine {g}: {h:?}");
+        }
+    }
+    for g in tasks {
+        assert!(hist.contains_key(g), "task goroutine {g} missing");
+    }
+    let ms = threads(lines);
+    assert_eq!(
+        hist.len(),
+        tasks.len() + ms.len(),
+        "goroutines = traced futures + threads"
+    );
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(3)
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn tasks_sleep_yield_migrate_and_complete() {
+    let _g = serial();
+    let ids = Arc::new(Mutex::new(BTreeSet::new()));
+    let lines = record("tokio", || {
+        let rt = runtime();
+        let ids2 = Arc::clone(&ids);
+        rt.block_on(async move {
+            let mut handles = Vec::new();
+            for i in 0..50u64 {
+                let fut = async move {
+                    trace_annotate::log("step", "start");
+                    tokio::time::sleep(Duration::from_micros(100 * (i % 5))).await;
+                    tokio::task::yield_now().await;
+                    // Woken during its own poll: ends the poll runnable.
+                    let mut woke = false;
+                    std::future::poll_fn(|cx| {
+                        if std::mem::replace(&mut woke, true) {
+                            return std::task::Poll::Ready(());
+                        }
+                        cx.waker().wake_by_ref();
+                        std::task::Poll::Pending
+                    })
+                    .await;
+                    {
+                        let _r = trace_annotate::start_region("work");
+                    }
+                    i
+                }
+                .traced("job");
+                ids2.lock().unwrap().insert(fut.goroutine());
+                handles.push(tokio::spawn(fut));
+            }
+            for h in handles {
+                h.await.unwrap();
+            }
+        });
+        drop(rt);
+    });
+    check(&lines, &ids.lock().unwrap());
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("Reason=\"future pending\"")));
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("Reason=\"woken during poll\"")));
+}
+
+#[test]
+fn woken_from_outside_and_dropped_early() {
+    let _g = serial();
+    let mut ids = BTreeSet::new();
+    let lines = record("outside", || {
+        let rt = runtime();
+        // Woken by plain threads outside the runtime.
+        let mut handles = Vec::new();
+        for _ in 0..10 {
+            let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+            let fut = async move { rx.await.unwrap() }.traced("recv");
+            ids.insert(fut.goroutine());
+            handles.push(rt.spawn(fut));
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(2));
+                tx.send(7).unwrap();
+            })
+            .join()
+            .unwrap();
+        }
+        for h in handles {
+            assert_eq!(rt.block_on(h).unwrap(), 7);
+        }
+        // Dropped while waiting, and aborted.
+        let (_tx, rx) = tokio::sync::oneshot::channel::<u32>();
+        let pending = async move { rx.await.ok() }.traced("abandoned");
+        ids.insert(pending.goroutine());
+        let h = rt.spawn(pending);
+        std::thread::sleep(Duration::from_millis(5));
+        h.abort();
+        let _ = rt.block_on(h);
+        // Never polled.
+        let never = async {}.traced("never");
+        ids.insert(never.goroutine());
+        drop(never);
+        // Nested: traced futures polled inside a traced future.
+        let outer = async {
+            let a = async { tokio::time::sleep(Duration::from_millis(1)).await }.traced("a");
+            let b = async { tokio::task::yield_now().await }.traced("b");
+            let ids = (a.goroutine(), b.goroutine());
+            tokio::join!(a, b);
+            ids
+        }
+        .traced("outer");
+        ids.insert(outer.goroutine());
+        let (a, b) = rt.block_on(rt.spawn(outer)).unwrap();
+        ids.insert(a);
+        ids.insert(b);
+        drop(rt);
+    });
+    check(&lines, &ids);
+}

@@ -1,0 +1,418 @@
+//! Async tasks (futures) as goroutines (`05-writer.md` §7.6).
+//!
+//! An [`AsyncTask`] is a goroutine of its own, named `task <name>`:
+//!
+//! | moment | events | thread |
+//! | --- | --- | --- |
+//! | [`AsyncTask::new`] | `GoCreate` | the creating thread (it holds a P) |
+//! | [`AsyncTask::poll_begin`] | `GoStart` (after `GoUnblock` if it was polled without a wake) | the polling thread, which first stops running its own thread-G (`GoBlock "executor"`) or the task it is polling (`GoBlock "nested poll"`) |
+//! | [`PollGuard::end`] `Pending` | `GoBlock "future pending"`, or `GoStop "woken during poll"` if woken while polled | the polling thread |
+//! | [`PollGuard::end`] `Ready` | `GoDestroy` | the polling thread |
+//! | [`AsyncTask::wake`] while waiting | `GoUnblock` | the waking thread, whatever it is |
+//! | drop before completion | `GoStart`, `GoDestroy` (after `GoUnblock` if waiting) | the dropping thread |
+//!
+//! A thread that polled a task stays in *scheduler mode* (P held, no
+//! goroutine running, §7.1) until it records something that needs a
+//! goroutine (an annotation outside a poll, its exit); then its thread-G is
+//! unblocked and runs again.
+//!
+//! Every transition of a task happens under the task's mutex, with the
+//! generation read after taking it, so that a transition caused by another
+//! thread is never written into an older generation than the previous one.
+//! The advancer writes `GoStatus` for every live task silent in a closed
+//! generation (in the no-thread batch: their state is never Running there),
+//! so that a subscriber can start at any generation.
+//!
+//! ```
+//! use trace_runtime::{AsyncTask, PollOutcome};
+//!
+//! let task = AsyncTask::new("fetch");
+//! let poll = task.poll_begin();
+//! poll.end(PollOutcome::Pending);
+//! task.wake(); // from any thread
+//! let poll = task.poll_begin();
+//! poll.end(PollOutcome::Ready);
+//! ```
+
+use std::marker::PhantomData;
+
+use trace_wire::ty;
+
+use crate::buffer::EventWriter;
+use crate::runtime::{runtime, runtime_or_init, Runtime};
+use crate::sync::{self, Arc, AtomicU64, Mutex, Ordering};
+use crate::thread::{with_current, ThreadState};
+
+/// `gstatus` values of tasks (Go's wire values).
+pub(crate) const T_RUNNABLE: u64 = 1;
+pub(crate) const T_RUNNING: u64 = 2;
+pub(crate) const T_WAITING: u64 = 4;
+/// Not a wire value: the task completed or was dropped.
+pub(crate) const T_DEAD: u64 = 0;
+
+/// The file name of synthetic task frames.
+const TASK_FILE: &str = "<task>";
+
+/// What is shared between a task, its wakers and the advancer.
+#[derive(Debug)]
+pub(crate) struct TaskShared {
+    pub(crate) g: u64,
+    pub(crate) inner: Mutex<TaskInner>,
+    /// The generation of the task's last status (written by whoever owns the
+    /// task's transitions: the mutex holder, or the thread polling it).
+    pub(crate) status_gen: AtomicU64,
+    /// The task's sequence number in `status_gen`.
+    pub(crate) seq: AtomicU64,
+}
+
+#[derive(Debug)]
+pub(crate) struct TaskInner {
+    pub(crate) state: u64,
+    /// Woken while running (or while suspended by a nested poll).
+    notified: bool,
+}
+
+impl TaskShared {
+    /// The next sequence number in `w`'s generation, after writing the
+    /// task's status (`status`, on thread `m`) if this is its first event in
+    /// the generation.
+    fn next_seq(&self, w: &mut EventWriter<'_>, status: u64, m: u64) -> u64 {
+        let gen = w.gen();
+        if self.status_gen.load(Ordering::Relaxed) != gen {
+            w.event(ty::GO_STATUS, &[self.g, m, status]);
+            self.status_gen.store(gen, Ordering::Relaxed);
+            self.seq.store(0, Ordering::Relaxed);
+        }
+        let seq = self.seq.load(Ordering::Relaxed) + 1;
+        self.seq.store(seq, Ordering::Relaxed);
+        seq
+    }
+
+    /// Writes the task's status if this is its first event in `w`'s
+    /// generation, without a transition.
+    pub(crate) fn status(&self, w: &mut EventWriter<'_>, status: u64, m: u64) {
+        if self.status_gen.load(Ordering::Relaxed) != w.gen() {
+            w.event(ty::GO_STATUS, &[self.g, m, status]);
+            self.status_gen.store(w.gen(), Ordering::Relaxed);
+            self.seq.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What happened to a write.
+#[derive(Debug, PartialEq, Eq)]
+enum Written {
+    Yes,
+    /// Tracing is off: the transition happens unrecorded (the advancer
+    /// states the task's status when tracing comes back).
+    Off,
+    /// The thread is being torn down: nothing can be recorded.
+    NoThread,
+}
+
+/// Writes on the calling thread (after its registration or statuses, with
+/// its thread-G running if `need_g`).
+fn write(
+    rt: &Runtime,
+    need_g: bool,
+    f: impl FnOnce(&ThreadState, &mut EventWriter<'_>),
+) -> Written {
+    let ts = crate::clock::now();
+    let r = with_current(rt, |st| {
+        rt.buffers.write(&st.writer, ts, |w| {
+            st.prepare_with(&rt.threads, &rt.symbols, w, need_g);
+            f(st, w);
+        })
+    });
+    match r {
+        Some(Some(())) => Written::Yes,
+        Some(None) => Written::Off,
+        None => Written::NoThread,
+    }
+}
+
+/// An async task recorded as a goroutine of its own. Dropping it before it
+/// completed records its end on the dropping thread.
+#[derive(Debug)]
+pub struct AsyncTask {
+    shared: Arc<TaskShared>,
+}
+
+/// Whether a poll finished the task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollOutcome {
+    /// The future returned `Pending`: the task waits for a wake.
+    Pending,
+    /// The future completed: the goroutine ends.
+    Ready,
+}
+
+impl AsyncTask {
+    /// A new task whose goroutine Go's UI names `task <name>`; records its
+    /// creation (`GoCreate`) on the calling thread if tracing is on.
+    pub fn new(name: &str) -> AsyncTask {
+        let rt = runtime_or_init();
+        let shared = Arc::new(TaskShared {
+            g: rt.threads.new_g(),
+            inner: Mutex::new(TaskInner {
+                state: T_RUNNABLE,
+                notified: false,
+            }),
+            status_gen: AtomicU64::new(0),
+            seq: AtomicU64::new(0),
+        });
+        {
+            // Registered before the creation is written, so that the sweep
+            // of the generation after it covers the task.
+            let _inner = sync::lock(&shared.inner);
+            rt.threads.register_task(Arc::clone(&shared));
+            if crate::is_enabled() {
+                write(rt, false, |_, w| {
+                    let frame = format!("task {name}");
+                    let pc = rt.symbols.synthetic(&frame, TASK_FILE);
+                    let stack = w.stack(&[pc]);
+                    w.event(ty::GO_CREATE, &[shared.g, stack, 0]);
+                    shared.status_gen.store(w.gen(), Ordering::Relaxed);
+                    shared.seq.store(0, Ordering::Relaxed);
+                });
+            }
+        }
+        AsyncTask { shared }
+    }
+
+    /// The task's goroutine id.
+    pub fn goroutine(&self) -> u64 {
+        self.shared.g
+    }
+
+    /// A handle that wakes this task from any thread.
+    pub fn waker(&self) -> TaskWaker {
+        TaskWaker {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Records a wake-up (see [`TaskWaker::wake`]).
+    pub fn wake(&self) {
+        wake(&self.shared);
+    }
+
+    /// Records the start of a poll on the calling thread: the task runs
+    /// until [`PollGuard::end`] (or the guard's drop, which counts as
+    /// `Ready`). Polls may nest (a traced future polled inside another).
+    pub fn poll_begin(&self) -> PollGuard<'_> {
+        let Some(rt) = runtime() else {
+            return PollGuard {
+                task: self,
+                outer: None,
+                active: false,
+                _not_send: PhantomData,
+            };
+        };
+        let outer = suspend_current(rt);
+        start(rt, &self.shared);
+        PollGuard {
+            task: self,
+            outer,
+            active: true,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl Drop for AsyncTask {
+    fn drop(&mut self) {
+        let state = sync::lock(&self.shared.inner).state;
+        if state != T_DEAD {
+            self.poll_begin().end(PollOutcome::Ready);
+        }
+    }
+}
+
+/// Wakes an [`AsyncTask`] from any thread; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct TaskWaker {
+    shared: Arc<TaskShared>,
+}
+
+impl TaskWaker {
+    /// Records a wake-up: a waiting task becomes runnable (`GoUnblock` on
+    /// the calling thread, whatever it is); a task being polled will end its
+    /// poll runnable (`GoStop`); otherwise nothing.
+    pub fn wake(&self) {
+        wake(&self.shared);
+    }
+}
+
+fn wake(shared: &TaskShared) {
+    let mut inner = sync::lock(&shared.inner);
+    match inner.state {
+        T_WAITING => {
+            let written = match runtime() {
+                Some(rt) if crate::is_enabled() => write(rt, false, |_, w| {
+                    let seq = shared.next_seq(w, T_WAITING, u64::MAX);
+                    w.event(ty::GO_UNBLOCK, &[shared.g, seq, 0]);
+                }),
+                _ => Written::Off,
+            };
+            // From a thread being torn down, leave the task waiting: its
+            // next poll unblocks it.
+            if written != Written::NoThread {
+                inner.state = T_RUNNABLE;
+            }
+            inner.notified = true;
+        }
+        T_RUNNING => inner.notified = true,
+        _ => {}
+    }
+}
+
+/// A poll in progress; ends on [`end`](PollGuard::end) or on drop (as
+/// `Ready`). Not `Send`: a poll ends on the thread that began it.
+#[derive(Debug)]
+#[must_use = "a poll ends when the guard is dropped"]
+pub struct PollGuard<'a> {
+    task: &'a AsyncTask,
+    /// The task this thread was polling when this poll began.
+    outer: Option<Arc<TaskShared>>,
+    active: bool,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl PollGuard<'_> {
+    /// Ends the poll with `outcome`.
+    pub fn end(mut self, outcome: PollOutcome) {
+        self.finish(outcome);
+    }
+
+    fn finish(&mut self, outcome: PollOutcome) {
+        if !std::mem::take(&mut self.active) {
+            return;
+        }
+        let Some(rt) = runtime() else { return };
+        stop(rt, &self.task.shared, outcome);
+        if let Some(outer) = self.outer.take() {
+            start(rt, &outer);
+        }
+    }
+}
+
+impl Drop for PollGuard<'_> {
+    fn drop(&mut self) {
+        self.finish(PollOutcome::Ready);
+    }
+}
+
+/// Stops whatever goroutine the calling thread runs: the task it polls
+/// (returned, to be resumed) or its thread-G (scheduler mode).
+fn suspend_current(rt: &Runtime) -> Option<Arc<TaskShared>> {
+    let outer = with_current(rt, ThreadState::current).flatten();
+    match outer {
+        Some(outer) => {
+            let mut inner = sync::lock(&outer.inner);
+            if crate::is_enabled() {
+                // The outer task is still current for `prepare`.
+                write(rt, false, |_, w| {
+                    let reason = w.string(b"nested poll");
+                    w.event(ty::GO_BLOCK, &[reason, 0]);
+                });
+            }
+            inner.state = T_WAITING;
+            drop(inner);
+            with_current(rt, |st| st.set_current(None));
+            Some(outer)
+        }
+        None => {
+            if crate::is_enabled() {
+                write(rt, false, |st, w| st.enter_scheduler(w));
+            }
+            None
+        }
+    }
+}
+
+/// Makes `task` the running goroutine of the calling thread.
+fn start(rt: &Runtime, task: &Arc<TaskShared>) {
+    let mut inner = sync::lock(&task.inner);
+    let state = inner.state;
+    if crate::is_enabled() {
+        write(rt, false, |st, w| {
+            st.enter_scheduler(w);
+            if state == T_WAITING {
+                // Polled without a wake (a combinator polling its parts).
+                let seq = task.next_seq(w, T_WAITING, u64::MAX);
+                w.event(ty::GO_UNBLOCK, &[task.g, seq, 0]);
+                let seq = task.next_seq(w, T_RUNNABLE, u64::MAX);
+                w.event(ty::GO_START, &[task.g, seq]);
+            } else {
+                let seq = task.next_seq(w, T_RUNNABLE, u64::MAX);
+                w.event(ty::GO_START, &[task.g, seq]);
+            }
+        });
+    }
+    inner.state = T_RUNNING;
+    inner.notified = false;
+    drop(inner);
+    with_current(rt, |st| st.set_current(Some(Arc::clone(task))));
+}
+
+/// Ends the poll of `task`, the running goroutine of the calling thread.
+fn stop(rt: &Runtime, task: &Arc<TaskShared>, outcome: PollOutcome) {
+    let mut inner = sync::lock(&task.inner);
+    let notified = inner.notified;
+    let next = match outcome {
+        PollOutcome::Ready => T_DEAD,
+        PollOutcome::Pending if notified => T_RUNNABLE,
+        PollOutcome::Pending => T_WAITING,
+    };
+    if crate::is_enabled() {
+        write(rt, false, |_, w| match next {
+            T_DEAD => {
+                w.event(ty::GO_DESTROY, &[]);
+            }
+            T_RUNNABLE => {
+                let reason = w.string(b"woken during poll");
+                w.event(ty::GO_STOP, &[reason, 0]);
+            }
+            _ => {
+                let reason = w.string(b"future pending");
+                w.event(ty::GO_BLOCK, &[reason, 0]);
+            }
+        });
+    }
+    inner.state = next;
+    drop(inner);
+    with_current(rt, |st| st.set_current(None));
+}
+
+/// The live tasks, for the advancer's sweep.
+#[derive(Debug, Default)]
+pub(crate) struct TaskRegistry {
+    tasks: Mutex<Vec<Arc<TaskShared>>>,
+}
+
+impl TaskRegistry {
+    pub(crate) fn register(&self, task: Arc<TaskShared>) {
+        sync::lock(&self.tasks).push(task);
+    }
+
+    /// Writes, in generation `gen` (already drained), `GoStatus` for every
+    /// live task that is not running and has no status in `gen` or later,
+    /// and forgets dead tasks. `payload` receives the events of one
+    /// no-thread batch.
+    pub(crate) fn sweep(&self, gen: u64, payload: &mut Vec<u8>) {
+        let mut tasks = sync::lock(&self.tasks);
+        tasks.retain(|t| {
+            let inner = sync::lock(&t.inner);
+            if inner.state == T_DEAD {
+                return false;
+            }
+            if inner.state != T_RUNNING && t.status_gen.load(Ordering::Relaxed) < gen {
+                crate::thread::encode(payload, ty::GO_STATUS, &[t.g, u64::MAX, inner.state]);
+                t.status_gen.store(gen, Ordering::Relaxed);
+                t.seq.store(0, Ordering::Relaxed);
+            }
+            true
+        });
+    }
+}
