@@ -54,14 +54,17 @@ impl TraceLayer {
     }
 }
 
+/// A span entered on this thread: (span id, region depth, task, name).
+type Entered = (u64, u32, TaskId, &'static str);
+
 /// The task of a recorded span, kept in the span's extensions.
 #[derive(Debug, Clone, Copy)]
 struct SpanTask(TaskId);
 
 thread_local! {
     /// Spans entered on this thread and recorded as regions: (span id,
-    /// region depth).
-    static ENTERED: RefCell<Vec<(u64, u32)>> = const { RefCell::new(Vec::new()) };
+    /// region depth, task, name), so that exiting needs no span lookup.
+    static ENTERED: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
 }
 
 impl<S> Layer<S> for TraceLayer
@@ -90,23 +93,21 @@ where
         let Some(task) = span.extensions().get::<SpanTask>().map(|t| t.0) else {
             return;
         };
-        let depth = crate::begin_recorded(task, span.name());
-        let _ = ENTERED.try_with(|e| e.borrow_mut().push((id.into_u64(), depth)));
+        let name = span.metadata().name();
+        let depth = crate::begin_recorded(task, name);
+        let _ = ENTERED.try_with(|e| e.borrow_mut().push((id.into_u64(), depth, task, name)));
     }
 
-    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
         let raw = id.into_u64();
-        let depth = ENTERED.try_with(|e| {
+        let entered = ENTERED.try_with(|e| {
             let mut e = e.borrow_mut();
-            let at = e.iter().rposition(|&(s, _)| s == raw)?;
-            Some(e.remove(at).1)
+            let at = e.iter().rposition(|&(s, ..)| s == raw)?;
+            Some(e.remove(at))
         });
-        let Ok(Some(depth)) = depth else { return };
-        let Some(span) = ctx.span(id) else { return };
-        let Some(task) = span.extensions().get::<SpanTask>().map(|t| t.0) else {
-            return;
-        };
-        crate::end_region(depth, task, span.name());
+        if let Ok(Some((_, depth, task, name))) = entered {
+            crate::end_region(depth, task, name);
+        }
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
