@@ -5,7 +5,7 @@
 //! the same sift order, removal by bubbling to the root — because which of
 //! two events with the same timestamp comes first depends on it.
 
-use trace_wire::{varint, EventCursor, Frequency, Version};
+use trace_wire::{EventCursor, Frequency, Version};
 
 use crate::error::Error;
 use crate::generation::BatchRef;
@@ -62,7 +62,7 @@ impl Cursor {
 
     /// Decodes the next event into `self.ev`; `Ok(false)` when the thread has
     /// no more events.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next_event(
         &mut self,
         batches: &[BatchRef],
@@ -172,7 +172,7 @@ pub(crate) struct Decoder<'a> {
 impl Decoder<'_> {
     /// Decodes the timed event at the start of `data`: type, `dt`,
     /// arguments and encoded length. `None` if it is malformed.
-    #[inline]
+    #[inline(always)]
     fn decode(&self, data: &[u8]) -> Option<(u8, u64, [u64; 5], usize)> {
         let t = *data.first()?;
         let n = self.types.get(t).n_args;
@@ -182,8 +182,18 @@ impl Decoder<'_> {
         let mut pos = 1;
         let dt = uvarint(data, &mut pos)?;
         let mut args = [0u64; 5];
-        for a in args.iter_mut().take(usize::from(n).min(4)) {
-            *a = uvarint(data, &mut pos)?;
+        // At most four arguments (Go's wire format has no more).
+        if n > 0 {
+            args[0] = uvarint(data, &mut pos)?;
+            if n > 1 {
+                args[1] = uvarint(data, &mut pos)?;
+                if n > 2 {
+                    args[2] = uvarint(data, &mut pos)?;
+                    if n > 3 {
+                        args[3] = uvarint(data, &mut pos)?;
+                    }
+                }
+            }
         }
         Some((t, dt, args, pos))
     }
@@ -193,19 +203,31 @@ impl Decoder<'_> {
 /// truncated or overflows.
 #[inline(always)]
 fn uvarint(data: &[u8], pos: &mut usize) -> Option<u64> {
-    let b0 = *data.get(*pos)?;
-    if b0 < 0x80 {
-        *pos += 1;
-        return Some(u64::from(b0));
+    let mut p = *pos;
+    let b = *data.get(p)?;
+    if b < 0x80 {
+        *pos = p + 1;
+        return Some(u64::from(b));
     }
-    let b1 = *data.get(*pos + 1)?;
-    if b1 < 0x80 {
-        *pos += 2;
-        return Some(u64::from(b0 & 0x7f) | u64::from(b1) << 7);
+    let mut value = u64::from(b & 0x7f);
+    let mut shift = 7;
+    loop {
+        p += 1;
+        let b = *data.get(p)?;
+        if b < 0x80 {
+            // The tenth byte may only hold the top bit.
+            if shift == 63 && b > 1 {
+                return None;
+            }
+            *pos = p + 1;
+            return Some(value | u64::from(b) << shift);
+        }
+        if shift == 63 {
+            return None;
+        }
+        value |= u64::from(b & 0x7f) << shift;
+        shift += 7;
     }
-    let (v, n) = varint::decode(&data[*pos..]).ok()?;
-    *pos += n;
-    Some(v)
 }
 
 /// Go's frontier heap over cursors.
@@ -241,6 +263,13 @@ impl Frontier {
     #[inline]
     pub(crate) fn cursor(&mut self, i: usize) -> &mut Cursor {
         &mut self.cursors[self.heap[i].1 as usize]
+    }
+
+    /// The root cursor: the one whose next event is earliest.
+    #[inline]
+    pub(crate) fn root(&mut self) -> Option<&mut Cursor> {
+        let &(_, c) = self.heap.first()?;
+        self.cursors.get_mut(c as usize)
     }
 
     /// The cursors in heap order.

@@ -48,6 +48,7 @@ impl<V> IdMap<V> {
         }
     }
 
+    #[inline]
     pub(crate) fn contains(&self, id: u64) -> bool {
         self.get(id).is_some()
     }

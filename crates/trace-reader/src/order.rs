@@ -308,6 +308,9 @@ pub(crate) struct Ordering {
     pub(crate) queue: Queue,
     /// How to report the event last accepted.
     pub(crate) accepted: Accepted,
+    /// The task name a `TaskEnd` just accepted carries, from its
+    /// `TaskBegin`.
+    pub(crate) name: Option<Arc<[u8]>>,
 }
 
 impl Default for Ordering {
@@ -322,6 +325,7 @@ impl Default for Ordering {
             initial_gen: 0,
             queue: Queue::default(),
             accepted: Accepted::default(),
+            name: None,
         }
     }
 }
@@ -339,8 +343,6 @@ struct Step<'a> {
     new: Ctx,
     /// Whether the handler queued its events (it synthesized some).
     queued: bool,
-    /// A `TaskEnd`'s task name.
-    name: Option<Arc<[u8]>>,
 }
 
 impl Step<'_> {
@@ -353,22 +355,20 @@ impl Step<'_> {
 }
 
 /// An accepted event: how to report it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Accepted {
     /// The context to report the event in.
     pub(crate) ctx: Ctx,
     /// The event and the ones synthesized with it are in the queue (the
     /// event itself is not to be reported from the cursor).
     pub(crate) queued: bool,
-    /// A `TaskEnd`'s task name, from its `TaskBegin`.
-    pub(crate) name: Option<Arc<[u8]>>,
 }
 
 impl Ordering {
     /// Tries to advance `ev`, the next event of thread `m` (cached thread
     /// slot `slot`). `Ok(true)`: accepted, to be reported as
     /// [`Ordering::accepted`] says; `Ok(false)`: not yet.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn advance(
         &mut self,
         ev: &mut CurEvent,
@@ -411,7 +411,6 @@ impl Ordering {
             report: cur,
             new: cur,
             queued: false,
-            name: None,
         };
         match self.dispatch(&mut step) {
             Ok(true) => {
@@ -426,7 +425,6 @@ impl Ordering {
                 self.accepted = Accepted {
                     ctx: step.report,
                     queued: step.queued,
-                    name: step.name,
                 };
                 Ok(true)
             }
@@ -466,6 +464,7 @@ impl Ordering {
         });
     }
 
+    #[inline(always)]
     fn dispatch(&mut self, s: &mut Step<'_>) -> Advance {
         match s.ev.ty {
             ty::PROCS_CHANGE | ty::GO_LABEL | ty::USER_LOG => self.annotation(s),
@@ -1046,7 +1045,7 @@ impl Ordering {
         s.ev.args[2] = task.as_ref().map_or(u64::MAX, |t| t.parent);
         validate(s.cur, USER_GO)?;
         self.push(s, s.cur);
-        s.name = task.map(|t| t.name);
+        self.name = task.map(|t| t.name);
         s.accept(s.cur)
     }
 

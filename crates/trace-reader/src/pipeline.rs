@@ -22,10 +22,10 @@ use std::thread::JoinHandle;
 use crate::reader::{Chunk, Core, BUFFER};
 
 /// Events per chunk.
-const CHUNK: usize = 2048;
+const CHUNK: usize = 8192;
 
 /// Chunks in flight, counting the one being filled and the one being read.
-const CHUNKS: usize = 6;
+const CHUNKS: usize = 4;
 
 /// Blocks of input the worker asks for ahead of the one it reads.
 const LOOKAHEAD: usize = 2;

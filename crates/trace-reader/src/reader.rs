@@ -425,10 +425,79 @@ impl Core {
                 }
             } else {
                 // The common case: within a generation, no CPU sample pending.
-                self.advance(out)?;
+                self.run(out, limit)?;
             }
         }
         Ok(())
+    }
+
+    /// The common case: advances the events of the current generation into
+    /// `out` while nothing is queued (no CPU sample is pending), until `out`
+    /// holds `limit` events, an advance queues events, or the generation's
+    /// events are all out.
+    #[inline(always)]
+    fn run(&mut self, out: &mut Chunk, limit: usize) -> Result<(), Error> {
+        /// Why the loop stopped.
+        enum Stop {
+            Done,
+            /// The root thread's event must wait.
+            Blocked,
+            /// An advance queued nothing although it said it did.
+            Failed,
+        }
+        let Self {
+            gen: Some(g),
+            frontier,
+            order,
+            version,
+            types,
+            ticks,
+            last_ts,
+            generations,
+            ..
+        } = self
+        else {
+            return self.advance(out);
+        };
+        let dec = Decoder {
+            version: *version,
+            ticks: *ticks,
+            types,
+        };
+        let tab = out.tab(*generations, &g.tables);
+        let stop = loop {
+            let Some(c) = frontier.root() else {
+                break Stop::Done;
+            };
+            if !order.advance(&mut c.ev, &g.tables, c.m, &mut c.slot, g.gen)? {
+                break Stop::Blocked;
+            }
+            if accept(c, order, g, &dec, tab, last_ts, out)? {
+                frontier.update(0);
+            } else {
+                frontier.remove(0);
+            }
+            if order.accepted.queued {
+                if order.queue.is_empty() {
+                    break Stop::Failed;
+                }
+                break Stop::Done;
+            }
+            if out.events.len() >= limit {
+                break Stop::Done;
+            }
+        };
+        match stop {
+            Stop::Done => Ok(()),
+            Stop::Blocked => {
+                self.advance_others(out)?;
+                if self.order.accepted.queued && self.order.queue.is_empty() {
+                    return Err(self.failed_to_advance());
+                }
+                Ok(())
+            }
+            Stop::Failed => Err(self.failed_to_advance()),
+        }
     }
 
     /// Adds an event the ordering queued.
@@ -689,62 +758,16 @@ impl Core {
         if !order.advance(&mut c.ev, &g.tables, c.m, &mut c.slot, g.gen)? {
             return Ok(false);
         }
-        // The event goes out now; it is taken back if decoding the thread's
-        // next event fails (that error comes first) or if it refers to
-        // missing strings or stacks.
-        let acc = &mut order.accepted;
-        let mut bad = None;
-        if !acc.queued {
-            let ev = &c.ev;
-            let info = *types.get(ev.ty);
-            let mut tab = 0;
-            if info.tables {
-                tab = out.tab(*generations, &g.tables);
-                if !ids_exist(&info, ev.ty, &ev.args, &g.tables) {
-                    bad = Some(ev.offset);
-                }
-            }
-            let named = match acc.name.take() {
-                Some(name) => {
-                    out.names.push(name);
-                    true
-                }
-                None => false,
-            };
-            out.events.push(Raw {
-                ty: ev.ty,
-                tab,
-                named,
-                time: fix_time(last_ts, ev.time),
-                ctx: acc.ctx,
-                args: ev.args,
-            });
-        }
-        let batches = &g.threads[c.thread].batches;
         let dec = Decoder {
             version: *version,
             ticks: *ticks,
             types,
         };
-        let more = match c.next_event(batches, &g.arena, &dec) {
-            Ok(more) => more,
-            Err(e) => {
-                if !acc.queued {
-                    out.events.pop();
-                }
-                return Err(e.in_generation(g.gen));
-            }
-        };
-        if more {
+        let tab = out.tab(*generations, &g.tables);
+        if accept(c, order, g, &dec, tab, last_ts, out)? {
             frontier.update(i);
         } else {
             frontier.remove(i);
-        }
-        if let (Some(offset), Some(ev)) = (bad, out.events.last()) {
-            if let Err(e) = validate_table_ids(ev.ty, &ev.args, &g.tables) {
-                out.events.pop();
-                return Err(e.at(offset).in_generation(g.tables.gen));
-            }
         }
         Ok(true)
     }
@@ -768,9 +791,76 @@ impl Core {
     }
 }
 
+/// Reports the event of cursor `c`, which the ordering just accepted: adds
+/// it to `out` (unless the ordering queued it), with `tab` if it refers to
+/// the tables, then decodes the thread's next event. Returns whether the
+/// thread has one. The event is taken back if decoding fails (that error
+/// comes first) or if it refers to missing strings or stacks.
+#[inline(always)]
+fn accept(
+    c: &mut Cursor,
+    order: &mut Ordering,
+    g: &Generation,
+    dec: &Decoder<'_>,
+    tab: u8,
+    last_ts: &mut i64,
+    out: &mut Chunk,
+) -> Result<bool, Error> {
+    let acc = order.accepted;
+    let name = if order.name.is_some() {
+        order.name.take()
+    } else {
+        None
+    };
+    let mut bad = None;
+    if !acc.queued {
+        let ev = &c.ev;
+        let info = *dec.types.get(ev.ty);
+        let mut t = 0;
+        if info.tables {
+            t = tab;
+            if !ids_exist(&info, ev.ty, &ev.args, &g.tables) {
+                bad = Some(ev.offset);
+            }
+        }
+        let named = match name {
+            Some(name) => {
+                out.names.push(name);
+                true
+            }
+            None => false,
+        };
+        out.events.push(Raw {
+            ty: ev.ty,
+            tab: t,
+            named,
+            time: fix_time(last_ts, ev.time),
+            ctx: acc.ctx,
+            args: ev.args,
+        });
+    }
+    let batches = &g.threads[c.thread].batches;
+    let more = match c.next_event(batches, &g.arena, dec) {
+        Ok(more) => more,
+        Err(e) => {
+            if !acc.queued {
+                out.events.pop();
+            }
+            return Err(e.in_generation(g.gen));
+        }
+    };
+    if let (Some(offset), Some(ev)) = (bad, out.events.last()) {
+        if let Err(e) = validate_table_ids(ev.ty, &ev.args, &g.tables) {
+            out.events.pop();
+            return Err(e.at(offset).in_generation(g.tables.gen));
+        }
+    }
+    Ok(more)
+}
+
 /// Whether every stack and string an event refers to exists (the fast check;
 /// [`validate_table_ids`] says which does not).
-#[inline]
+#[inline(always)]
 fn ids_exist(info: &TypeInfo, t: u8, args: &[u64; 5], table: &GenTables) -> bool {
     let mut bits = info.stacks;
     while bits != 0 {
