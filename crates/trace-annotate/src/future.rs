@@ -45,7 +45,7 @@ pub trait TracedExt: Future + Sized {
     fn traced(self, name: &str) -> Traced<Self> {
         Traced {
             task: AsyncTask::new(name),
-            fut: Box::pin(self),
+            fut: Some(Box::pin(self)),
             waker: None,
             done: false,
         }
@@ -58,7 +58,9 @@ impl<F: Future> TracedExt for F {}
 #[must_use = "futures do nothing unless polled"]
 pub struct Traced<F> {
     task: AsyncTask,
-    fut: Pin<Box<F>>,
+    /// Dropped inside the last poll (or the drop), so that what its drop
+    /// records (a span closing) belongs to the task.
+    fut: Option<Pin<Box<F>>>,
     /// The executor's waker and ours wrapping it, reused while the
     /// executor's waker stays the same.
     waker: Option<(Waker, Waker)>,
@@ -78,6 +80,17 @@ impl<F> Traced<F> {
     /// The goroutine id of the task in the trace.
     pub fn goroutine(&self) -> u64 {
         self.task.goroutine()
+    }
+}
+
+impl<F> Drop for Traced<F> {
+    fn drop(&mut self) {
+        if let Some(fut) = self.fut.take() {
+            // Dropped before completion: the task runs its drop, then ends.
+            let guard = self.task.poll_begin();
+            drop(fut);
+            guard.end(PollOutcome::Ready);
+        }
     }
 }
 
@@ -103,9 +116,9 @@ impl<F: Future> Future for Traced<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
-        if this.done {
-            return this.fut.as_mut().poll(cx);
-        }
+        let Some(fut) = this.fut.as_mut() else {
+            panic!("`Traced` polled after completion");
+        };
         let inner = cx.waker();
         let waker = match &this.waker {
             Some((cached, ours)) if cached.will_wake(inner) => ours.clone(),
@@ -119,8 +132,9 @@ impl<F: Future> Future for Traced<F> {
             }
         };
         let guard = this.task.poll_begin();
-        let result = this.fut.as_mut().poll(&mut Context::from_waker(&waker));
+        let result = fut.as_mut().poll(&mut Context::from_waker(&waker));
         if result.is_ready() {
+            this.fut = None;
             this.done = true;
             guard.end(PollOutcome::Ready);
         } else {

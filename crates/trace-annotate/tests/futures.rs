@@ -208,3 +208,47 @@ fn woken_from_outside_and_dropped_early() {
     });
     check(&lines, &ids);
 }
+
+#[test]
+fn tasks_waiting_across_generations() {
+    let _g = serial();
+    let config = trace_runtime::config();
+    trace_runtime::configure(config.clone().generation_period(Duration::from_millis(1))).unwrap();
+    let mut ids = BTreeSet::new();
+    let lines = record("generations", || {
+        let rt = runtime();
+        let mut handles = Vec::new();
+        let mut senders = Vec::new();
+        for i in 0..20u64 {
+            let (tx, rx) = tokio::sync::oneshot::channel::<u64>();
+            senders.push(tx);
+            let fut = async move {
+                tokio::time::sleep(Duration::from_millis(2 + i % 4)).await;
+                trace_annotate::log("step", "slept");
+                let v = rx.await.unwrap();
+                tokio::time::sleep(Duration::from_millis(3)).await;
+                v
+            }
+            .traced("long");
+            ids.insert(fut.goroutine());
+            handles.push(rt.spawn(fut));
+        }
+        std::thread::sleep(Duration::from_millis(15));
+        for (i, tx) in senders.into_iter().enumerate() {
+            tx.send(i as u64).unwrap();
+            if i % 5 == 0 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        for h in handles {
+            rt.block_on(h).unwrap();
+        }
+        drop(rt);
+    });
+    trace_runtime::configure(config).unwrap();
+    assert!(
+        lines.iter().filter(|l| l.contains(" Sync ")).count() > 5,
+        "several generations"
+    );
+    check(&lines, &ids);
+}
