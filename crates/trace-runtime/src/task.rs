@@ -389,11 +389,20 @@ fn stop(rt: &Runtime, task: &Arc<TaskShared>, outcome: PollOutcome) {
 #[derive(Debug, Default)]
 pub(crate) struct TaskRegistry {
     tasks: Mutex<Vec<Arc<TaskShared>>>,
+    /// The length at which [`register`](Self::register) forgets dead tasks
+    /// (so that the list stays bounded while no sweep runs).
+    prune_at: AtomicU64,
 }
 
 impl TaskRegistry {
     pub(crate) fn register(&self, task: Arc<TaskShared>) {
-        sync::lock(&self.tasks).push(task);
+        let mut tasks = sync::lock(&self.tasks);
+        if tasks.len() as u64 >= self.prune_at.load(Ordering::Relaxed) {
+            tasks.retain(|t| sync::lock(&t.inner).state != T_DEAD);
+            self.prune_at
+                .store((tasks.len() as u64 * 2).max(64), Ordering::Relaxed);
+        }
+        tasks.push(task);
     }
 
     /// Writes, in generation `gen` (already drained), `GoStatus` for every
