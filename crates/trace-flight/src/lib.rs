@@ -1,5 +1,91 @@
-//! Not implemented yet: see `docs/architecture.md` for the planned role of this crate.
+//! An always-on flight recorder of Go-format execution traces: keep the
+//! last few seconds (or megabytes) of a program's trace in memory, and write
+//! them as a valid trace that `go tool trace` opens, when something
+//! interesting happens: a slow request, a panic, a signal, an operator's
+//! request.
 //!
-//! This crate deliberately exposes no API until it is implemented, so nothing can
-//! depend on behaviour it does not have.
+//! The API follows Go 1.25's `runtime/trace.FlightRecorder`:
+//! [`FlightRecorder::new`] with a [`FlightRecorderConfig`] (`min_age`,
+//! `max_bytes`; defaults 10 s and 10 MiB), [`start`](FlightRecorder::start),
+//! [`stop`](FlightRecorder::stop), [`enabled`](FlightRecorder::enabled) and
+//! [`write_to`](FlightRecorder::write_to), which completes the current
+//! generation and writes the file header and the retained generations.
+//! Recording goes through `trace-runtime` (usually through
+//! `trace-annotate`'s tasks, regions and logs).
+//!
+//! # Example
+//!
+//! ```
+//! use trace_flight::{FlightRecorder, FlightRecorderConfig};
+//! use trace_runtime::{log, TaskId};
+//!
+//! let recorder = FlightRecorder::new(FlightRecorderConfig::default());
+//! recorder.start()?;
+//! log(TaskId::BACKGROUND, "request", "took 2 s");
+//! let mut trace = Vec::new();
+//! recorder.write_to(&mut trace)?; // a whole trace: `go tool trace` opens it
+//! recorder.stop()?;
+//! assert!(trace.starts_with(b"go 1.23 trace"));
+//! # Ok::<(), trace_flight::Error>(())
+//! ```
+//!
+//! # Beyond Go's recorder
+//!
+//! - **`max_bytes` is a hard bound** on the trace bytes a recorder holds
+//!   (complete generations and the one being recorded), from 64 KiB up.
+//!   The recorder asks the runtime to advance early, when the current
+//!   generation reaches a quarter of the bound, and evicts the oldest
+//!   generations as new bytes arrive. A generation that alone outgrows the
+//!   bound is dropped whole rather than kept ([`Stats::generations_dropped`];
+//!   rare unless busy threads outnumber the CPUs enough to delay the
+//!   runtime's advance by tens of milliseconds). Below 64 KiB (less than one
+//!   batch) the newest complete generation is kept whole, as Go does.
+//!   [`FlightRecorder::stats`] reports the peak.
+//! - **`min_age` finer than a second**: the runtime's generations shorten
+//!   to a quarter of `min_age` (at least 10 ms) while the recorder runs.
+//! - **Several recorders at once**, each with its own window, alongside
+//!   streaming (`trace_runtime::start`).
+//! - **Snapshots never block recording threads**: those never touch a
+//!   recorder (the runtime's flusher thread delivers to it), and a snapshot
+//!   shares the immutable generations (see [`Snapshot`]) and writes them
+//!   without holding any lock. Its only effect on recording is the
+//!   generation advance it asks for, the same the runtime makes every
+//!   period.
+//! - **Dumps on a panic** ([`install_panic_hook`]) and on a Unix signal
+//!   ([`dump_on_signal`]), and an **admin HTTP endpoint** (`AdminServer`,
+//!   feature `http`): loopback by default, bearer token, rate-limited.
+//!
+//! # Reading a snapshot's Sync events
+//!
+//! Snapshots are in the Go 1.23 format. Its reader (Go's and ours) emits
+//! one `Sync` event at the end of each generation, so a snapshot of one
+//! generation reads as its events then one `Sync`; Go 1.25's reader emits a
+//! `Sync` before each generation and one at the end, which is why Go's own
+//! flight-recorder tests count two for one generation.
+//!
+//! # Features
+//!
+//! - `http`: `AdminServer` and `AdminConfig`, an admin endpoint that serves
+//!   snapshots (adds `tiny_http`).
+//!
+//! MSRV: the workspace's `rust-version`.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod blocks;
+mod dump;
+mod error;
+#[cfg(feature = "http")]
+mod http;
+mod recorder;
+mod ring;
+mod snapshot;
+
+#[cfg(unix)]
+pub use dump::{dump_on_signal, SignalDump};
+pub use dump::{install_panic_hook, DumpTarget, PANIC_DUMP_TIMEOUT};
+pub use error::Error;
+#[cfg(feature = "http")]
+pub use http::{AdminConfig, AdminServer};
+pub use recorder::{FlightRecorder, FlightRecorderConfig, Stats};
+pub use snapshot::Snapshot;

@@ -1,0 +1,99 @@
+//! Helpers for the flight recorder's integration tests: reading snapshots
+//! back with our reader, a lock that serializes tests (the trace runtime is
+//! process-wide), and the hook that saves traces for `cargo xtask oracle`.
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use trace_reader::{EventKind, Reader, Validator};
+
+/// Serializes the tests of one binary.
+pub(crate) fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What a trace holds, as read back.
+#[derive(Debug, Default)]
+pub(crate) struct Summary {
+    pub(crate) n_events: u64,
+    pub(crate) n_syncs: u64,
+    /// Event indexes of the Sync events.
+    pub(crate) syncs: Vec<u64>,
+    /// The generation numbers of the trace's batches, each once, in order.
+    pub(crate) generations: Vec<u64>,
+    /// (category, message) of every log.
+    pub(crate) logs: Vec<(String, String)>,
+}
+
+/// Reads `trace` to the end with our reader (which rejects what Go's
+/// rejects), runs every event through our validator (after Go's test
+/// validator), and checks the batches' generations are consecutive; panics
+/// with the first problem.
+pub(crate) fn read_back(trace: &[u8]) -> Summary {
+    let mut res = Summary::default();
+    let mut batches = trace_wire::Batches::new(trace).expect("a trace header");
+    while let Some(b) = batches.next_batch().expect("well-framed batches") {
+        let gen = b.header.gen;
+        match res.generations.last() {
+            Some(&last) if last == gen => {}
+            Some(&last) => assert_eq!(gen, last + 1, "generations are consecutive"),
+            None => {}
+        }
+        if res.generations.last() != Some(&gen) {
+            res.generations.push(gen);
+        }
+    }
+    let reader = Reader::new(trace).expect("a trace header");
+    let mut validator = Validator::new(reader.version());
+    for event in reader {
+        let event = match event {
+            Ok(e) => e,
+            Err(e) => panic!("invalid trace after {} events: {e}", res.n_events),
+        };
+        let violations = validator.event(&event);
+        assert!(violations.is_empty(), "invalid trace: {}", violations[0]);
+        if event.kind() == EventKind::Sync {
+            res.n_syncs += 1;
+            res.syncs.push(res.n_events);
+        }
+        if let Some(log) = event.log() {
+            res.logs.push((
+                log.category.to_string_lossy().into_owned(),
+                log.message.to_string_lossy().into_owned(),
+            ));
+        }
+        res.n_events += 1;
+    }
+    res
+}
+
+/// Saves `trace` as `$TRACE_ORACLE_DIR/flight_<name>.trace` when that
+/// variable is set (`cargo xtask oracle` then runs `go tool trace` on it).
+pub(crate) fn save(name: &str, trace: &[u8]) {
+    if let Some(dir) = std::env::var_os("TRACE_ORACLE_DIR") {
+        let path = std::path::Path::new(&dir).join(format!("flight_{name}.trace"));
+        std::fs::write(&path, trace).unwrap();
+    }
+}
+
+/// A `Write` into shared memory.
+#[derive(Clone, Default)]
+pub(crate) struct Capture(pub(crate) Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    pub(crate) fn bytes(&self) -> Vec<u8> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
