@@ -93,8 +93,8 @@ fn read_header_len(input: &[u8]) -> Result<(Version, usize), Error> {
     Ok((version, len))
 }
 
-/// The longest header [`BatchReader`] reads before giving up: Go's pattern
-/// allows runs of white space, but no writer pads a header.
+/// The longest header this crate reads before giving up: Go's pattern
+/// allows runs of white space of any length, but no writer pads a header.
 const MAX_HEADER_LEN: usize = 64;
 
 /// Matches the file header as Go's
@@ -106,6 +106,9 @@ const MAX_HEADER_LEN: usize = 64;
 /// space and reads decimal digits, which must fit a `uint32`; every other
 /// format rune must match exactly.
 pub(crate) fn scan_header(input: &[u8]) -> Result<(u32, usize), Error> {
+    // Unlike Go, give up after `MAX_HEADER_LEN` bytes, so that a stream
+    // reader needs no unbounded look-ahead (and agrees with the slice one).
+    let input = &input[..input.len().min(MAX_HEADER_LEN)];
     let bad = Error::new(ErrorKind::BadHeader, 0);
     let mut pos = 0;
     let next_rune = |pos: usize| -> Option<(char, usize)> {
@@ -611,6 +614,24 @@ mod tests {
 #[cfg(test)]
 mod header_tests {
     use super::*;
+
+    /// Found by `cargo xtask fuzz wire`: a header padded past
+    /// `MAX_HEADER_LEN` was accepted by the slice reader only.
+    #[test]
+    fn overlong_header_is_rejected_by_both_readers() {
+        let mut trace = b"go 1.".to_vec();
+        trace.extend([b' '; 57]);
+        trace.extend(b"22\x0b trace\0\0\0\x01\xff\xff\xba\x30");
+        assert_eq!(
+            Batches::new(&trace).unwrap_err().kind(),
+            ErrorKind::BadHeader
+        );
+        assert_eq!(
+            BatchReader::new(&trace[..]).unwrap_err().kind(),
+            ErrorKind::BadHeader
+        );
+        crate::fuzzing::batches(&trace);
+    }
 
     #[test]
     fn lenient_headers_like_go() {
