@@ -2,7 +2,8 @@
 //! reader, `go tool trace -d=1`.
 //!
 //! Installs or locates Go 1.23 with `../shared/tools/install-go-oracle.sh`,
-//! runs the `trace-annotate` demo, and runs the recorder's test suites with
+//! runs the `trace-annotate` demo and the `trace-flight` example, and runs
+//! the recorder's and the flight recorder's test suites with
 //! `TRACE_ORACLE_DIR` set, which makes them save every trace they write
 //! there. Then every saved trace must pass `go tool trace -d=1` with exit
 //! status 0 and nothing on stderr. Tests never need Go; this task is how Go
@@ -38,6 +39,20 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         demo_arg,
     ])?;
 
+    // A flight-recorder snapshot taken by the example.
+    let flight = dir.join("flight-example.trace");
+    let flight_arg = flight.to_str().context("temporary path is not UTF-8")?;
+    cargo(&[
+        "run",
+        "--release",
+        "-p",
+        "trace-flight",
+        "--example",
+        "flight",
+        "--",
+        flight_arg,
+    ])?;
+
     // The tests save their traces here (see `TRACE_ORACLE_DIR` in their
     // helpers).
     run_command(
@@ -48,6 +63,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
                 "trace-runtime",
                 "-p",
                 "trace-annotate",
+                "-p",
+                "trace-flight",
                 "--tests",
             ])
             .env("TRACE_ORACLE_DIR", &dir),
