@@ -28,7 +28,7 @@ const CHUNK: usize = 8192;
 const CHUNKS: usize = 4;
 
 /// Blocks of input the worker asks for ahead of the one it reads.
-const LOOKAHEAD: usize = 2;
+const LOOKAHEAD: usize = 3;
 
 /// Bytes per block of input.
 const BLOCK: usize = BUFFER;
@@ -36,8 +36,9 @@ const BLOCK: usize = BUFFER;
 /// From the worker.
 enum Up {
     Chunk(Chunk),
-    /// A request for one more block of input.
-    Need,
+    /// A request for one more block of input, with a block the worker is
+    /// done with to read it into.
+    Need(Option<Vec<u8>>),
 }
 
 /// To the worker.
@@ -55,8 +56,6 @@ pub(crate) struct Background<R> {
     input: BufReader<R>,
     /// Set once the input ended or failed.
     input_end: Option<Option<io::ErrorKind>>,
-    /// Emptied blocks, for reading into.
-    blocks: Vec<Vec<u8>>,
     down: Sender<Down>,
     /// In a mutex only to keep the reader `Sync`; never contended.
     up: Mutex<Receiver<Up>>,
@@ -85,7 +84,6 @@ impl<R: Read> Background<R> {
         Self {
             input,
             input_end: None,
-            blocks: Vec::new(),
             down,
             up: Mutex::new(up),
             worker: Some(worker),
@@ -95,7 +93,6 @@ impl<R: Read> Background<R> {
     /// Replaces `chunk` (used up) with the worker's next chunk, serving
     /// its requests for input meanwhile.
     pub(crate) fn next_chunk(&mut self, chunk: &mut Chunk) {
-        self.blocks.append(&mut chunk.blocks);
         if chunk.events.capacity() != 0 {
             let mut old = std::mem::take(chunk);
             old.clear();
@@ -109,18 +106,17 @@ impl<R: Read> Background<R> {
                     *chunk = c;
                     return;
                 }
-                Ok(Ok(Up::Need)) => self.serve(),
+                Ok(Ok(Up::Need(block))) => self.serve(block.unwrap_or_default()),
                 _ => self.worker_died(),
             }
         }
     }
 
-    /// Reads a block of input for the worker.
-    fn serve(&mut self) {
+    /// Reads a block of input for the worker, into `block`.
+    fn serve(&mut self, mut block: Vec<u8>) {
         let msg = match self.input_end {
             Some(end) => Down::End(end),
             None => {
-                let mut block = self.blocks.pop().unwrap_or_default();
                 block.resize(BLOCK, 0);
                 loop {
                     match self.input.read(&mut block) {
@@ -198,8 +194,8 @@ struct Feed {
     free: Vec<Chunk>,
     /// Chunks allocated so far.
     made: usize,
-    /// Blocks read, to give back.
-    used: Vec<Vec<u8>>,
+    /// Blocks read, to give back with the next requests.
+    spare: Vec<Vec<u8>>,
 }
 
 /// The caller went away.
@@ -225,7 +221,7 @@ impl Feed {
             end: None,
             free: Vec::new(),
             made: 0,
-            used: Vec::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -251,7 +247,7 @@ impl Feed {
     /// Asks for blocks up to the lookahead.
     fn ask(&mut self) -> Result<(), Gone> {
         while !self.ended && self.queue.len() + self.asked < LOOKAHEAD {
-            self.up.send(Up::Need).map_err(|_| Gone)?;
+            self.up.send(Up::Need(self.spare.pop())).map_err(|_| Gone)?;
             self.asked += 1;
         }
         Ok(())
@@ -260,15 +256,17 @@ impl Feed {
     /// Moves to the next block, or to the end of the input.
     #[cold]
     fn next_block(&mut self) -> Result<(), Gone> {
+        // The block just read goes back with the next request, to be
+        // refilled.
+        if self.cur.capacity() != 0 {
+            self.spare.push(std::mem::take(&mut self.cur));
+        }
+        self.pos = 0;
         while self.end.is_none() {
             self.ask()?;
             match self.queue.pop_front() {
                 Some(Item::Data(b)) => {
-                    let old = std::mem::replace(&mut self.cur, b);
-                    if old.capacity() != 0 {
-                        self.used.push(old);
-                    }
-                    self.pos = 0;
+                    self.cur = b;
                     return Ok(());
                 }
                 Some(Item::End(e)) => self.end = Some(e),
@@ -292,9 +290,8 @@ impl Feed {
         }
     }
 
-    /// Sends a chunk, with the blocks read so far.
-    fn send(&mut self, mut chunk: Chunk) -> Result<(), Gone> {
-        chunk.blocks.append(&mut self.used);
+    /// Sends a chunk.
+    fn send(&mut self, chunk: Chunk) -> Result<(), Gone> {
         self.up.send(Up::Chunk(chunk)).map_err(|_| Gone)
     }
 }

@@ -146,8 +146,6 @@ pub(crate) struct Chunk {
     /// After these events: `None`, more to come; `Some(Ok)`, the end;
     /// `Some(Err)`, this error.
     pub(crate) end: Option<Result<(), Error>>,
-    /// Input blocks the background thread is done with.
-    pub(crate) blocks: Vec<Vec<u8>>,
 }
 
 impl Default for Chunk {
@@ -158,7 +156,6 @@ impl Default for Chunk {
             names: Vec::new(),
             tables_gen: u64::MAX,
             end: None,
-            blocks: Vec::new(),
         }
     }
 }
@@ -172,7 +169,7 @@ impl Chunk {
         }
     }
 
-    /// Empties the chunk (keeping `blocks`).
+    /// Empties the chunk.
     pub(crate) fn clear(&mut self) {
         self.events.clear();
         self.tables.clear();
