@@ -257,7 +257,7 @@ use Req::{May, Must, MustNot};
 
 const USER_GO: (Req, Req, Req) = (Must, Must, Must);
 
-#[inline]
+#[inline(always)]
 fn validate(ctx: Ctx, (m, p, g): (Req, Req, Req)) -> Result<(), ContextViolation> {
     use ContextViolation as V;
     let check = |req, have: bool, missing, unexpected| match req {
@@ -332,6 +332,11 @@ impl Default for Ordering {
 
 /// One call of `advance`: the event and its surroundings, and what the
 /// handler decides about the event's report.
+///
+/// Every function that takes a `Step` is `#[inline(always)]`, so that the
+/// step lives in registers: in memory, reading its contexts back right after
+/// the handler wrote them stalled on store-forwarding failures (a quarter of
+/// the reader's time on a large trace).
 struct Step<'a> {
     ev: &'a mut CurEvent,
     tables: &'a GenTables,
@@ -347,7 +352,7 @@ struct Step<'a> {
 
 impl Step<'_> {
     /// Accepts the event; `new` is the thread's context after it.
-    #[inline]
+    #[inline(always)]
     fn accept(&mut self, new: Ctx) -> Advance {
         self.new = new;
         Ok(true)
@@ -366,8 +371,8 @@ pub(crate) struct Accepted {
 
 impl Ordering {
     /// Tries to advance `ev`, the next event of thread `m` (cached thread
-    /// slot `slot`). `Ok(true)`: accepted, to be reported as
-    /// [`Ordering::accepted`] says; `Ok(false)`: not yet.
+    /// slot `slot`). `Ok(Some)`: accepted, to be reported as it says (also
+    /// kept in [`Ordering::accepted`]); `Ok(None)`: not yet.
     #[inline(always)]
     pub(crate) fn advance(
         &mut self,
@@ -376,7 +381,7 @@ impl Ordering {
         m: u64,
         slot: &mut Option<u32>,
         gen: u64,
-    ) -> Result<bool, Error> {
+    ) -> Result<Option<Accepted>, Error> {
         if self.initial_gen == 0 {
             self.initial_gen = gen;
         }
@@ -422,25 +427,29 @@ impl Ordering {
                     ms.p = step.new.p;
                     ms.g = step.new.g;
                 }
-                self.accepted = Accepted {
+                // Returned as well as kept: the caller reads it without a
+                // round trip through memory.
+                let accepted = Accepted {
                     ctx: step.report,
                     queued: step.queued,
                 };
-                Ok(true)
+                self.accepted = accepted;
+                Ok(Some(accepted))
             }
-            Ok(false) => Ok(false),
+            Ok(false) => Ok(None),
             Err(kind) => Err(Error::new(*kind).at(offset).in_generation(gen)),
         }
     }
 
     /// Accepts the event, to be reported in context `ctx`.
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, s: &mut Step<'_>, ctx: Ctx) {
         s.report = ctx;
     }
 
     /// Accepts the event into the queue, for handlers that synthesize events
     /// around it.
+    #[inline(always)]
     fn push_queued(&mut self, s: &mut Step<'_>, ctx: Ctx) {
         s.queued = true;
         self.queue.push(Queued {
@@ -453,6 +462,7 @@ impl Ordering {
     }
 
     /// Queues an event the reader synthesizes.
+    #[inline(always)]
     fn push_made(&mut self, s: &mut Step<'_>, t: u8, ctx: Ctx, args: [u64; 5]) {
         s.queued = true;
         self.queue.push(Queued {
@@ -503,6 +513,7 @@ impl Ordering {
 
     // --- Procs ---
 
+    #[inline(always)]
     fn proc_status(&mut self, s: &mut Step<'_>) -> Advance {
         let pid = s.ev.args[0];
         // Go reads the status as a byte.
@@ -585,6 +596,7 @@ impl Ordering {
         s.accept(new)
     }
 
+    #[inline(always)]
     fn proc_start(&mut self, s: &mut Step<'_>) -> Advance {
         let pid = s.ev.args[0];
         let seq = Seq::new(s.gen, s.ev.args[1]);
@@ -601,6 +613,7 @@ impl Ordering {
         s.accept(new)
     }
 
+    #[inline(always)]
     fn proc_stop(&mut self, s: &mut Step<'_>) -> Advance {
         let Some(p) = self.ps.get_mut(s.cur.p as u64) else {
             return fail(ErrorKind::UnknownProc {
@@ -621,6 +634,7 @@ impl Ordering {
         s.accept(new)
     }
 
+    #[inline(always)]
     fn proc_steal(&mut self, s: &mut Step<'_>) -> Advance {
         let pid = s.ev.args[0];
         let seq = Seq::new(s.gen, s.ev.args[1]);
@@ -678,6 +692,7 @@ impl Ordering {
 
     // --- Goroutines ---
 
+    #[inline(always)]
     fn go_status(&mut self, s: &mut Step<'_>) -> Advance {
         let gid = s.ev.args[0];
         let mid = s.ev.args[1] as i64;
@@ -765,6 +780,7 @@ impl Ordering {
         s.accept(new)
     }
 
+    #[inline(always)]
     fn go_create(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, (Must, Must, May))?;
         if let Some(g) = self.gs.get(s.cur.g as u64) {
@@ -791,6 +807,7 @@ impl Ordering {
     }
 
     /// The current goroutine's state, which must exist and be `status`.
+    #[inline(always)]
     fn current_g(
         &mut self,
         s: &Step<'_>,
@@ -812,6 +829,7 @@ impl Ordering {
         Ok(g)
     }
 
+    #[inline(always)]
     fn go_stop_exec(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, USER_GO)?;
         let g = self.current_g(s, gs::RUNNING, "Running")?;
@@ -828,6 +846,7 @@ impl Ordering {
         s.accept(new)
     }
 
+    #[inline(always)]
     fn go_start(&mut self, s: &mut Step<'_>) -> Advance {
         let gid = s.ev.args[0];
         let seq = Seq::new(s.gen, s.ev.args[1]);
@@ -844,6 +863,7 @@ impl Ordering {
         s.accept(new)
     }
 
+    #[inline(always)]
     fn go_unblock(&mut self, s: &mut Step<'_>) -> Advance {
         let gid = s.ev.args[0];
         let seq = Seq::new(s.gen, s.ev.args[1]);
@@ -858,6 +878,7 @@ impl Ordering {
         s.accept(s.cur)
     }
 
+    #[inline(always)]
     fn go_switch(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, USER_GO)?;
         self.current_g(s, gs::RUNNING, "Running")?;
@@ -892,6 +913,7 @@ impl Ordering {
 
     // --- Syscalls ---
 
+    #[inline(always)]
     fn go_syscall_begin(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, USER_GO)?;
         self.current_g(s, gs::RUNNING, "Running")?.status = gs::SYSCALL;
@@ -917,6 +939,7 @@ impl Ordering {
         s.accept(s.cur)
     }
 
+    #[inline(always)]
     fn go_syscall_end(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, USER_GO)?;
         // Go's message names Running although the goroutine must be in a
@@ -939,6 +962,7 @@ impl Ordering {
         s.accept(s.cur)
     }
 
+    #[inline(always)]
     fn go_syscall_end_blocked(&mut self, s: &mut Step<'_>) -> Advance {
         if s.cur.p != NONE {
             let Some(p) = self.ps.get(s.cur.p as u64) else {
@@ -960,6 +984,7 @@ impl Ordering {
         s.accept(new)
     }
 
+    #[inline(always)]
     fn go_create_syscall(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, (Must, May, MustNot))?;
         let newg = s.ev.args[0];
@@ -974,6 +999,7 @@ impl Ordering {
         s.accept(new)
     }
 
+    #[inline(always)]
     fn go_destroy_syscall(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, (Must, May, Must))?;
         self.current_g(s, gs::SYSCALL, "Syscall")?;
@@ -1009,6 +1035,7 @@ impl Ordering {
 
     // --- Tasks and regions ---
 
+    #[inline(always)]
     fn user_task_begin(&mut self, s: &mut Step<'_>) -> Advance {
         let id = s.ev.args[0];
         if self.tasks.contains_key(&id) {
@@ -1039,6 +1066,7 @@ impl Ordering {
         s.accept(s.cur)
     }
 
+    #[inline(always)]
     fn user_task_end(&mut self, s: &mut Step<'_>) -> Advance {
         let id = s.ev.args[0];
         let task = self.tasks.remove(&id);
@@ -1049,6 +1077,7 @@ impl Ordering {
         s.accept(s.cur)
     }
 
+    #[inline(always)]
     fn user_region(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, USER_GO)?;
         let task = s.ev.args[0];
@@ -1091,6 +1120,7 @@ impl Ordering {
 
     // --- GC ---
 
+    #[inline(always)]
     fn gc_active(&mut self, s: &mut Step<'_>) -> Advance {
         let seq = s.ev.args[0];
         if s.gen == self.initial_gen {
@@ -1114,6 +1144,7 @@ impl Ordering {
         s.accept(s.cur)
     }
 
+    #[inline(always)]
     fn gc_begin(&mut self, s: &mut Step<'_>) -> Advance {
         let seq = s.ev.args[0];
         if self.gc_state == GcState::Undetermined {
@@ -1135,6 +1166,7 @@ impl Ordering {
         s.accept(s.cur)
     }
 
+    #[inline(always)]
     fn gc_end(&mut self, s: &mut Step<'_>) -> Advance {
         let seq = s.ev.args[0];
         if seq != self.gc_seq.wrapping_add(1) {
@@ -1152,18 +1184,21 @@ impl Ordering {
         s.accept(s.cur)
     }
 
+    #[inline(always)]
     fn annotation(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, USER_GO)?;
         self.push(s, s.cur);
         s.accept(s.cur)
     }
 
+    #[inline(always)]
     fn heap_metric(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, (Must, Must, May))?;
         self.push(s, s.cur);
         s.accept(s.cur)
     }
 
+    #[inline(always)]
     fn alloc_free(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, (Must, May, May))?;
         self.push(s, s.cur);
@@ -1174,6 +1209,7 @@ impl Ordering {
 
     /// The current proc's state (Go assumes it exists once the context has a
     /// proc; a missing one is reported instead of crashing).
+    #[inline(always)]
     fn current_p(&mut self, s: &Step<'_>) -> Result<&mut PState, Fail> {
         match self.ps.get_mut(s.cur.p as u64) {
             Some(p) => Ok(p),
@@ -1184,6 +1220,7 @@ impl Ordering {
         }
     }
 
+    #[inline(always)]
     fn gc_sweep_begin(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, (Must, Must, May))?;
         self.current_p(s)?.ranges.begin(RangeType {
@@ -1194,6 +1231,7 @@ impl Ordering {
         s.accept(s.cur)
     }
 
+    #[inline(always)]
     fn gc_sweep_active(&mut self, s: &mut Step<'_>) -> Advance {
         let pid = s.ev.args[0];
         let initial = s.gen == self.initial_gen;
@@ -1211,6 +1249,7 @@ impl Ordering {
         s.accept(s.cur)
     }
 
+    #[inline(always)]
     fn gc_sweep_end(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, (Must, Must, May))?;
         self.current_p(s)?.ranges.end(s.ev.ty)?;
@@ -1218,6 +1257,7 @@ impl Ordering {
         s.accept(s.cur)
     }
 
+    #[inline(always)]
     fn go_range_begin(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, USER_GO)?;
         let desc = if s.ev.ty == ty::STW_BEGIN {
@@ -1236,6 +1276,7 @@ impl Ordering {
         s.accept(s.cur)
     }
 
+    #[inline(always)]
     fn go_range_active(&mut self, s: &mut Step<'_>) -> Advance {
         let gid = s.ev.args[0];
         let initial = s.gen == self.initial_gen;
@@ -1256,6 +1297,7 @@ impl Ordering {
         s.accept(s.cur)
     }
 
+    #[inline(always)]
     fn go_range_end(&mut self, s: &mut Step<'_>) -> Advance {
         validate(s.cur, USER_GO)?;
         let Some(g) = self.gs.get_mut(s.cur.g as u64) else {

@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorKind};
 use crate::event::{Ctx, Event, SYNC};
 use crate::framing::read_file_header;
 use crate::generation::{CpuSample, Generation, GenerationReader, Spill};
-use crate::order::{Ordering, Queued};
+use crate::order::{Accepted, Ordering, Queued};
 use crate::pipeline::Background;
 use crate::specs::{TypeInfo, TypeTable};
 use crate::tables::GenTables;
@@ -466,15 +466,15 @@ impl Core {
             let Some(c) = frontier.root() else {
                 break Stop::Done;
             };
-            if !order.advance(&mut c.ev, &g.tables, c.m, &mut c.slot, g.gen)? {
+            let Some(acc) = order.advance(&mut c.ev, &g.tables, c.m, &mut c.slot, g.gen)? else {
                 break Stop::Blocked;
-            }
-            if accept(c, order, g, &dec, tab, last_ts, out)? {
+            };
+            if accept(c, acc, order, g, &dec, tab, last_ts, out)? {
                 frontier.update(0);
             } else {
                 frontier.remove(0);
             }
-            if order.accepted.queued {
+            if acc.queued {
                 if order.queue.is_empty() {
                     break Stop::Failed;
                 }
@@ -752,16 +752,16 @@ impl Core {
             return Ok(false);
         };
         let c = frontier.cursor(i);
-        if !order.advance(&mut c.ev, &g.tables, c.m, &mut c.slot, g.gen)? {
+        let Some(acc) = order.advance(&mut c.ev, &g.tables, c.m, &mut c.slot, g.gen)? else {
             return Ok(false);
-        }
+        };
         let dec = Decoder {
             version: *version,
             ticks: *ticks,
             types,
         };
         let tab = out.tab(*generations, &g.tables);
-        if accept(c, order, g, &dec, tab, last_ts, out)? {
+        if accept(c, acc, order, g, &dec, tab, last_ts, out)? {
             frontier.update(i);
         } else {
             frontier.remove(i);
@@ -788,14 +788,17 @@ impl Core {
     }
 }
 
-/// Reports the event of cursor `c`, which the ordering just accepted: adds
+/// Reports the event of cursor `c`, which the ordering just accepted (as
+/// `acc` says): adds
 /// it to `out` (unless the ordering queued it), with `tab` if it refers to
 /// the tables, then decodes the thread's next event. Returns whether the
 /// thread has one. The event is taken back if decoding fails (that error
 /// comes first) or if it refers to missing strings or stacks.
 #[inline(always)]
+#[allow(clippy::too_many_arguments, reason = "one call site per path, inlined")]
 fn accept(
     c: &mut Cursor,
+    acc: Accepted,
     order: &mut Ordering,
     g: &Generation,
     dec: &Decoder<'_>,
@@ -803,7 +806,6 @@ fn accept(
     last_ts: &mut i64,
     out: &mut Chunk,
 ) -> Result<bool, Error> {
-    let acc = order.accepted;
     let name = if order.name.is_some() {
         order.name.take()
     } else {
