@@ -164,7 +164,7 @@ pub fn install_panic_hook(recorder: Arc<FlightRecorder>, target: impl Into<DumpT
 }
 
 /// A registration of [`dump_on_signal`]; dropping it stops dumping on the
-/// signal.
+/// signal (which then stays ignored).
 #[cfg(unix)]
 #[derive(Debug)]
 pub struct SignalDump {
@@ -198,8 +198,10 @@ impl Drop for SignalDump {
 /// not in the signal handler. A snapshot that fails (the recorder is
 /// stopped, another snapshot is in progress) is skipped.
 ///
-/// This takes over `signal`: while registered, it no longer has its
-/// default effect (for `SIGUSR2`, terminating the process).
+/// This takes over `signal` for good: it no longer has its default effect
+/// (for `SIGUSR2`, terminating the process), and after the registration is
+/// dropped the signal is ignored (`signal-hook` does not restore the
+/// default action).
 ///
 /// # Errors
 ///
