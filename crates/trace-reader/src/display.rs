@@ -19,6 +19,10 @@ pub(crate) trait Out {
     fn s(&mut self, s: &str) -> Result<(), Self::Err>;
     /// Writes bytes that Go writes unquoted (they may not be UTF-8).
     fn raw(&mut self, b: &[u8]) -> Result<(), Self::Err>;
+    /// Writes ASCII bytes (digits).
+    fn ascii(&mut self, b: &[u8]) -> Result<(), Self::Err> {
+        self.s(std::str::from_utf8(b).unwrap_or_default())
+    }
 }
 
 /// Writes to a `fmt::Formatter`; raw bytes are converted lossily.
@@ -52,6 +56,11 @@ impl<W: io::Write + ?Sized> Out for IoOut<'_, W> {
     fn raw(&mut self, b: &[u8]) -> io::Result<()> {
         self.0.write_all(b)
     }
+
+    #[inline]
+    fn ascii(&mut self, b: &[u8]) -> io::Result<()> {
+        self.0.write_all(b)
+    }
 }
 
 /// Writes a signed decimal.
@@ -63,21 +72,34 @@ fn int<O: Out>(o: &mut O, v: i64) -> Result<(), O::Err> {
     uint(o, v.unsigned_abs())
 }
 
+/// The decimal digits of 0 to 99, two by two.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
 /// Writes an unsigned decimal.
 #[inline]
 fn uint<O: Out>(o: &mut O, mut v: u64) -> Result<(), O::Err> {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+    while v >= 100 {
+        let pair = usize::from((v % 100) as u8) * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
     }
-    // Only ASCII digits were written.
-    o.s(std::str::from_utf8(&buf[i..]).unwrap_or_default())
+    if v >= 10 {
+        let pair = usize::from(v as u8) * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + v as u8;
+    }
+    o.ascii(&buf[i..])
 }
 
 /// Writes `0x` and lowercase hex digits without leading zeros.
@@ -96,7 +118,7 @@ fn hex<O: Out>(o: &mut O, mut v: u64) -> Result<(), O::Err> {
     i -= 2;
     buf[i] = b'0';
     buf[i + 1] = b'x';
-    o.s(std::str::from_utf8(&buf[i..]).unwrap_or_default())
+    o.ascii(&buf[i..])
 }
 
 fn stack_block<O: Out>(o: &mut O, header: &str, stack: &Stack<'_>) -> Result<(), O::Err> {
@@ -313,5 +335,46 @@ impl Event {
     /// For many events, pass a buffered writer.
     pub fn write_go<W: io::Write + ?Sized>(&self, w: &mut W) -> io::Result<()> {
         write_event(&mut IoOut(w), self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(f: impl Fn(&mut IoOut<'_, Vec<u8>>) -> io::Result<()>) -> String {
+        let mut buf = Vec::new();
+        f(&mut IoOut(&mut buf)).unwrap();
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn numbers_are_written_as_go_writes_them() {
+        let mut values = vec![
+            0,
+            1,
+            9,
+            10,
+            11,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            u64::MAX,
+            u64::MAX / 10,
+        ];
+        let mut v = 1u64;
+        for _ in 0..19 {
+            v *= 10;
+            values.extend([v - 1, v, v + 1, (v / 3).wrapping_mul(7)]);
+        }
+        for v in values {
+            assert_eq!(text(|o| uint(o, v)), v.to_string());
+            assert_eq!(text(|o| hex(o, v)), format!("{v:#x}"));
+            let i = v as i64;
+            assert_eq!(text(|o| int(o, i)), i.to_string());
+        }
+        assert_eq!(text(|o| int(o, i64::MIN)), i64::MIN.to_string());
     }
 }

@@ -8,7 +8,8 @@
 //! every event reproduces `go tool trace -d=1`.
 //!
 //! * [`Reader`] reads a trace from any [`std::io::Read`], one generation at a
-//!   time, and yields [`Event`]s ([`Reader::read_event`] or the `Iterator`).
+//!   time, and yields [`Event`]s ([`Reader::read_event`] or the `Iterator`);
+//!   large traces are decoded on a background thread ([`Threading`]).
 //! * [`Event`] has the common accessors ([`Event::kind`], [`Event::time`],
 //!   [`Event::goroutine`], [`Event::proc`], [`Event::thread`],
 //!   [`Event::stack`]) and one view per kind ([`Event::state_transition`],

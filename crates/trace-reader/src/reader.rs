@@ -57,6 +57,12 @@ pub enum Threading {
 /// the traced program) and one batch of the next, whatever the file size.
 /// Events share their generation's string and stack tables.
 ///
+/// Past 1 MiB of input the reader decodes and orders events on a background
+/// thread, a few thousand events ahead of the caller ([`Threading`]); the
+/// input is still read on the caller's thread. The events and errors are
+/// the same either way, and so is when errors show: a read error after a
+/// generation's first batch comes after that generation's events.
+///
 /// For Go 1.22 and 1.23 traces the stream is exactly Go 1.23's: one
 /// [`Sync`](crate::EventKind::Sync) event after each generation. For Go 1.25
 /// traces it is Go 1.25's: a sync event before each generation, carrying the
