@@ -16,7 +16,7 @@
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::reader::{Chunk, Core, BUFFER};
@@ -51,6 +51,13 @@ enum Down {
     Recycle(Chunk),
 }
 
+/// What is left when the worker thread could not be started.
+pub(crate) struct Unstarted<R> {
+    /// The core, to go on with on the caller's thread.
+    pub(crate) core: Option<Box<Core>>,
+    pub(crate) input: BufReader<R>,
+}
+
 /// The caller's side.
 pub(crate) struct Background<R> {
     input: BufReader<R>,
@@ -73,20 +80,38 @@ impl<R> std::fmt::Debug for Background<R> {
 impl<R: Read> Background<R> {
     /// Starts a worker thread that continues `core`'s work; `input` is the
     /// rest of the input.
-    pub(crate) fn start(core: Box<Core>, input: BufReader<R>) -> Self {
+    pub(crate) fn start(core: Box<Core>, input: BufReader<R>) -> Result<Self, Unstarted<R>> {
         let (down, down_rx) = channel();
         let (up_tx, up) = channel();
         let feed = Feed::new(down_rx, up_tx);
-        let worker = std::thread::Builder::new()
+        // The core goes to the thread through a slot, to be taken back if
+        // there is no thread.
+        let slot = Arc::new(Mutex::new(Some((core, feed))));
+        let theirs = Arc::clone(&slot);
+        let spawned = std::thread::Builder::new()
             .name("trace-reader".into())
-            .spawn(move || work(core, feed))
-            .expect("spawning the trace reader's thread");
-        Self {
-            input,
-            input_end: None,
-            down,
-            up: Mutex::new(up),
-            worker: Some(worker),
+            .spawn(move || {
+                let taken = theirs.lock().ok().and_then(|mut s| s.take());
+                drop(theirs);
+                if let Some((core, feed)) = taken {
+                    work(core, feed);
+                }
+            });
+        match spawned {
+            Ok(worker) => Ok(Self {
+                input,
+                input_end: None,
+                down,
+                up: Mutex::new(up),
+                worker: Some(worker),
+            }),
+            Err(_) => {
+                let taken = slot.lock().ok().and_then(|mut s| s.take());
+                Err(Unstarted {
+                    core: taken.map(|(core, _)| core),
+                    input,
+                })
+            }
         }
     }
 

@@ -13,7 +13,7 @@ use crate::event::{Ctx, Event, SYNC};
 use crate::framing::read_file_header;
 use crate::generation::{CpuSample, Generation, GenerationReader, Spill};
 use crate::order::{Accepted, Ordering, Queued};
-use crate::pipeline::Background;
+use crate::pipeline::{Background, Unstarted};
 use crate::specs::{TypeInfo, TypeTable};
 use crate::tables::GenTables;
 
@@ -302,7 +302,21 @@ impl<R: Read> Reader<R> {
                         } else if let State::Local { core, input, .. } =
                             std::mem::replace(&mut self.state, State::Done)
                         {
-                            self.state = State::Background(Background::start(core, input));
+                            self.state = match Background::start(core, input) {
+                                Ok(b) => State::Background(b),
+                                // No thread to be had: go on here.
+                                Err(Unstarted {
+                                    core: Some(core),
+                                    input,
+                                }) => State::Local {
+                                    core,
+                                    input,
+                                    switch_at: u64::MAX,
+                                },
+                                Err(Unstarted { core: None, .. }) => {
+                                    unreachable!("the core comes back if the thread does not start")
+                                }
+                            };
                         }
                         continue;
                     }
