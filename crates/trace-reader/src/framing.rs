@@ -57,29 +57,6 @@ pub(crate) fn read_file_header(src: &mut dyn BufRead) -> Result<(Version, u64), 
     Ok((r.version(), r.offset()))
 }
 
-/// Reads a varint the way Go's `binary.ReadUvarint` does.
-#[inline(always)]
-fn read_uvarint(next: &mut impl FnMut() -> Result<Option<u8>, IoCause>) -> Result<u64, IoCause> {
-    let mut value = 0u64;
-    for i in 0..varint::MAX_LEN {
-        let Some(b) = next()? else {
-            return Err(if i == 0 {
-                IoCause::Eof
-            } else {
-                IoCause::UnexpectedEof
-            });
-        };
-        if b < 0x80 {
-            if i == varint::MAX_LEN - 1 && b > 1 {
-                return Err(IoCause::Overflow);
-            }
-            return Ok(value | (u64::from(b) << (7 * i)));
-        }
-        value |= u64::from(b & 0x7f) << (7 * i);
-    }
-    Err(IoCause::Overflow)
-}
-
 /// Parses a batch header from `next`; `Ok(None)` if the input ends cleanly
 /// before it. Errors are at `start`, the batch's offset.
 #[inline(always)]
@@ -102,7 +79,7 @@ fn parse_batch_header(
         ty => return Err(fail(WireKind::ExpectedBatch { ty, version })),
     };
     let mut field = |field| {
-        read_uvarint(&mut next).map_err(|cause| fail(WireKind::BatchHeader { field, cause }))
+        varint::read_with(&mut next).map_err(|cause| fail(WireKind::BatchHeader { field, cause }))
     };
     let gen = field(BatchField::Gen)?;
     let m = field(BatchField::M)?;

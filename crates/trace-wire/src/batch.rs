@@ -176,24 +176,7 @@ trait ByteSource {
 
 /// Reads one varint the way Go's `binary.ReadUvarint` does.
 fn read_uvarint(src: &mut impl ByteSource) -> Result<u64, IoCause> {
-    let mut value = 0u64;
-    for i in 0..varint::MAX_LEN {
-        let Some(b) = src.next_byte()? else {
-            return Err(if i == 0 {
-                IoCause::Eof
-            } else {
-                IoCause::UnexpectedEof
-            });
-        };
-        if b < 0x80 {
-            if i == varint::MAX_LEN - 1 && b > 1 {
-                return Err(IoCause::Overflow);
-            }
-            return Ok(value | (u64::from(b) << (7 * i)));
-        }
-        value |= u64::from(b & 0x7f) << (7 * i);
-    }
-    Err(IoCause::Overflow)
+    varint::read_with(&mut || src.next_byte())
 }
 
 /// Reads a batch header. `Ok(None)` means the input ended cleanly before it.

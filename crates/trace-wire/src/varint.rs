@@ -59,6 +59,36 @@ pub fn encode_padded(value: u64, out: &mut Vec<u8>) {
     out.push((value >> 63) as u8);
 }
 
+/// Reads one varint a byte at a time from `next`, the way Go's
+/// `binary.ReadUvarint` does: [`IoCause::Eof`](crate::IoCause::Eof) if no
+/// byte came, `UnexpectedEof` if the input ended inside the varint, and
+/// `Overflow` after ten continuation bytes or a tenth byte above one (even
+/// when more bytes would follow, unlike [`decode`]).
+#[inline]
+pub fn read_with(
+    next: &mut impl FnMut() -> Result<Option<u8>, crate::IoCause>,
+) -> Result<u64, crate::IoCause> {
+    use crate::IoCause;
+    let mut value = 0u64;
+    for i in 0..MAX_LEN {
+        let Some(b) = next()? else {
+            return Err(if i == 0 {
+                IoCause::Eof
+            } else {
+                IoCause::UnexpectedEof
+            });
+        };
+        if b < 0x80 {
+            if i == MAX_LEN - 1 && b > 1 {
+                return Err(IoCause::Overflow);
+            }
+            return Ok(value | (u64::from(b) << (7 * i)));
+        }
+        value |= u64::from(b & 0x7f) << (7 * i);
+    }
+    Err(IoCause::Overflow)
+}
+
 /// The number of bytes [`encode`] writes for `value`.
 #[inline]
 pub const fn encoded_len(value: u64) -> usize {
