@@ -105,11 +105,28 @@ struct Slot {
     tables: [GenTables; 2],
 }
 
+/// The capacity of an output chunk: finished batches are appended whole to
+/// chunks of this size (a larger one only for a batch that cannot fit).
+pub(crate) const CHUNK: usize = 256 << 10;
+
+/// Free chunks kept for reuse (4 MiB); more are freed.
+const FREE_CHUNKS: usize = 16;
+
+/// The longest batch header: a type byte and four ten-byte varints.
+const MAX_HEADER_LEN: usize = 1 + 4 * varint::MAX_LEN;
+
 /// Finished batches of one generation, waiting for the flusher.
+///
+/// They are kept in fixed-size chunks rather than one growing buffer: a
+/// buffer that doubles to megabytes, moves to the flusher and is freed
+/// there (while the next one grows on the writers' threads) leaves the
+/// allocator's per-thread arenas fragmented, and the process's resident
+/// memory climbs under sustained load although the bytes in use stay
+/// bounded. Chunks of one size, recycled, keep it flat.
 #[derive(Debug, Default)]
 pub(crate) struct GenOut {
     pub(crate) gen: u64,
-    pub(crate) bytes: Vec<u8>,
+    pub(crate) chunks: Vec<Vec<u8>>,
     /// Event batches closed into this generation so far.
     pub(crate) n_batches: u64,
 }
@@ -117,6 +134,42 @@ pub(crate) struct GenOut {
 #[derive(Debug, Default)]
 struct Completed {
     gens: [GenOut; 2],
+    /// Empty chunks of capacity [`CHUNK`], for reuse.
+    free: Vec<Vec<u8>>,
+}
+
+impl Completed {
+    /// Appends a batch with `header` and `payload` to generation `gen`'s
+    /// output; returns the bytes added.
+    fn append(&mut self, header: BatchHeader, payload: &[u8]) -> usize {
+        let out = &mut self.gens[(header.gen % 2) as usize];
+        if out.gen != header.gen {
+            debug_assert!(out.chunks.is_empty(), "generation {} not taken", out.gen);
+            out.gen = header.gen;
+            out.n_batches = 0;
+        }
+        let need = MAX_HEADER_LEN + payload.len();
+        let fits = out
+            .chunks
+            .last()
+            .is_some_and(|c| c.capacity() - c.len() >= need);
+        if !fits {
+            let chunk = match self.free.pop() {
+                Some(c) if need <= CHUNK => c,
+                other => {
+                    self.free.extend(other);
+                    Vec::with_capacity(need.max(CHUNK))
+                }
+            };
+            out.chunks.push(chunk);
+        }
+        let chunk = out.chunks.last_mut().expect("a chunk with room");
+        let before = chunk.len();
+        header.encode(chunk, SizeEncoding::Minimal);
+        chunk.extend_from_slice(payload);
+        out.n_batches += 1;
+        chunk.len() - before
+    }
 }
 
 /// The per-CPU slots and the output of finished batches.
@@ -266,26 +319,14 @@ impl Buffers {
     fn close(&self, batch: &mut OpenBatch) {
         debug_assert!(batch.open);
         batch.open = false;
-        let mut completed = sync::lock(&self.completed);
-        let out = &mut completed.gens[(batch.gen % 2) as usize];
-        if out.gen != batch.gen {
-            debug_assert!(out.bytes.is_empty(), "generation {} not taken", out.gen);
-            out.gen = batch.gen;
-            out.n_batches = 0;
-        }
-        let before = out.bytes.len();
-        BatchHeader {
+        let header = BatchHeader {
             experiment: Experiment::None,
             gen: batch.gen,
             m: batch.m,
             time: batch.base,
             size: batch.len as u64,
-        }
-        .encode(&mut out.bytes, SizeEncoding::Minimal);
-        out.bytes.extend_from_slice(&batch.buf[..batch.len]);
-        out.n_batches += 1;
-        let added = (out.bytes.len() - before) as u64;
-        drop(completed);
+        };
+        let added = sync::lock(&self.completed).append(header, &batch.buf[..batch.len]) as u64;
         let waiting = self
             .completed_bytes
             .fetch_add(added, Ordering::Relaxed)
@@ -297,26 +338,14 @@ impl Buffers {
     /// Appends an already encoded batch (from the advancer: statuses of
     /// silent threads) to the output of `gen`.
     pub(crate) fn push_batch(&self, gen: u64, m: u64, time: u64, payload: &[u8]) {
-        let mut completed = sync::lock(&self.completed);
-        let out = &mut completed.gens[(gen % 2) as usize];
-        if out.gen != gen {
-            debug_assert!(out.bytes.is_empty());
-            out.gen = gen;
-            out.n_batches = 0;
-        }
-        let before = out.bytes.len();
-        BatchHeader {
+        let header = BatchHeader {
             experiment: Experiment::None,
             gen,
             m,
             time,
             size: payload.len() as u64,
-        }
-        .encode(&mut out.bytes, SizeEncoding::Minimal);
-        out.bytes.extend_from_slice(payload);
-        out.n_batches += 1;
-        let added = (out.bytes.len() - before) as u64;
-        drop(completed);
+        };
+        let added = sync::lock(&self.completed).append(header, payload) as u64;
         self.completed_bytes.fetch_add(added, Ordering::Relaxed);
     }
 
@@ -345,20 +374,37 @@ impl Buffers {
         tables
     }
 
-    /// Takes the finished batches of `gen` written so far, and how many
-    /// event batches the generation has had in total.
-    pub(crate) fn take_completed(&self, gen: u64) -> (Vec<u8>, u64) {
+    /// Takes the finished batches of `gen` written so far, in order, as
+    /// chunks of whole batches, and how many event batches the generation
+    /// has had in total. Give the chunks back with
+    /// [`recycle`](Buffers::recycle).
+    pub(crate) fn take_completed(&self, gen: u64) -> (Vec<Vec<u8>>, u64) {
         let mut completed = sync::lock(&self.completed);
         let out = &mut completed.gens[(gen % 2) as usize];
         if out.gen != gen {
             return (Vec::new(), 0);
         }
-        let bytes = std::mem::take(&mut out.bytes);
+        let chunks = std::mem::take(&mut out.chunks);
         let n = out.n_batches;
         drop(completed);
+        let bytes: usize = chunks.iter().map(Vec::len).sum();
         self.completed_bytes
-            .fetch_sub(bytes.len() as u64, Ordering::Relaxed);
-        (bytes, n)
+            .fetch_sub(bytes as u64, Ordering::Relaxed);
+        (chunks, n)
+    }
+
+    /// Keeps delivered chunks for reuse (up to a few; the rest are freed).
+    pub(crate) fn recycle(&self, chunks: Vec<Vec<u8>>) {
+        let mut completed = sync::lock(&self.completed);
+        for mut chunk in chunks {
+            if completed.free.len() >= FREE_CHUNKS {
+                break;
+            }
+            if chunk.capacity() == CHUNK {
+                chunk.clear();
+                completed.free.push(chunk);
+            }
+        }
     }
 
     /// Forgets generation `gen`'s output bookkeeping once it is delivered.
@@ -366,7 +412,7 @@ impl Buffers {
         let mut completed = sync::lock(&self.completed);
         let out = &mut completed.gens[(gen % 2) as usize];
         if out.gen == gen {
-            debug_assert!(out.bytes.is_empty());
+            debug_assert!(out.chunks.is_empty());
             out.gen = 0;
             out.n_batches = 0;
         }
@@ -542,7 +588,8 @@ mod tests {
         b.write_on(0, &w1, 13, |w| w.event(44, &[3, 0, 0, 0]));
         b.switch(2);
         b.drain(1);
-        let (bytes, n) = b.take_completed(1);
+        let (chunks, n) = b.take_completed(1);
+        let bytes = chunks.concat();
         assert_eq!(n, 3);
         let batches = decode(&bytes);
         let ms: Vec<u64> = batches.iter().map(|b| b.1).collect();
@@ -561,7 +608,7 @@ mod tests {
         b.write_on(1, &w1, 12, |w| w.event(44, &[1, 0, 0, 0]));
         b.switch(0);
         b.drain(1);
-        let (bytes, _) = b.take_completed(1);
+        let bytes = b.take_completed(1).0.concat();
         let w1_batches: Vec<_> = decode(&bytes)
             .into_iter()
             .filter(|b| b.1 == 1)
@@ -580,17 +627,55 @@ mod tests {
         }
         b.switch(8);
         b.drain(7);
-        let (bytes, n) = b.take_completed(7);
+        let (chunks, n) = b.take_completed(7);
         assert!(n > 1);
         let mut next = 0;
-        for (gen, m, events) in decode(&bytes) {
-            assert_eq!((gen, m), (7, 3));
-            for (_, args) in events {
-                assert_eq!(args[0], next);
-                next += 1;
+        // Every chunk holds whole batches, in order.
+        assert!(chunks.len() > 1);
+        for chunk in &chunks {
+            assert!(chunk.len() <= CHUNK);
+            for (gen, m, events) in decode(chunk) {
+                assert_eq!((gen, m), (7, 3));
+                for (_, args) in events {
+                    assert_eq!(args[0], next);
+                    next += 1;
+                }
             }
         }
         assert_eq!(next, 20_000);
+        assert_eq!(b.completed_bytes(), 0);
+    }
+
+    #[test]
+    fn chunks_are_recycled_and_a_huge_batch_gets_its_own() {
+        let b = Buffers::new(1);
+        b.switch(1);
+        let w = WriterState::new(1);
+        for i in 0..40_000u64 {
+            b.write_on(0, &w, i, |w| w.event(44, &[i, i, i, u64::MAX]));
+        }
+        let (chunks, _) = b.take_completed(1);
+        let n = chunks.len();
+        assert!(n > 2);
+        let ptrs: Vec<*const u8> = chunks.iter().map(|c| c.as_ptr()).collect();
+        b.recycle(chunks);
+        for i in 0..40_000u64 {
+            b.write_on(0, &w, i, |w| w.event(44, &[i, i, i, u64::MAX]));
+        }
+        let (chunks, _) = b.take_completed(1);
+        // The same allocations serve again (and one more: the batch left
+        // open at the first take was closed into this round).
+        let reused = chunks.iter().filter(|c| ptrs.contains(&c.as_ptr())).count();
+        assert_eq!(reused, n);
+        b.recycle(chunks);
+        // A batch larger than a chunk (the advancer's statuses of many
+        // threads) is kept whole in a chunk of its own.
+        let payload = vec![0u8; CHUNK + 10];
+        b.push_batch(2, 9, 5, &payload);
+        let (chunks, n_batches) = b.take_completed(2);
+        assert_eq!(n_batches, 1);
+        assert_eq!(chunks.len(), 1);
+        assert!(chunks[0].len() > CHUNK + 10);
     }
 
     #[test]

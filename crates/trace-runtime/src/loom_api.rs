@@ -44,7 +44,7 @@ impl Buffers {
     }
 
     pub fn take_completed(&self, gen: u64) -> Vec<u8> {
-        self.0.take_completed(gen).0
+        self.0.take_completed(gen).0.concat()
     }
 }
 

@@ -60,8 +60,13 @@ pub(crate) fn runtime_or_init() -> &'static Runtime {
     RUNTIME.get_or_init(Runtime::new)
 }
 
-/// Finished bytes past which the flusher does not wait for its period.
-const FLUSH_EARLY_BYTES: u64 = 8 << 20;
+/// Finished bytes past which the flusher does not wait for its period
+/// (as many as the free output chunks the buffers keep).
+const FLUSH_EARLY_BYTES: u64 = 4 << 20;
+
+/// The largest generation tail (frequency and tables) buffer kept for the
+/// next generation.
+const TAIL_KEEP: usize = 4 << 20;
 
 /// What the flusher should do next.
 enum Action {
@@ -99,6 +104,8 @@ pub(crate) struct Runtime {
     mux: Multiplexer,
     control: StdMutex<Control>,
     served: Condvar,
+    /// The buffer a generation's tail is built in (flusher only).
+    tail: StdMutex<Vec<u8>>,
 }
 
 impl Runtime {
@@ -123,6 +130,7 @@ impl Runtime {
                 flusher_id: None,
             }),
             served: Condvar::new(),
+            tail: StdMutex::new(Vec::new()),
         }
     }
 
@@ -282,14 +290,20 @@ impl Runtime {
 
     /// Delivers the finished batches of the current generation.
     fn flush(&self, gen: u64) {
-        let (bytes, _) = self.buffers.take_completed(gen);
-        if bytes.is_empty() {
+        let (chunks, _) = self.buffers.take_completed(gen);
+        if chunks.is_empty() {
             return;
         }
-        crate::limits::delivered(bytes.len() as u64);
         let set = self.mux.current();
         let g = Generation::new(gen).expect("tracing is on");
-        let failed = subscriber::deliver(&set, |s| s.on_batches(g, &bytes));
+        let mut failed = Vec::new();
+        for chunk in &chunks {
+            crate::limits::delivered(chunk.len() as u64);
+            failed.extend(subscriber::deliver(&set, |s| s.on_batches(g, chunk)));
+        }
+        self.buffers.recycle(chunks);
+        failed.sort_unstable();
+        failed.dedup();
         self.drop_failed(failed);
     }
 
@@ -381,7 +395,17 @@ impl Runtime {
         self.threads.sweep(gen, |m, payload| {
             self.buffers.push_batch(gen, m, switch_ts, payload);
         });
-        let (mut out, n_batches) = self.buffers.take_completed(gen);
+        let (chunks, n_batches) = self.buffers.take_completed(gen);
+        let g = Generation::new(gen).expect("generation numbers start at 1");
+        let mut failed = Vec::new();
+        for chunk in &chunks {
+            failed.extend(subscriber::deliver(set, |s| s.on_batches(g, chunk)));
+        }
+        self.buffers.recycle(chunks);
+        // The tail (frequency, tables) is built in a buffer kept across
+        // generations.
+        let mut out = std::mem::take(&mut *lock_std(&self.tail));
+        out.clear();
         if n_batches == 0 {
             // Go 1.23 rejects a generation without events: state that some
             // idle P is idle.
@@ -402,10 +426,13 @@ impl Runtime {
         }
         tables::write_frequency_batch(&mut out, gen, switch_ts, clock::frequency());
         self.write_tables(gen, &tables, &mut out);
-        let g = Generation::new(gen).expect("generation numbers start at 1");
-        let mut failed = subscriber::deliver(set, |s| s.on_batches(g, &out));
+        failed.extend(subscriber::deliver(set, |s| s.on_batches(g, &out)));
         failed.extend(subscriber::deliver(set, |s| s.on_generation_end(g)));
         self.buffers.retire(gen);
+        // Keep a buffer of ordinary size; let a rare huge one go.
+        if out.capacity() <= TAIL_KEEP {
+            *lock_std(&self.tail) = out;
+        }
         failed.sort_unstable();
         failed.dedup();
         failed

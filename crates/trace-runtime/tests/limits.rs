@@ -2,7 +2,7 @@
 //! generations while its guard lives, and `request_advance` from a
 //! subscriber callback completes the generation without waiting.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -24,15 +24,19 @@ struct Sizes {
     done: Mutex<Vec<u64>>,
     /// Generations left for which `on_batches` asks for an advance.
     requests: AtomicUsize,
+    /// Whether `on_batches` asked already in the current generation (it
+    /// may be called several times per generation).
+    asked: AtomicBool,
 }
 
 impl Subscriber for Sizes {
     fn on_batches(&self, _: Generation, batches: &[u8]) {
         *self.open.lock().unwrap() += batches.len() as u64;
-        if self
-            .requests
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
+        if !self.asked.swap(true, Ordering::SeqCst)
+            && self
+                .requests
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
         {
             request_advance();
         }
@@ -40,6 +44,7 @@ impl Subscriber for Sizes {
     fn on_generation_end(&self, _: Generation) {
         let bytes = std::mem::take(&mut *self.open.lock().unwrap());
         self.done.lock().unwrap().push(bytes);
+        self.asked.store(false, Ordering::SeqCst);
     }
 }
 
