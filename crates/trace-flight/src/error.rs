@@ -18,6 +18,15 @@ pub enum Error {
     /// written. Callers use the other snapshot.
     #[error("a snapshot of this flight recorder is already in progress")]
     SnapshotActive,
+    /// The recorder holds no complete generation to snapshot: every
+    /// generation since it started outgrew `max_bytes` and was dropped
+    /// (after retries; see [`Stats::generations_dropped`]), or, for a dump
+    /// that cannot advance the runtime, none has ended yet. Nothing was
+    /// written.
+    ///
+    /// [`Stats::generations_dropped`]: crate::Stats::generations_dropped
+    #[error("the flight recorder holds no complete generation (all were larger than max_bytes, or none ended yet)")]
+    NothingRetained,
     /// Writing the snapshot failed.
     #[error("writing the snapshot failed: {0}")]
     Io(#[from] io::Error),

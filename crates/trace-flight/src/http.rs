@@ -275,6 +275,13 @@ fn respond(
         Err(Error::SnapshotActive) => request.respond(
             text(503, "a snapshot is in progress; retry\n").with_header(header("Retry-After", "1")),
         ),
+        Err(Error::NothingRetained) => request.respond(
+            text(
+                503,
+                "the flight recorder holds no complete generation yet; retry\n",
+            )
+            .with_header(header("Retry-After", "1")),
+        ),
         Err(e) => request.respond(text(500, &format!("snapshot failed: {e}\n"))),
     }
 }

@@ -38,7 +38,10 @@
 //!   generations as new bytes arrive. A generation that alone outgrows the
 //!   bound is dropped whole rather than kept ([`Stats::generations_dropped`];
 //!   rare unless busy threads outnumber the CPUs enough to delay the
-//!   runtime's advance by tens of milliseconds). Below 64 KiB (less than one
+//!   runtime's advance by tens of milliseconds). A snapshot whose own
+//!   generation was dropped holds the older generations still retained, or
+//!   advances again if there are none; it is never an empty trace
+//!   ([`Error::NothingRetained`] if four tries fail). Below 64 KiB (less than one
 //!   batch) the newest complete generation is kept whole, as Go does.
 //!   [`FlightRecorder::stats`] reports the peak.
 //! - **`min_age` finer than a second**: the runtime's generations shorten

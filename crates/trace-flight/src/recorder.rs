@@ -322,23 +322,38 @@ impl FlightRecorder {
 
     /// Completes the current generation (if `advance`) and shares the
     /// retained ones. Call with `writing` held.
+    ///
+    /// The generation the advance completes can be dropped for outgrowing
+    /// `max_bytes` (busy threads outnumbering the CPUs delay the advance).
+    /// The snapshot then holds the older generations still retained, or, if
+    /// there are none, the recorder advances again (a generation just
+    /// started is short) up to [`CAPTURE_ATTEMPTS`] times before giving up
+    /// with [`Error::NothingRetained`]: a snapshot is never an empty trace.
     pub(crate) fn capture(&self, advance: bool) -> Result<Snapshot, Error> {
         let ring = self
             .session()
             .as_ref()
             .map(|s| s.ring.clone())
             .ok_or(Error::NotStarted)?;
-        ring.pin();
-        let res = if advance {
-            trace_runtime::advance().map(drop)
-        } else {
-            Ok(())
-        };
-        let gens = ring.complete();
-        ring.unpin();
-        res?;
-        self.snapshots.fetch_add(1, Ordering::Relaxed);
-        Ok(Snapshot::new(gens))
+        for _ in 0..CAPTURE_ATTEMPTS {
+            let gens = if advance {
+                ring.arm();
+                let res = trace_runtime::advance();
+                let captured = ring.disarm();
+                res?;
+                captured.unwrap_or_else(|| ring.complete())
+            } else {
+                ring.complete()
+            };
+            if !gens.is_empty() {
+                self.snapshots.fetch_add(1, Ordering::Relaxed);
+                return Ok(Snapshot::new(gens));
+            }
+            if !advance {
+                break;
+            }
+        }
+        Err(Error::NothingRetained)
     }
 
     /// For dumps (panic hook, signal): takes `writing` if free, and
@@ -351,6 +366,10 @@ impl FlightRecorder {
         }
     }
 }
+
+/// How many advances a snapshot tries before it reports that nothing could
+/// be retained.
+const CAPTURE_ATTEMPTS: usize = 4;
 
 impl Drop for FlightRecorder {
     fn drop(&mut self) {

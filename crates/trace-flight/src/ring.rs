@@ -14,14 +14,20 @@
 //! Retained bytes are the complete generations plus the open one. After
 //! every delivery, while they exceed `max_bytes`, the oldest complete
 //! generation is evicted. In the *hard* mode (`max_bytes` of at least
-//! [`HARD_MIN`]) the newest one goes too if need be, except while a snapshot
-//! waits for it; and a generation that alone outgrows `max_bytes` is cut:
+//! [`HARD_MIN`]) the newest one goes too if need be; and a generation that
+//! alone outgrows `max_bytes` is cut:
 //! its bytes are dropped (a partial generation is not a valid trace) and an
 //! advance is requested. The ring starts again with the generation after
 //! it; the older ones, which that one cannot follow in a trace, stay until
 //! it is complete. So retained bytes never exceed `max_bytes`. Below
 //! [`HARD_MIN`] the newest complete generation is always kept, even when it
 //! alone is larger, as Go does.
+//!
+//! A snapshot does not stop eviction. It *arms* the ring, asks the runtime
+//! for an advance, and takes what the ring captured for it: the complete
+//! generations as they were when the first generation ended after arming
+//! (the `Arc`s are cloned then, under the lock). Eviction after that point
+//! cannot take the generation the snapshot waited for.
 //!
 //! Cuts lose data, so the ring asks the runtime to advance early, once the
 //! open generation reaches a quarter of `max_bytes`: a generation is then
@@ -92,8 +98,10 @@ struct State {
     done_bytes: u64,
     /// When the previous generation ended: the next one's start.
     last_end: Instant,
-    /// A snapshot waits for the newest complete generation.
-    pinned: bool,
+    /// A snapshot waits for the next generation to end.
+    armed: bool,
+    /// What the ring held when a generation ended while armed.
+    captured: Option<Vec<Arc<Complete>>>,
     counters: Counters,
 }
 
@@ -146,7 +154,8 @@ impl Ring {
                 done: VecDeque::new(),
                 done_bytes: 0,
                 last_end: Instant::now(),
-                pinned: false,
+                armed: false,
+                captured: None,
                 counters: Counters::default(),
             }),
             limit: Mutex::new(None),
@@ -186,7 +195,7 @@ impl Ring {
     /// Evicts (and, in the hard mode, cuts) until the retained bytes fit;
     /// returns whether the open generation was cut.
     fn enforce(&self, st: &mut State) -> bool {
-        let keep = if st.pinned || !self.hard { 1 } else { 0 };
+        let keep = if self.hard { 0 } else { 1 };
         while st.retained() > self.max_bytes && st.done.len() > keep {
             st.evict_oldest();
         }
@@ -203,20 +212,20 @@ impl Ring {
         cut
     }
 
-    /// Keeps the newest complete generation until [`unpin`](Ring::unpin).
-    pub(crate) fn pin(&self) {
-        self.state().pinned = true;
+    /// Arms the ring for a snapshot: the next generation to end is
+    /// captured with the ones before it, for [`disarm`](Ring::disarm).
+    pub(crate) fn arm(&self) {
+        let mut st = self.state();
+        st.armed = true;
+        st.captured = None;
     }
 
-    /// Ends [`pin`](Ring::pin).
-    pub(crate) fn unpin(&self) {
+    /// Ends [`arm`](Ring::arm): the generations captured since (oldest
+    /// first, consecutive), if one ended whole.
+    pub(crate) fn disarm(&self) -> Option<Vec<Arc<Complete>>> {
         let mut st = self.state();
-        st.pinned = false;
-        let cut = self.enforce(&mut st);
-        drop(st);
-        if cut {
-            trace_runtime::request_advance();
-        }
+        st.armed = false;
+        st.captured.take()
     }
 
     /// The complete generations, oldest first (consecutive).
@@ -314,7 +323,12 @@ impl Subscriber for Ring {
         while st.done.len() > 1 && now.duration_since(st.done[1].started) >= self.min_age {
             st.evict_oldest();
         }
+        // Nothing is open, and the new generation fits alone (or it would
+        // have been cut): this only evicts older ones.
         self.enforce(&mut st);
+        if st.armed && st.captured.is_none() {
+            st.captured = Some(st.done.iter().cloned().collect());
+        }
     }
 }
 
@@ -380,18 +394,39 @@ mod tests {
     }
 
     #[test]
-    fn a_pinned_generation_survives_and_the_open_one_is_cut_instead() {
+    fn an_armed_ring_captures_the_next_generation_before_eviction() {
         let ring = Ring::new(HARD_MIN * 4, Duration::from_secs(3600));
         deliver(&ring, 1, 1, 150_000);
-        ring.pin();
+        ring.arm();
         ring.on_batches(gen(2), &vec![0; 150_000]);
-        assert_eq!(gens(&ring), [1]);
-        ring.unpin();
+        // The open generation makes room by evicting the complete one.
+        assert_eq!(gens(&ring), Vec::<u64>::new());
         ring.on_generation_end(gen(2));
-        assert_eq!(gens(&ring), [1]);
-        // Unpinned, the newest complete generation makes room.
+        // Generation 3 evicts 2 from the ring, not from the capture.
         deliver(&ring, 3, 1, 150_000);
         assert_eq!(gens(&ring), [3]);
+        let captured = ring.disarm().expect("a capture");
+        assert_eq!(captured.len(), 1);
+        assert_eq!(captured[0].gen.get(), 2);
+        assert_eq!(captured[0].data.len(), 150_000);
+        assert!(ring.disarm().is_none());
+        assert!(ring.stats().counters.peak_retained <= HARD_MIN * 4);
+    }
+
+    #[test]
+    fn a_cut_generation_is_not_captured() {
+        let ring = Ring::new(HARD_MIN, Duration::from_secs(3600));
+        ring.arm();
+        deliver(&ring, 1, 2, 40_000);
+        assert!(ring.disarm().is_none());
+        assert_eq!(gens(&ring), Vec::<u64>::new());
+        ring.arm();
+        deliver(&ring, 2, 1, 1000);
+        let captured = ring.disarm().expect("a capture");
+        assert_eq!(
+            captured.iter().map(|g| g.gen.get()).collect::<Vec<_>>(),
+            [2]
+        );
     }
 
     #[test]
