@@ -36,9 +36,10 @@
 //!   The recorder asks the runtime to advance early, when the current
 //!   generation reaches a quarter of the bound, and evicts the oldest
 //!   generations as new bytes arrive. A generation that alone outgrows the
-//!   bound is dropped whole rather than kept ([`Stats::generations_dropped`];
-//!   rare unless busy threads outnumber the CPUs enough to delay the
-//!   runtime's advance by tens of milliseconds). A snapshot whose own
+//!   bound is dropped whole rather than kept ([`Stats::generations_dropped`]).
+//!   That is rare: it takes busy threads outnumbering the CPUs enough to
+//!   delay the runtime's advance, and writers then yield their CPU to it
+//!   once per batch (only while the generation is past the advance target). A snapshot whose own
 //!   generation was dropped holds the older generations still retained, or
 //!   advances again if there are none; it is never an empty trace
 //!   ([`Error::NothingRetained`] if four tries fail). Below 64 KiB (less than one

@@ -36,7 +36,9 @@
 //! batches still open in the per-CPU buffers, the tables, and what writers
 //! add while the flusher waits for a CPU, which can be tens of milliseconds
 //! with more busy threads than CPUs). The ring then holds about three
-//! complete generations besides the open one. Lowering the target when
+//! complete generations besides the open one. (Since writers yield to the
+//! flusher once the target is passed, see `trace_runtime`'s `limits`, cuts
+//! are rare even with many more busy threads than CPUs.) Lowering the target when
 //! generations overshoot was tried and did not help: the overshoot comes
 //! from the advance's latency, and more advances meant more chances of a
 //! long one.

@@ -191,6 +191,15 @@ fn eight_threads_under_a_recorder() {
 
     assert!(n_snapshots >= secs, "only {n_snapshots} snapshots");
     assert!(stats.peak_retained_bytes <= max_bytes);
+    // Writers yield when the runtime's flusher falls behind a generation's
+    // byte bound, so generations are rarely dropped for outgrowing
+    // `max_bytes` (8-12% were, before).
+    assert!(
+        stats.generations_dropped * 20 <= stats.generations_completed,
+        "{} of {} generations dropped",
+        stats.generations_dropped,
+        stats.generations_completed
+    );
     // Flat memory: the heap in use over the last third of the run is about
     // what it was over the middle third (medians: the runtime's buffers
     // spike while its flusher waits for a CPU).

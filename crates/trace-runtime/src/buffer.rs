@@ -66,6 +66,9 @@ pub(crate) struct WriterState {
     pub(crate) m: u64,
     /// The thread's open batch, if any.
     pub(crate) open_in: Cell<OpenIn>,
+    /// A batch this thread closed found the flusher behind: yield the CPU
+    /// once the slot is released.
+    throttle: Cell<bool>,
 }
 
 impl WriterState {
@@ -73,6 +76,7 @@ impl WriterState {
         Self {
             m,
             open_in: Cell::new(None),
+            throttle: Cell::new(false),
         }
     }
 }
@@ -267,7 +271,7 @@ impl Buffers {
                 // reaches the output before anything we write from now on.
                 self.slots[s].0.lock().with(|slot| {
                     if slot.batch.open && slot.batch.serial == serial {
-                        self.close(&mut slot.batch);
+                        self.close_for(writer, &mut slot.batch);
                     }
                 });
                 writer.open_in.set(None);
@@ -275,7 +279,7 @@ impl Buffers {
             }
             None => self.lock_any(pref),
         };
-        guard.with(|slot| {
+        let res = guard.with(|slot| {
             let gen = self.gen.load(Ordering::Relaxed);
             if gen == 0 {
                 return None;
@@ -283,7 +287,7 @@ impl Buffers {
             let batch = &mut slot.batch;
             let ours = batch.open && writer.open_in.get() == Some((idx, batch.serial));
             if batch.open && (!ours || batch.gen != gen) {
-                self.close(batch);
+                self.close_for(writer, batch);
             }
             let mut w = EventWriter {
                 buffers: self,
@@ -297,7 +301,12 @@ impl Buffers {
                 w.open(ts);
             }
             Some(f(&mut w))
-        })
+        });
+        drop(guard);
+        if writer.throttle.replace(false) {
+            throttle();
+        }
+        res
     }
 
     /// Locks `pref` if free, else any free slot, else waits.
@@ -315,8 +324,18 @@ impl Buffers {
         }
     }
 
-    /// Moves a closed batch to the output of its generation.
-    fn close(&self, batch: &mut OpenBatch) {
+    /// [`close`](Buffers::close) on behalf of `writer`, which yields the
+    /// CPU after its write if the flusher is behind.
+    fn close_for(&self, writer: &WriterState, batch: &mut OpenBatch) {
+        if self.close(batch) {
+            writer.throttle.set(true);
+        }
+    }
+
+    /// Moves a closed batch to the output of its generation; returns
+    /// whether the flusher is behind a generation byte bound (see
+    /// [`limits::batch_closed`](crate::limits::batch_closed)).
+    fn close(&self, batch: &mut OpenBatch) -> bool {
         debug_assert!(batch.open);
         batch.open = false;
         let header = BatchHeader {
@@ -331,8 +350,8 @@ impl Buffers {
             .completed_bytes
             .fetch_add(added, Ordering::Relaxed)
             .wrapping_add(added);
-        crate::limits::batch_closed(waiting);
         batch.len = 0;
+        crate::limits::batch_closed(waiting)
     }
 
     /// Appends an already encoded batch (from the advancer: statuses of
@@ -357,7 +376,8 @@ impl Buffers {
         for slot in self.slots.iter() {
             let t = slot.0.lock_urgent().with(|slot| {
                 if slot.batch.open && slot.batch.gen == gen {
-                    self.close(&mut slot.batch);
+                    // The flusher itself: never throttled.
+                    let _ = self.close(&mut slot.batch);
                 }
                 let t = &mut slot.tables[(gen % 2) as usize];
                 if t.gen == gen {
@@ -417,6 +437,17 @@ impl Buffers {
             out.n_batches = 0;
         }
     }
+}
+
+/// Gives the CPU away once: the flusher, woken because a generation
+/// reached its byte bound, waits for one while busy threads outnumber the
+/// CPUs, and every millisecond it waits makes the generation larger.
+#[cold]
+fn throttle() {
+    #[cfg(not(loom))]
+    std::thread::yield_now();
+    #[cfg(loom)]
+    loom::thread::yield_now();
 }
 
 /// Writes the minimal varint of `v` at the start of `out` (at least ten
@@ -490,7 +521,7 @@ impl EventWriter<'_> {
     pub(crate) fn event_at(&mut self, ts: u64, ty: u8, args: &[u64]) -> u64 {
         debug_assert!(args.len() < 5);
         if self.slot.batch.len + MAX_EVENT_LEN > BATCH_LIMIT {
-            self.buffers.close(&mut self.slot.batch);
+            self.buffers.close_for(self.writer, &mut self.slot.batch);
             self.open(ts);
         }
         let batch = &mut self.slot.batch;
