@@ -2,50 +2,18 @@
 //! with `trace-reader`: every task's goroutine has a consistent state
 //! history, and the goroutines are the traced futures plus the threads.
 
+mod common;
+
+use common::serial;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use trace_annotate::TracedExt;
 
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
+/// Records `f` into a validated trace; returns its event lines.
 fn record(name: &str, f: impl FnOnce()) -> Vec<String> {
-    let out = Capture::default();
-    trace_runtime::start(out.clone()).unwrap();
-    f();
-    trace_runtime::stop().unwrap();
-    let trace = out.0.lock().unwrap().clone();
-    if let Some(dir) = std::env::var_os("TRACE_ORACLE_DIR") {
-        std::fs::write(
-            std::path::Path::new(&dir).join(format!("futures_{name}.trace")),
-            &trace,
-        )
-        .unwrap();
-    }
-    let report = trace_reader::validate(&trace[..]);
-    assert!(report.is_valid(), "{report}");
-    trace_reader::Reader::new(&trace[..])
-        .unwrap()
-        .map(|e| e.map(|e| e.to_string()).unwrap())
-        .collect()
+    common::record(&format!("futures_{name}"), f)
 }
 
 /// Per goroutine, its transitions `(from, to)` in order.

@@ -1,8 +1,9 @@
 //! The `tracing` layer: spans as tasks and regions, events as logs, read
 //! back with `trace-reader`.
 
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex, MutexGuard};
+mod common;
+
+use common::serial;
 use std::thread;
 
 use trace_annotate::TraceLayer;
@@ -10,44 +11,9 @@ use tracing::Instrument;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::prelude::*;
 
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Streams while `f` runs, validates the trace, returns the event lines.
+/// Records `f` into a validated trace; returns its event lines.
 fn record(name: &str, f: impl FnOnce()) -> Vec<String> {
-    let out = Capture::default();
-    trace_runtime::start(out.clone()).unwrap();
-    f();
-    trace_runtime::stop().unwrap();
-    let trace = out.0.lock().unwrap().clone();
-    if let Some(dir) = std::env::var_os("TRACE_ORACLE_DIR") {
-        std::fs::write(
-            std::path::Path::new(&dir).join(format!("layer_{name}.trace")),
-            &trace,
-        )
-        .unwrap();
-    }
-    let report = trace_reader::validate(&trace[..]);
-    assert!(report.is_valid(), "{report}");
-    trace_reader::Reader::new(&trace[..])
-        .unwrap()
-        .map(|e| e.map(|e| e.to_string()).unwrap())
-        .collect()
+    common::record(&format!("layer_{name}"), f)
 }
 
 fn count(lines: &[String], pat: &str) -> usize {
@@ -58,7 +24,7 @@ fn count(lines: &[String], pat: &str) -> usize {
 fn spans_become_tasks_and_regions_and_events_logs() {
     let _g = serial();
     // A console printing INFO and up, next to the trace recording DEBUG.
-    let console = Capture::default();
+    let console = common::Capture::default();
     let writer = console.clone();
     let console_layer = tracing_subscriber::fmt::layer()
         .with_writer(move || writer.clone())
