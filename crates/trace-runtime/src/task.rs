@@ -351,14 +351,20 @@ pub struct PollGuard<'a> {
 
 impl PollGuard<'_> {
     /// Ends the poll with `outcome`.
+    #[inline]
     pub fn end(mut self, outcome: PollOutcome) {
         self.finish(outcome);
     }
 
+    #[inline]
     fn finish(&mut self, outcome: PollOutcome) {
-        if !std::mem::take(&mut self.active) {
-            return;
+        if std::mem::take(&mut self.active) {
+            self.finish_recorded(outcome);
         }
+    }
+
+    #[inline(never)]
+    fn finish_recorded(&mut self, outcome: PollOutcome) {
         let Some(rt) = runtime() else { return };
         stop(rt, &self.task.shared, outcome);
         if let Some(outer) = self.outer.take() {
@@ -368,6 +374,7 @@ impl PollGuard<'_> {
 }
 
 impl Drop for PollGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.finish(PollOutcome::Ready);
     }
