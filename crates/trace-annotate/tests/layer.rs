@@ -160,3 +160,105 @@ fn instrumented_futures_on_tokio() {
     assert!(count(&lines, "RegionBegin") >= 40);
     assert_eq!(count(&lines, " Log "), 20);
 }
+
+/// The task id of the `TaskBegin` of type `name`.
+fn task_of(lines: &[String], name: &str) -> String {
+    let begin = lines
+        .iter()
+        .find(|l| l.contains("TaskBegin") && l.contains(&format!("Type=\"{name}\"")))
+        .unwrap_or_else(|| panic!("no task {name}: {lines:#?}"));
+    begin
+        .split("ID=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Two subscribers, each with its own registry, hand out the same span ids:
+/// entering a span of one never finds the other's span in the layer's
+/// per-thread cache.
+#[test]
+fn subscribers_with_the_same_span_ids_keep_their_spans_apart() {
+    let _g = serial();
+    let a = tracing::Dispatch::new(tracing_subscriber::registry().with(TraceLayer::new()));
+    let b = tracing::Dispatch::new(tracing_subscriber::registry().with(TraceLayer::new()));
+    let lines = record("two_registries", || {
+        let span_a = tracing::dispatcher::with_default(&a, || tracing::info_span!("in_a"));
+        let span_b = tracing::dispatcher::with_default(&b, || tracing::info_span!("in_b"));
+        assert_eq!(span_a.id(), span_b.id(), "the registries number alike");
+        for _ in 0..2 {
+            tracing::dispatcher::with_default(&a, || drop(span_a.enter()));
+            tracing::dispatcher::with_default(&b, || drop(span_b.enter()));
+        }
+        tracing::dispatcher::with_default(&a, || drop(span_a));
+        tracing::dispatcher::with_default(&b, || drop(span_b));
+    });
+    let (ta, tb) = (task_of(&lines, "in_a"), task_of(&lines, "in_b"));
+    assert_ne!(ta, tb);
+    let regions: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains("RegionBegin"))
+        .map(|l| l.split_once("RegionBegin").unwrap().1.to_owned())
+        .collect();
+    let want_a = format!(" Task={ta} Type=\"in_a\"");
+    let want_b = format!(" Task={tb} Type=\"in_b\"");
+    assert_eq!(
+        regions
+            .iter()
+            .map(|r| r
+                .split_once(" Task=")
+                .map(|(_, t)| format!(" Task={t}"))
+                .unwrap())
+            .collect::<Vec<_>>(),
+        [&want_a, &want_b, &want_a, &want_b].map(String::clone),
+        "{lines:#?}"
+    );
+}
+
+/// A span entered on a thread other than the one that created it, then
+/// closed there, and a new span created afterwards: each region belongs to
+/// its own span's task.
+#[test]
+fn spans_entered_and_closed_on_other_threads() {
+    let _g = serial();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(TraceLayer::new()));
+    let lines = record("other_threads", || {
+        for i in 0..20 {
+            let span = tracing::dispatcher::with_default(&dispatch, || {
+                tracing::info_span!("made_here", i)
+            });
+            let d = dispatch.clone();
+            thread::spawn(move || {
+                tracing::dispatcher::with_default(&d, || {
+                    drop(span.enter());
+                    drop(span);
+                })
+            })
+            .join()
+            .unwrap();
+            tracing::dispatcher::with_default(&dispatch, || {
+                let again = tracing::info_span!("made_after", i);
+                drop(again.enter());
+            });
+        }
+    });
+    assert_eq!(count(&lines, "TaskBegin"), 40);
+    assert_eq!(count(&lines, "TaskEnd"), 40);
+    // Every region's task is the task of a span of the same name.
+    let mut tasks = std::collections::BTreeMap::new();
+    for l in lines.iter().filter(|l| l.contains("TaskBegin")) {
+        let id = l.split("ID=").nth(1).unwrap().split(' ').next().unwrap();
+        let ty = l.split("Type=").nth(1).unwrap();
+        tasks.insert(id.to_owned(), ty.to_owned());
+    }
+    let regions: Vec<_> = lines.iter().filter(|l| l.contains("RegionBegin")).collect();
+    assert_eq!(regions.len(), 40);
+    for r in regions {
+        let task = r.split("Task=").nth(1).unwrap().split(' ').next().unwrap();
+        let ty = r.split("Type=").nth(1).unwrap();
+        assert_eq!(tasks.get(task).map(String::as_str), Some(ty), "{r}");
+    }
+}
