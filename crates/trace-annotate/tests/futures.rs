@@ -407,3 +407,93 @@ fn tasks_created_during_thread_teardown() {
         assert_eq!(h.last().unwrap().1, "NotExist", "goroutine {g}: {lines:#?}");
     }
 }
+
+/// Keeps every generation it receives, in order.
+#[derive(Default)]
+struct Generations(Mutex<Vec<(u64, Vec<u8>)>>);
+
+impl trace_runtime::Subscriber for Generations {
+    fn on_batches(&self, gen: trace_runtime::Generation, batches: &[u8]) {
+        let mut gens = self.0.lock().unwrap();
+        match gens.last_mut() {
+            Some((g, bytes)) if *g == gen.get() => bytes.extend_from_slice(batches),
+            _ => gens.push((gen.get(), batches.to_vec())),
+        }
+    }
+    fn on_generation_end(&self, _: trace_runtime::Generation) {}
+}
+
+/// Tasks polled and woken from several threads while generations advance
+/// every millisecond: a trace may begin at any generation (a flight
+/// recorder's snapshot does), so every suffix of the generations must be a
+/// valid trace. A task silent in a generation but touched early in the next
+/// one (before the advancer's sweep) must still be stated in the first.
+#[test]
+fn every_generation_can_begin_a_trace() {
+    let _g = serial();
+    let config = trace_runtime::config();
+    trace_runtime::configure(config.clone().generation_period(Duration::from_millis(1))).unwrap();
+    let gens = Arc::new(Generations::default());
+    let sub = trace_runtime::subscribe(gens.clone()).unwrap();
+    let tasks: Arc<Vec<trace_runtime::AsyncTask>> = Arc::new(
+        (0..64)
+            .map(|_| trace_runtime::AsyncTask::new("churn"))
+            .collect(),
+    );
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..3u64)
+        .map(|w| {
+            let (tasks, stop) = (Arc::clone(&tasks), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut x = w + 1;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // xorshift: which task, and what to do to it.
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    // Each worker owns the tasks it polls (a task is polled
+                    // by one thread at a time), and wakes any.
+                    let mine = (x % 21) as usize * 3 + w as usize;
+                    let any = (x >> 8) as usize % tasks.len();
+                    if x & 0x100 != 0 {
+                        tasks[any].wake();
+                    } else {
+                        tasks[mine]
+                            .poll_begin()
+                            .end(trace_runtime::PollOutcome::Pending);
+                    }
+                    if x % 64 == 0 {
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(150));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    drop(tasks);
+    sub.unsubscribe().unwrap();
+    trace_runtime::configure(config).unwrap();
+    let gens = gens.0.lock().unwrap();
+    assert!(gens.len() > 20, "{} generations", gens.len());
+    for k in 0..gens.len() {
+        let mut trace = trace_runtime::file_header().to_vec();
+        for (_, bytes) in &gens[k..] {
+            trace.extend_from_slice(bytes);
+        }
+        if k % 10 == 0 {
+            common::save(&format!("futures_from_generation_{k}"), &trace);
+        }
+        let report = trace_reader::validate(&trace[..]);
+        assert!(
+            report.is_valid(),
+            "from generation {} of {}..={}: {report}",
+            gens[k].0,
+            gens[0].0,
+            gens[gens.len() - 1].0
+        );
+    }
+}

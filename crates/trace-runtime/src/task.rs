@@ -71,15 +71,18 @@ pub(crate) struct TaskShared {
     /// The name given to [`AsyncTask::new`], for a creation recorded late.
     name: Box<str>,
     pub(crate) inner: Mutex<TaskInner>,
-    /// The generation of the task's last status (written by whoever owns the
-    /// task's transitions: the mutex holder, or the thread polling it).
-    pub(crate) status_gen: AtomicU64,
-    /// The task's sequence number in `status_gen`.
-    pub(crate) seq: AtomicU64,
-    /// Whether the trace knows the goroutine: its creation was recorded
-    /// (set under the mutex, read anywhere: the polling thread states a
-    /// known task it polls in its lazy statuses).
-    known: AtomicBool,
+    /// Per generation parity, the generation of the task's last status in
+    /// it (written by whoever owns the task's transitions: the mutex
+    /// holder, or the thread polling it; and by the sweep, for the closed
+    /// generation).
+    stated: [AtomicU64; 2],
+    /// The task's sequence number in the latest generation with a status.
+    seq: AtomicU64,
+    /// The generation whose events record the goroutine's creation; 0 while
+    /// the trace does not know the goroutine (set under the mutex, read
+    /// anywhere: the polling thread states a known task it polls in its
+    /// lazy statuses).
+    created: AtomicU64,
     /// The [`AsyncTask`] was dropped: wakes are ignored and the sweep
     /// forgets the task.
     dropped: AtomicBool,
@@ -94,6 +97,44 @@ pub(crate) struct TaskInner {
     m: u64,
     /// In the registry of live tasks (from its first recorded touch).
     registered: bool,
+    /// The generation of the last transition ([`when`]), and the state and
+    /// M before it: the state at the end of the generation before, which the
+    /// sweep of that generation may need after the switch.
+    changed: u64,
+    before: (u64, u64),
+}
+
+impl TaskInner {
+    /// A transition in generation `gen` to `state` (polled on `m`).
+    fn set(&mut self, gen: u64, state: u64, m: u64) {
+        if self.changed != gen {
+            self.before = (self.state, self.m);
+            self.changed = gen;
+        }
+        self.state = state;
+        self.m = m;
+    }
+
+    /// The state and M at the end of generation `gen`, the current one or
+    /// the one just before it.
+    fn at_end_of(&self, gen: u64) -> (u64, u64) {
+        if self.changed > gen {
+            self.before
+        } else {
+            (self.state, self.m)
+        }
+    }
+}
+
+/// The generation in which a transition happens now: the current one, or
+/// while tracing is off, the one after the last (the next trace cannot
+/// begin before it).
+fn when(rt: &Runtime) -> u64 {
+    let last = crate::runtime::last_generation();
+    match rt.buffers.generation() {
+        0 => last + 1,
+        gen => gen,
+    }
 }
 
 impl TaskShared {
@@ -101,12 +142,7 @@ impl TaskShared {
     /// task's status (`status`, on thread `m`) if this is its first event in
     /// the generation.
     fn next_seq(&self, w: &mut EventWriter<'_>, status: u64, m: u64) -> u64 {
-        let gen = w.gen();
-        if self.status_gen.load(Ordering::Relaxed) != gen {
-            w.event(ty::GO_STATUS, &[self.g, m, status]);
-            self.status_gen.store(gen, Ordering::Relaxed);
-            self.seq.store(0, Ordering::Relaxed);
-        }
+        self.status(w, status, m);
         let seq = self.seq.load(Ordering::Relaxed) + 1;
         self.seq.store(seq, Ordering::Relaxed);
         seq
@@ -114,7 +150,7 @@ impl TaskShared {
 
     /// Whether the trace knows the goroutine (its creation was recorded).
     pub(crate) fn known(&self) -> bool {
-        self.known.load(Ordering::Acquire)
+        self.created.load(Ordering::Acquire) != 0
     }
 
     /// Records the creation of the goroutine (`GoCreate`: runnable) on the
@@ -125,9 +161,10 @@ impl TaskShared {
         let pc = rt.symbols.synthetic(&frame, TASK_FILE);
         let stack = w.stack(&[pc]);
         w.event(ty::GO_CREATE, &[self.g, stack, 0]);
-        self.status_gen.store(w.gen(), Ordering::Relaxed);
+        let gen = w.gen();
+        self.stated[(gen % 2) as usize].store(gen, Ordering::Relaxed);
         self.seq.store(0, Ordering::Relaxed);
-        self.known.store(true, Ordering::Release);
+        self.created.store(gen, Ordering::Release);
     }
 
     /// Puts the task in the registry of live tasks before its creation is
@@ -136,16 +173,18 @@ impl TaskShared {
     fn register(self: &Arc<Self>, rt: &Runtime, inner: &mut TaskInner) {
         if !inner.registered {
             inner.registered = true;
-            rt.threads.register_task(Arc::clone(self));
+            rt.threads.register_task(Arc::clone(self), when(rt));
         }
     }
 
     /// Writes the task's status if this is its first event in `w`'s
     /// generation, without a transition.
     pub(crate) fn status(&self, w: &mut EventWriter<'_>, status: u64, m: u64) {
-        if self.status_gen.load(Ordering::Relaxed) != w.gen() {
+        let gen = w.gen();
+        let stated = &self.stated[(gen % 2) as usize];
+        if stated.load(Ordering::Relaxed) != gen {
             w.event(ty::GO_STATUS, &[self.g, m, status]);
-            self.status_gen.store(w.gen(), Ordering::Relaxed);
+            stated.store(gen, Ordering::Relaxed);
             self.seq.store(0, Ordering::Relaxed);
         }
     }
@@ -163,23 +202,38 @@ enum Written {
 }
 
 /// Writes on the calling thread (after its registration or statuses, with
-/// its thread-G running if `need_g`).
+/// its thread-G running if `need_g`). Also returns the generation the
+/// transition belongs to: the one written in, else [`when`].
 fn write(
     rt: &Runtime,
     need_g: bool,
     f: impl FnOnce(&ThreadState, &mut EventWriter<'_>),
-) -> Written {
+) -> (Written, u64) {
     let ts = crate::clock::now();
     let r = with_current(rt, |st| {
         rt.buffers.write(&st.writer, ts, |w| {
             st.prepare_with(&rt.threads, &rt.symbols, w, need_g);
             f(st, w);
+            w.gen()
         })
     });
     match r {
-        Some(Some(())) => Written::Yes,
-        Some(None) => Written::Off,
-        None => Written::NoThread,
+        Some(Some(gen)) => (Written::Yes, gen),
+        Some(None) => (Written::Off, when(rt)),
+        None => (Written::NoThread, when(rt)),
+    }
+}
+
+/// [`write`] if tracing is on and `record`, else nothing.
+fn write_if(
+    rt: &Runtime,
+    record: bool,
+    f: impl FnOnce(&ThreadState, &mut EventWriter<'_>),
+) -> (Written, u64) {
+    if record && crate::is_enabled() {
+        write(rt, false, f)
+    } else {
+        (Written::Off, when(rt))
     }
 }
 
@@ -212,10 +266,12 @@ impl AsyncTask {
                 notified: false,
                 m: 0,
                 registered: false,
+                changed: 0,
+                before: (T_RUNNABLE, 0),
             }),
-            status_gen: AtomicU64::new(0),
+            stated: [AtomicU64::new(0), AtomicU64::new(0)],
             seq: AtomicU64::new(0),
-            known: AtomicBool::new(false),
+            created: AtomicU64::new(0),
             dropped: AtomicBool::new(false),
         });
         if crate::is_enabled() {
@@ -223,7 +279,8 @@ impl AsyncTask {
             shared.register(rt, &mut inner);
             // Not written on a thread being torn down: the task stays
             // unknown until its first recorded poll.
-            write(rt, false, |_, w| shared.create(rt, w));
+            let (_, gen) = write(rt, false, |_, w| shared.create(rt, w));
+            inner.changed = gen;
         }
         AsyncTask { shared }
     }
@@ -317,18 +374,14 @@ fn wake_recorded(shared: &TaskShared) {
     match inner.state {
         T_WAITING => {
             // An unknown task is created by its next poll.
-            let written = if crate::is_enabled() && shared.known() {
-                write(rt, false, |_, w| {
-                    let seq = shared.next_seq(w, T_WAITING, u64::MAX);
-                    w.event(ty::GO_UNBLOCK, &[shared.g, seq, 0]);
-                })
-            } else {
-                Written::Off
-            };
+            let (written, gen) = write_if(rt, shared.known(), |_, w| {
+                let seq = shared.next_seq(w, T_WAITING, u64::MAX);
+                w.event(ty::GO_UNBLOCK, &[shared.g, seq, 0]);
+            });
             // From a thread being torn down, leave the task waiting: its
             // next poll unblocks it.
             if written != Written::NoThread {
-                inner.state = T_RUNNABLE;
+                inner.set(gen, T_RUNNABLE, 0);
             }
             inner.notified = true;
         }
@@ -387,14 +440,12 @@ fn suspend_current(rt: &Runtime) -> Option<Arc<TaskShared>> {
     match outer {
         Some(outer) => {
             let mut inner = sync::lock(&outer.inner);
-            if crate::is_enabled() && outer.known() {
-                // The outer task is still current for `prepare`.
-                write(rt, false, |_, w| {
-                    let reason = w.string(b"nested poll");
-                    w.event(ty::GO_BLOCK, &[reason, 0]);
-                });
-            }
-            inner.state = T_WAITING;
+            // The outer task is still current for `prepare`.
+            let (_, gen) = write_if(rt, outer.known(), |_, w| {
+                let reason = w.string(b"nested poll");
+                w.event(ty::GO_BLOCK, &[reason, 0]);
+            });
+            inner.set(gen, T_WAITING, 0);
             drop(inner);
             with_current(rt, |st| st.set_current(None));
             Some(outer)
@@ -416,11 +467,13 @@ fn start(rt: &Runtime, task: &Arc<TaskShared>) -> bool {
     };
     let mut inner = sync::lock(&task.inner);
     let state = inner.state;
+    let mut gen = when(rt);
     if crate::is_enabled() {
         if !task.known() {
             task.register(rt, &mut inner);
         }
-        let written = write(rt, false, |st, w| {
+        let written;
+        (written, gen) = write(rt, false, |st, w| {
             st.enter_scheduler(w);
             if !task.known() {
                 // Its first recorded event: created, then started.
@@ -442,9 +495,8 @@ fn start(rt: &Runtime, task: &Arc<TaskShared>) -> bool {
             return false;
         }
     }
-    inner.state = T_RUNNING;
+    inner.set(gen, T_RUNNING, m);
     inner.notified = false;
-    inner.m = m;
     drop(inner);
     with_current(rt, |st| {
         // Tracing went off: the thread still polls in scheduler mode, which
@@ -466,22 +518,20 @@ fn stop(rt: &Runtime, task: &Arc<TaskShared>, outcome: PollOutcome) {
     };
     // An unknown task's poll is not in the trace (its start was not
     // recorded): it is created by its next recorded poll.
-    if crate::is_enabled() && task.known() {
-        write(rt, false, |_, w| match next {
-            T_DEAD => {
-                w.event(ty::GO_DESTROY, &[]);
-            }
-            T_RUNNABLE => {
-                let reason = w.string(b"woken during poll");
-                w.event(ty::GO_STOP, &[reason, 0]);
-            }
-            _ => {
-                let reason = w.string(b"future pending");
-                w.event(ty::GO_BLOCK, &[reason, 0]);
-            }
-        });
-    }
-    inner.state = next;
+    let (_, gen) = write_if(rt, task.known(), |_, w| match next {
+        T_DEAD => {
+            w.event(ty::GO_DESTROY, &[]);
+        }
+        T_RUNNABLE => {
+            let reason = w.string(b"woken during poll");
+            w.event(ty::GO_STOP, &[reason, 0]);
+        }
+        _ => {
+            let reason = w.string(b"future pending");
+            w.event(ty::GO_BLOCK, &[reason, 0]);
+        }
+    });
+    inner.set(gen, next, 0);
     drop(inner);
     with_current(rt, |st| st.set_current(None));
 }
@@ -496,11 +546,15 @@ pub(crate) struct TaskRegistry {
 }
 
 impl TaskRegistry {
-    pub(crate) fn register(&self, task: Arc<TaskShared>) {
+    /// Adds `task`; `now` is the current generation ([`when`]).
+    pub(crate) fn register(&self, task: Arc<TaskShared>, now: u64) {
         let mut tasks = sync::lock(&self.tasks);
         if tasks.len() as u64 >= self.prune_at.load(Ordering::Relaxed) {
+            // A task that ended in this generation may still need a status
+            // from the sweep of the previous one.
             tasks.retain(|t| {
-                sync::lock(&t.inner).state != T_DEAD && !t.dropped.load(Ordering::Relaxed)
+                let inner = sync::lock(&t.inner);
+                !(t.dropped.load(Ordering::Relaxed) || inner.state == T_DEAD && inner.changed < now)
             });
             self.prune_at
                 .store((tasks.len() as u64 * 2).max(64), Ordering::Relaxed);
@@ -509,7 +563,8 @@ impl TaskRegistry {
     }
 
     /// Writes, in generation `gen` (already drained), `GoStatus` for every
-    /// live known task that has no status in `gen` or later, and forgets
+    /// task the trace knew and that was alive at the end of `gen` without a
+    /// status in it (whatever happened to it since the switch), and forgets
     /// dead and dropped tasks. `payload` receives the statuses of waiting
     /// and runnable tasks (one no-thread batch); `emit_batch(m, payload)`
     /// one batch per task that was running on thread `m` through all of
@@ -524,24 +579,31 @@ impl TaskRegistry {
         let mut running = Vec::new();
         tasks.retain(|t| {
             let inner = sync::lock(&t.inner);
-            if inner.state == T_DEAD || t.dropped.load(Ordering::Relaxed) {
+            if t.dropped.load(Ordering::Relaxed) {
+                // Never mentioned again: no status needed.
                 return false;
             }
-            if t.known() && t.status_gen.load(Ordering::Relaxed) < gen {
-                // Running: it started before `gen` (a start in `gen` or
-                // later would have written a status there), so it ran
-                // through all of `gen`.
-                if inner.state == T_RUNNING {
+            let created = t.created.load(Ordering::Acquire);
+            let (state, m) = inner.at_end_of(gen);
+            let stated = &t.stated[(gen % 2) as usize];
+            if created != 0
+                && created < gen
+                && state != T_DEAD
+                && stated.load(Ordering::Relaxed) != gen
+            {
+                if state == T_RUNNING {
+                    // It started before `gen` (a start in `gen` would have
+                    // stated it there) and ran through all of `gen`.
                     running.clear();
-                    crate::thread::encode(&mut running, ty::GO_STATUS, &[t.g, inner.m, T_RUNNING]);
-                    emit_batch(inner.m, &running);
+                    crate::thread::encode(&mut running, ty::GO_STATUS, &[t.g, m, T_RUNNING]);
+                    emit_batch(m, &running);
                 } else {
-                    crate::thread::encode(payload, ty::GO_STATUS, &[t.g, u64::MAX, inner.state]);
+                    crate::thread::encode(payload, ty::GO_STATUS, &[t.g, u64::MAX, state]);
                 }
-                t.status_gen.store(gen, Ordering::Relaxed);
-                t.seq.store(0, Ordering::Relaxed);
+                // The sequence number is the next generation's by now.
+                stated.store(gen, Ordering::Relaxed);
             }
-            true
+            inner.state != T_DEAD
         });
     }
 }

@@ -179,8 +179,8 @@ impl Threads {
     }
 
     /// Registers a task for the sweep.
-    pub(crate) fn register_task(&self, task: Arc<TaskShared>) {
-        self.tasks.register(task);
+    pub(crate) fn register_task(&self, task: Arc<TaskShared>, now: u64) {
+        self.tasks.register(task, now);
     }
 
     fn register(&self, record: Arc<ThreadRecord>) {

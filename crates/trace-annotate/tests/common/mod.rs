@@ -35,14 +35,19 @@ pub(crate) fn record_bytes(name: &str, f: impl FnOnce()) -> Vec<u8> {
     f();
     trace_runtime::stop().unwrap();
     let trace = out.0.lock().unwrap().clone();
+    save(name, &trace);
+    trace
+}
+
+/// Saves `trace` as `<name>.trace` in `TRACE_ORACLE_DIR` if set.
+pub(crate) fn save(name: &str, trace: &[u8]) {
     if let Some(dir) = std::env::var_os("TRACE_ORACLE_DIR") {
         std::fs::write(
             std::path::Path::new(&dir).join(format!("{name}.trace")),
-            &trace,
+            trace,
         )
         .unwrap();
     }
-    trace
 }
 
 /// Streams while `f` runs, validates the trace (failing on any problem)
