@@ -4,7 +4,7 @@
 //!
 //! | moment | events | thread |
 //! | --- | --- | --- |
-//! | [`AsyncTask::new`] | `GoCreate` | the creating thread (it holds a P) |
+//! | [`AsyncTask::new`] | `GoCreate` (if tracing is on, else at its first recorded poll) | the creating thread (it holds a P) |
 //! | [`AsyncTask::poll_begin`] | `GoStart` (after `GoUnblock` if it was polled without a wake) | the polling thread, which first stops running its own thread-G (`GoBlock "executor"`) or the task it is polling (`GoBlock "nested poll"`) |
 //! | [`PollGuard::end`] `Pending` | `GoBlock "future pending"`, or `GoStop "woken during poll"` if woken while polled | the polling thread |
 //! | [`PollGuard::end`] `Ready` | `GoDestroy` | the polling thread |
@@ -501,7 +501,7 @@ fn start(rt: &Runtime, task: &Arc<TaskShared>) -> bool {
     with_current(rt, |st| {
         // Tracing went off: the thread still polls in scheduler mode, which
         // its statuses in the next trace say.
-        st.enter_scheduler_unrecorded(rt.buffers.generation());
+        st.enter_scheduler_unrecorded(when(rt));
         st.set_current(Some(Arc::clone(task)));
     });
     true

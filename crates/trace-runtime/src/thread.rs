@@ -265,8 +265,8 @@ impl ThreadState {
     }
 
     /// Enters scheduler mode without recording it (tracing is off, so the
-    /// thread's statuses in the next trace state it); `gen` is the current
-    /// generation.
+    /// thread's statuses in the next trace state it); `gen` is the
+    /// generation the change belongs to (after the last one while off).
     pub(crate) fn enter_scheduler_unrecorded(&self, gen: u64) {
         if self.sched.get() {
             return;
