@@ -170,10 +170,11 @@ impl TaskShared {
     /// Puts the task in the registry of live tasks before its creation is
     /// recorded, so that the sweep of the generation after it covers the
     /// task. Under the task's mutex (`inner`), never inside a write.
-    fn register(self: &Arc<Self>, rt: &Runtime, inner: &mut TaskInner) {
+    /// (Not a method: loom's `Arc` cannot be a receiver.)
+    fn register(task: &Arc<Self>, rt: &Runtime, inner: &mut TaskInner) {
         if !inner.registered {
             inner.registered = true;
-            rt.threads.register_task(Arc::clone(self), when(rt));
+            rt.threads.register_task(Arc::clone(task), when(rt));
         }
     }
 
@@ -276,7 +277,7 @@ impl AsyncTask {
         });
         if crate::is_enabled() {
             let mut inner = sync::lock(&shared.inner);
-            shared.register(rt, &mut inner);
+            TaskShared::register(&shared, rt, &mut inner);
             // Not written on a thread being torn down: the task stays
             // unknown until its first recorded poll.
             let (_, gen) = write(rt, false, |_, w| shared.create(rt, w));
@@ -470,7 +471,7 @@ fn start(rt: &Runtime, task: &Arc<TaskShared>) -> bool {
     let mut gen = when(rt);
     if crate::is_enabled() {
         if !task.known() {
-            task.register(rt, &mut inner);
+            TaskShared::register(task, rt, &mut inner);
         }
         let written;
         (written, gen) = write(rt, false, |st, w| {
