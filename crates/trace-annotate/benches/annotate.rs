@@ -200,6 +200,23 @@ fn layer(c: &mut Criterion) {
     use tracing_subscriber::layer::SubscriberExt;
     let sub = trace_runtime::subscribe(Arc::new(Discard)).unwrap();
     let mut g = c.benchmark_group("layer");
+    // The floor of the layer's increment: the registry alone (no layer).
+    tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+        let span = tracing::info_span!("span");
+        g.bench_function("registry_span_enter_exit", |b| {
+            b.iter(|| {
+                let _enter = black_box(&span).enter();
+            })
+        });
+        g.bench_function("registry_span_new_enter_exit_close", |b| {
+            b.iter(|| {
+                let span = tracing::info_span!("span");
+                let _enter = span.enter();
+            })
+        });
+    });
+    // The same pair as `span_enter_exit` with the events written directly.
+    g.bench_function("region_pair", |b| b.iter(region_pair));
     let subscriber = tracing_subscriber::registry().with(trace_annotate::TraceLayer::new());
     tracing::subscriber::with_default(subscriber, || {
         let span = tracing::info_span!("span");
@@ -219,11 +236,44 @@ fn layer(c: &mut Criterion) {
     sub.unsubscribe().unwrap();
 }
 
+/// Polls of traced futures while tracing is off, next to the same polls of
+/// plain futures: `poll_pending` polls a future that stays pending (one
+/// poll), `ready` wraps, polls to completion and drops a ready future.
+fn future(c: &mut Criterion) {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    use trace_annotate::TracedExt;
+    assert!(!trace_annotate::is_enabled());
+    let mut g = c.benchmark_group("future_off");
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut plain = std::pin::pin!(std::future::pending::<()>());
+    g.bench_function("poll_pending_plain", |b| {
+        b.iter(|| black_box(plain.as_mut().poll(&mut cx)))
+    });
+    let mut traced = std::pin::pin!(std::future::pending::<()>().traced("pending"));
+    g.bench_function("poll_pending_traced", |b| {
+        b.iter(|| black_box(traced.as_mut().poll(&mut cx)))
+    });
+    g.bench_function("ready_plain", |b| {
+        b.iter(|| {
+            let mut f = std::pin::pin!(std::future::ready(black_box(1)));
+            black_box(f.as_mut().poll(&mut cx))
+        })
+    });
+    g.bench_function("ready_traced", |b| {
+        b.iter(|| {
+            let mut f = std::pin::pin!(std::future::ready(black_box(1)).traced("ready"));
+            black_box(f.as_mut().poll(&mut cx))
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = clock, off, on, peers, layer
+    targets = clock, off, on, peers, layer, future
 }
 criterion_main!(benches);

@@ -30,6 +30,7 @@
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id};
@@ -42,15 +43,36 @@ use trace_runtime::TaskId;
 
 /// Records `tracing` spans as tasks and regions and events as logs. See the
 /// [module documentation](self).
-#[derive(Debug, Default, Clone, Copy)]
+///
+/// Each layer (and each clone) has an identity of its own, which keys the
+/// per-thread cache of recorded spans: span ids are only unique within one
+/// subscriber.
+#[derive(Debug)]
 pub struct TraceLayer {
-    _private: (),
+    id: u64,
 }
+
+static NEXT_LAYER: AtomicU64 = AtomicU64::new(1);
 
 impl TraceLayer {
     /// A new layer.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            id: NEXT_LAYER.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+}
+
+impl Default for TraceLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clone for TraceLayer {
+    /// A new layer (with an identity of its own).
+    fn clone(&self) -> Self {
+        Self::new()
     }
 }
 
@@ -61,10 +83,104 @@ type Entered = (u64, u32, TaskId, &'static str);
 #[derive(Debug, Clone, Copy)]
 struct SpanTask(TaskId);
 
+/// A recorded span known to this thread, so that entering it needs no
+/// lookup in the registry (whose span and extension locks cost four atomic
+/// read-modify-writes).
+#[derive(Debug, Clone, Copy)]
+struct Known {
+    layer: u64,
+    span: u64,
+    task: TaskId,
+    name: &'static str,
+}
+
+/// How many recorded spans each thread remembers (the most recently created
+/// or entered ones).
+const KNOWN: usize = 8;
+
+/// The layer's per-thread state.
+struct Local {
+    /// Spans entered on this thread and recorded as regions, innermost
+    /// last, so that exiting needs no span lookup.
+    entered: Vec<Entered>,
+    /// Recently created or entered recorded spans, a ring. An entry is
+    /// removed when its span closes on this thread; a span closed on
+    /// another thread leaves its entry here, which is harmless because the
+    /// registry never hands out the same id again before its slot's
+    /// generation counter wraps (tens of thousands of reuses of that slot),
+    /// long after `KNOWN` newer spans have replaced the entry in a thread
+    /// that creates or enters spans.
+    known: [Option<Known>; KNOWN],
+    next: usize,
+}
+
+impl Local {
+    fn find(&self, layer: u64, span: u64) -> Option<Known> {
+        self.known
+            .iter()
+            .flatten()
+            .find(|k| k.span == span && k.layer == layer)
+            .copied()
+    }
+
+    fn remember(&mut self, k: Known) {
+        self.known[self.next] = Some(k);
+        self.next = (self.next + 1) % KNOWN;
+    }
+
+    fn forget(&mut self, layer: u64, span: u64) {
+        for k in &mut self.known {
+            if k.is_some_and(|k| k.span == span && k.layer == layer) {
+                *k = None;
+            }
+        }
+    }
+}
+
 thread_local! {
-    /// Spans entered on this thread and recorded as regions: (span id,
-    /// region depth, task, name), so that exiting needs no span lookup.
-    static ENTERED: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
+    static LOCAL: RefCell<Local> = const {
+        RefCell::new(Local {
+            entered: Vec::new(),
+            known: [None; KNOWN],
+            next: 0,
+        })
+    };
+}
+
+/// Runs `f` on this thread's state; nothing during the thread's teardown or
+/// if `f` re-enters (a callback inside a callback).
+fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
+    LOCAL
+        .try_with(|l| l.try_borrow_mut().ok().map(|mut l| f(&mut l)))
+        .ok()
+        .flatten()
+}
+
+impl TraceLayer {
+    /// The task and name of recorded span `id`: from this thread's cache,
+    /// else from the span's extensions (then cached).
+    #[inline]
+    fn lookup<S>(&self, id: &Id, ctx: &Context<'_, S>) -> Option<(TaskId, &'static str)>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let raw = id.into_u64();
+        if let Some(Some(k)) = with_local(|l| l.find(self.id, raw)) {
+            return Some((k.task, k.name));
+        }
+        let span = ctx.span(id)?;
+        let task = span.extensions().get::<SpanTask>()?.0;
+        let name = span.metadata().name();
+        with_local(|l| {
+            l.remember(Known {
+                layer: self.id,
+                span: raw,
+                task,
+                name,
+            })
+        });
+        Some((task, name))
+    }
 }
 
 impl<S> Layer<S> for TraceLayer
@@ -81,36 +197,47 @@ where
             .and_then(|p| p.extensions().get::<SpanTask>().map(|t| t.0))
             .unwrap_or(TaskId::BACKGROUND);
         let task = trace_runtime::new_task_id();
-        trace_runtime::task_begin(task, parent, attrs.metadata().name());
+        let name = attrs.metadata().name();
+        trace_runtime::task_begin(task, parent, name);
         span.extensions_mut().insert(SpanTask(task));
+        with_local(|l| {
+            l.remember(Known {
+                layer: self.id,
+                span: id.into_u64(),
+                task,
+                name,
+            })
+        });
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         if !crate::is_enabled() {
             return;
         }
-        let Some(span) = ctx.span(id) else { return };
-        let Some(task) = span.extensions().get::<SpanTask>().map(|t| t.0) else {
+        let Some((task, name)) = self.lookup(id, &ctx) else {
             return;
         };
-        let name = span.metadata().name();
         let depth = crate::begin_recorded(task, name);
-        let _ = ENTERED.try_with(|e| e.borrow_mut().push((id.into_u64(), depth, task, name)));
+        let pushed = with_local(|l| l.entered.push((id.into_u64(), depth, task, name)));
+        if pushed.is_none() {
+            // Not remembered: end the region at once rather than never.
+            crate::end_region(depth, task, name);
+        }
     }
 
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
         let raw = id.into_u64();
-        let entered = ENTERED.try_with(|e| {
-            let mut e = e.borrow_mut();
-            let at = e.iter().rposition(|&(s, ..)| s == raw)?;
-            Some(e.remove(at))
+        let entered = with_local(|l| {
+            let at = l.entered.iter().rposition(|&(s, ..)| s == raw)?;
+            Some(l.entered.remove(at))
         });
-        if let Ok(Some((_, depth, task, name))) = entered {
+        if let Some(Some((_, depth, task, name))) = entered {
             crate::end_region(depth, task, name);
         }
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        with_local(|l| l.forget(self.id, id.into_u64()));
         let Some(span) = ctx.span(&id) else { return };
         let task = span.extensions().get::<SpanTask>().copied();
         if let Some(SpanTask(task)) = task {

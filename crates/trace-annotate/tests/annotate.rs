@@ -1,54 +1,16 @@
 //! Records annotations and reads them back with `trace-reader`, whose event
 //! lines are what `go tool trace -d=1` prints.
 
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex, MutexGuard};
+mod common;
+
+use common::serial;
 use std::thread;
 
 use trace_annotate::{is_enabled, log, logf, new_task, start_region, with_region};
 
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Streams while `f` runs, reads the trace back (failing on any reader
-/// error) and returns the event lines.
+/// Records `f` into a validated trace; returns its event lines.
 fn record(name: &str, f: impl FnOnce()) -> Vec<String> {
-    let out = Capture::default();
-    trace_runtime::start(out.clone()).unwrap();
-    f();
-    trace_runtime::stop().unwrap();
-    let trace = out.0.lock().unwrap().clone();
-    if let Some(dir) = std::env::var_os("TRACE_ORACLE_DIR") {
-        std::fs::write(
-            std::path::Path::new(&dir).join(format!("annotate_{name}.trace")),
-            &trace,
-        )
-        .unwrap();
-    }
-    let report = trace_reader::validate(&trace[..]);
-    assert!(report.is_valid(), "{report}");
-    let reader = trace_reader::Reader::new(&trace[..]).unwrap();
-    reader
-        .map(|e| match e {
-            Ok(e) => e.to_string(),
-            Err(e) => panic!("trace-reader: {e}"),
-        })
-        .collect()
+    common::record(&format!("annotate_{name}"), f)
 }
 
 /// The lines of one kind (`RegionBegin`, `Log`, ...), from the kind on.

@@ -1,8 +1,9 @@
 //! The `tracing` layer: spans as tasks and regions, events as logs, read
 //! back with `trace-reader`.
 
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex, MutexGuard};
+mod common;
+
+use common::serial;
 use std::thread;
 
 use trace_annotate::TraceLayer;
@@ -10,44 +11,9 @@ use tracing::Instrument;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::prelude::*;
 
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Streams while `f` runs, validates the trace, returns the event lines.
+/// Records `f` into a validated trace; returns its event lines.
 fn record(name: &str, f: impl FnOnce()) -> Vec<String> {
-    let out = Capture::default();
-    trace_runtime::start(out.clone()).unwrap();
-    f();
-    trace_runtime::stop().unwrap();
-    let trace = out.0.lock().unwrap().clone();
-    if let Some(dir) = std::env::var_os("TRACE_ORACLE_DIR") {
-        std::fs::write(
-            std::path::Path::new(&dir).join(format!("layer_{name}.trace")),
-            &trace,
-        )
-        .unwrap();
-    }
-    let report = trace_reader::validate(&trace[..]);
-    assert!(report.is_valid(), "{report}");
-    trace_reader::Reader::new(&trace[..])
-        .unwrap()
-        .map(|e| e.map(|e| e.to_string()).unwrap())
-        .collect()
+    common::record(&format!("layer_{name}"), f)
 }
 
 fn count(lines: &[String], pat: &str) -> usize {
@@ -58,7 +24,7 @@ fn count(lines: &[String], pat: &str) -> usize {
 fn spans_become_tasks_and_regions_and_events_logs() {
     let _g = serial();
     // A console printing INFO and up, next to the trace recording DEBUG.
-    let console = Capture::default();
+    let console = common::Capture::default();
     let writer = console.clone();
     let console_layer = tracing_subscriber::fmt::layer()
         .with_writer(move || writer.clone())
@@ -193,4 +159,106 @@ fn instrumented_futures_on_tokio() {
     assert_eq!(count(&lines, "RegionBegin"), count(&lines, "RegionEnd"));
     assert!(count(&lines, "RegionBegin") >= 40);
     assert_eq!(count(&lines, " Log "), 20);
+}
+
+/// The task id of the `TaskBegin` of type `name`.
+fn task_of(lines: &[String], name: &str) -> String {
+    let begin = lines
+        .iter()
+        .find(|l| l.contains("TaskBegin") && l.contains(&format!("Type=\"{name}\"")))
+        .unwrap_or_else(|| panic!("no task {name}: {lines:#?}"));
+    begin
+        .split("ID=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Two subscribers, each with its own registry, hand out the same span ids:
+/// entering a span of one never finds the other's span in the layer's
+/// per-thread cache.
+#[test]
+fn subscribers_with_the_same_span_ids_keep_their_spans_apart() {
+    let _g = serial();
+    let a = tracing::Dispatch::new(tracing_subscriber::registry().with(TraceLayer::new()));
+    let b = tracing::Dispatch::new(tracing_subscriber::registry().with(TraceLayer::new()));
+    let lines = record("two_registries", || {
+        let span_a = tracing::dispatcher::with_default(&a, || tracing::info_span!("in_a"));
+        let span_b = tracing::dispatcher::with_default(&b, || tracing::info_span!("in_b"));
+        assert_eq!(span_a.id(), span_b.id(), "the registries number alike");
+        for _ in 0..2 {
+            tracing::dispatcher::with_default(&a, || drop(span_a.enter()));
+            tracing::dispatcher::with_default(&b, || drop(span_b.enter()));
+        }
+        tracing::dispatcher::with_default(&a, || drop(span_a));
+        tracing::dispatcher::with_default(&b, || drop(span_b));
+    });
+    let (ta, tb) = (task_of(&lines, "in_a"), task_of(&lines, "in_b"));
+    assert_ne!(ta, tb);
+    let regions: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains("RegionBegin"))
+        .map(|l| l.split_once("RegionBegin").unwrap().1.to_owned())
+        .collect();
+    let want_a = format!(" Task={ta} Type=\"in_a\"");
+    let want_b = format!(" Task={tb} Type=\"in_b\"");
+    assert_eq!(
+        regions
+            .iter()
+            .map(|r| r
+                .split_once(" Task=")
+                .map(|(_, t)| format!(" Task={t}"))
+                .unwrap())
+            .collect::<Vec<_>>(),
+        [&want_a, &want_b, &want_a, &want_b].map(String::clone),
+        "{lines:#?}"
+    );
+}
+
+/// A span entered on a thread other than the one that created it, then
+/// closed there, and a new span created afterwards: each region belongs to
+/// its own span's task.
+#[test]
+fn spans_entered_and_closed_on_other_threads() {
+    let _g = serial();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(TraceLayer::new()));
+    let lines = record("other_threads", || {
+        for i in 0..20 {
+            let span = tracing::dispatcher::with_default(&dispatch, || {
+                tracing::info_span!("made_here", i)
+            });
+            let d = dispatch.clone();
+            thread::spawn(move || {
+                tracing::dispatcher::with_default(&d, || {
+                    drop(span.enter());
+                    drop(span);
+                })
+            })
+            .join()
+            .unwrap();
+            tracing::dispatcher::with_default(&dispatch, || {
+                let again = tracing::info_span!("made_after", i);
+                drop(again.enter());
+            });
+        }
+    });
+    assert_eq!(count(&lines, "TaskBegin"), 40);
+    assert_eq!(count(&lines, "TaskEnd"), 40);
+    // Every region's task is the task of a span of the same name.
+    let mut tasks = std::collections::BTreeMap::new();
+    for l in lines.iter().filter(|l| l.contains("TaskBegin")) {
+        let id = l.split("ID=").nth(1).unwrap().split(' ').next().unwrap();
+        let ty = l.split("Type=").nth(1).unwrap();
+        tasks.insert(id.to_owned(), ty.to_owned());
+    }
+    let regions: Vec<_> = lines.iter().filter(|l| l.contains("RegionBegin")).collect();
+    assert_eq!(regions.len(), 40);
+    for r in regions {
+        let task = r.split("Task=").nth(1).unwrap().split(' ').next().unwrap();
+        let ty = r.split("Type=").nth(1).unwrap();
+        assert_eq!(tasks.get(task).map(String::as_str), Some(ty), "{r}");
+    }
 }

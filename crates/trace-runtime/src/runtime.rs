@@ -18,7 +18,7 @@
 //!    table, deliver the rest of N and end it;
 //! 7. install the next set of subscribers; only now may N+1 be delivered.
 
-use std::sync::atomic::{AtomicBool, Ordering as StdOrdering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as StdOrdering};
 use std::sync::{Condvar, Mutex as StdMutex, MutexGuard as StdMutexGuard, OnceLock};
 use std::thread::{self, Thread, ThreadId};
 use std::time::{Duration, Instant};
@@ -42,6 +42,17 @@ static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
 /// Whether tracing is on: the one load every annotation makes first.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// The latest generation tracing switched to (0: never on).
+static LAST_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The latest generation tracing switched to, whether or not it is still
+/// current (0 if tracing never started). Read before
+/// [`Buffers::generation`]: if that then reads 0, no generation after this
+/// one has begun.
+pub(crate) fn last_generation() -> u64 {
+    LAST_GENERATION.load(StdOrdering::SeqCst)
+}
 
 /// Whether any subscriber is recording (one relaxed atomic load).
 #[inline(always)]
@@ -350,6 +361,10 @@ impl Runtime {
         };
         let switch_ts = clock::now();
         self.buffers.switch(new);
+        if new != 0 {
+            // After the switch: see `last_generation`.
+            LAST_GENERATION.store(new, StdOrdering::SeqCst);
+        }
         crate::limits::generation_switched();
         ACTIVE.store(new != 0, StdOrdering::SeqCst);
         let mut failed = Vec::new();

@@ -172,15 +172,15 @@ impl Threads {
         });
         drop(registry);
         payload.clear();
-        self.tasks.sweep(gen, &mut payload);
+        self.tasks.sweep(gen, &mut payload, &mut emit_batch);
         if !payload.is_empty() {
             emit_batch(trace_wire::NO_THREAD, &payload);
         }
     }
 
     /// Registers a task for the sweep.
-    pub(crate) fn register_task(&self, task: Arc<TaskShared>) {
-        self.tasks.register(task);
+    pub(crate) fn register_task(&self, task: Arc<TaskShared>, now: u64) {
+        self.tasks.register(task, now);
     }
 
     fn register(&self, record: Arc<ThreadRecord>) {
@@ -264,6 +264,19 @@ impl ThreadState {
         }
     }
 
+    /// Enters scheduler mode without recording it (tracing is off, so the
+    /// thread's statuses in the next trace state it); `gen` is the
+    /// generation the change belongs to (after the last one while off).
+    pub(crate) fn enter_scheduler_unrecorded(&self, gen: u64) {
+        if self.sched.get() {
+            return;
+        }
+        self.sched.set(true);
+        if let Some(rec) = self.record.get() {
+            rec.set_sched(gen, true);
+        }
+    }
+
     /// Unblocks and runs the thread-G again (scheduler mode ends).
     fn leave_scheduler(&self, w: &mut EventWriter<'_>) {
         let Some(rec) = self.record.get() else { return };
@@ -344,6 +357,16 @@ impl ThreadState {
         }
     }
 
+    /// States the task this thread polls as running on it (`m`), if the
+    /// trace knows the task and it has no status in `w`'s generation yet.
+    fn current_status(&self, w: &mut EventWriter<'_>, m: u64) {
+        if let Some(task) = &*self.current.borrow() {
+            if task.known() {
+                task.status(w, T_RUNNING, m);
+            }
+        }
+    }
+
     fn write_statuses(
         &self,
         threads: &Threads,
@@ -356,9 +379,7 @@ impl ThreadState {
                 w.event(ty::PROC_STATUS, &[rec.p, P_RUNNING]);
                 if self.sched.get() {
                     w.event(ty::GO_STATUS, &[rec.g, u64::MAX, T_WAITING]);
-                    if let Some(task) = &*self.current.borrow() {
-                        task.status(w, T_RUNNING, rec.m);
-                    }
+                    self.current_status(w, rec.m);
                 } else {
                     w.event(ty::GO_STATUS, &[rec.g, rec.m, G_RUNNING]);
                 }
@@ -382,8 +403,17 @@ impl ThreadState {
                 w.event_at(ts, ty::PROC_STATUS, &[p, P_IDLE]);
                 w.event_at(ts, ty::PROC_START, &[p, 1]);
                 let stack = w.stack(&[pc]);
-                w.event_at(ts, ty::GO_CREATE, &[g, stack, 0]);
-                w.event_at(ts, ty::GO_START, &[g, 1]);
+                // A thread already polling (since before tracing started)
+                // registers in scheduler mode: its thread-G blocked, the
+                // task it polls (if the trace knows it) running.
+                let sched = self.sched.get();
+                if sched {
+                    w.event_at(ts, ty::GO_CREATE_BLOCKED, &[g, stack, 0]);
+                    self.current_status(w, m);
+                } else {
+                    w.event_at(ts, ty::GO_CREATE, &[g, stack, 0]);
+                    w.event_at(ts, ty::GO_START, &[g, 1]);
+                }
                 let status_gen = [AtomicU64::new(0), AtomicU64::new(0)];
                 status_gen[(gen % 2) as usize].store(gen, Ordering::Relaxed);
                 let rec = Arc::new(ThreadRecord {
@@ -395,8 +425,8 @@ impl ThreadState {
                     exit_gen: AtomicU64::new(u64::MAX),
                     mode: AtomicU64::new(0),
                 });
-                self.g_seq.set(1);
-                self.sched.set(false);
+                rec.set_sched(gen, sched);
+                self.g_seq.set(if sched { 0 } else { 1 });
                 threads.register(Arc::clone(&rec));
                 let _ = self.record.set(rec);
             }
