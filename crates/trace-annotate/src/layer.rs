@@ -30,7 +30,8 @@
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id};
@@ -80,17 +81,40 @@ impl Clone for TraceLayer {
 type Entered = (u64, u32, TaskId, &'static str);
 
 /// The task of a recorded span, kept in the span's extensions.
-#[derive(Debug, Clone, Copy)]
-struct SpanTask(TaskId);
+#[derive(Debug, Clone)]
+struct SpanTask(Arc<SpanState>);
+
+/// What the layer knows of a recorded span, shared by its extensions and
+/// the per-thread caches.
+#[derive(Debug)]
+struct SpanState {
+    task: TaskId,
+    /// Set when the span closes: a cache entry for it is stale, even if the
+    /// registry hands out the same id again.
+    closed: AtomicBool,
+}
+
+impl SpanTask {
+    fn new(task: TaskId) -> Self {
+        Self(Arc::new(SpanState {
+            task,
+            closed: AtomicBool::new(false),
+        }))
+    }
+
+    fn task(&self) -> TaskId {
+        self.0.task
+    }
+}
 
 /// A recorded span known to this thread, so that entering it needs no
 /// lookup in the registry (whose span and extension locks cost four atomic
 /// read-modify-writes).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Known {
     layer: u64,
     span: u64,
-    task: TaskId,
+    state: Arc<SpanState>,
     name: &'static str,
 }
 
@@ -105,22 +129,20 @@ struct Local {
     entered: Vec<Entered>,
     /// Recently created or entered recorded spans, a ring. An entry is
     /// removed when its span closes on this thread; a span closed on
-    /// another thread leaves its entry here, which is harmless because the
-    /// registry never hands out the same id again before its slot's
-    /// generation counter wraps (tens of thousands of reuses of that slot),
-    /// long after `KNOWN` newer spans have replaced the entry in a thread
-    /// that creates or enters spans.
+    /// another thread leaves its entry here, marked closed, and a later
+    /// span given the same id by the registry (it reuses ids once a slot's
+    /// generation counter wraps) is not mistaken for it.
     known: [Option<Known>; KNOWN],
     next: usize,
 }
 
 impl Local {
-    fn find(&self, layer: u64, span: u64) -> Option<Known> {
+    fn find(&self, layer: u64, span: u64) -> Option<(TaskId, &'static str)> {
         self.known
             .iter()
             .flatten()
-            .find(|k| k.span == span && k.layer == layer)
-            .copied()
+            .find(|k| k.span == span && k.layer == layer && !k.state.closed.load(Ordering::Relaxed))
+            .map(|k| (k.state.task, k.name))
     }
 
     fn remember(&mut self, k: Known) {
@@ -130,7 +152,9 @@ impl Local {
 
     fn forget(&mut self, layer: u64, span: u64) {
         for k in &mut self.known {
-            if k.is_some_and(|k| k.span == span && k.layer == layer) {
+            if k.as_ref()
+                .is_some_and(|k| k.span == span && k.layer == layer)
+            {
                 *k = None;
             }
         }
@@ -141,7 +165,7 @@ thread_local! {
     static LOCAL: RefCell<Local> = const {
         RefCell::new(Local {
             entered: Vec::new(),
-            known: [None; KNOWN],
+            known: [const { None }; KNOWN],
             next: 0,
         })
     };
@@ -165,17 +189,17 @@ impl TraceLayer {
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         let raw = id.into_u64();
-        if let Some(Some(k)) = with_local(|l| l.find(self.id, raw)) {
-            return Some((k.task, k.name));
+        if let Some(Some(hit)) = with_local(|l| l.find(self.id, raw)) {
+            return Some(hit);
         }
         let span = ctx.span(id)?;
-        let task = span.extensions().get::<SpanTask>()?.0;
-        let name = span.metadata().name();
+        let state = span.extensions().get::<SpanTask>()?.0.clone();
+        let (task, name) = (state.task, span.metadata().name());
         with_local(|l| {
             l.remember(Known {
                 layer: self.id,
                 span: raw,
-                task,
+                state,
                 name,
             })
         });
@@ -194,17 +218,19 @@ where
         let Some(span) = ctx.span(id) else { return };
         let parent = span
             .parent()
-            .and_then(|p| p.extensions().get::<SpanTask>().map(|t| t.0))
+            .and_then(|p| p.extensions().get::<SpanTask>().map(SpanTask::task))
             .unwrap_or(TaskId::BACKGROUND);
         let task = trace_runtime::new_task_id();
         let name = attrs.metadata().name();
         trace_runtime::task_begin(task, parent, name);
-        span.extensions_mut().insert(SpanTask(task));
+        let span_task = SpanTask::new(task);
+        let state = span_task.0.clone();
+        span.extensions_mut().insert(span_task);
         with_local(|l| {
             l.remember(Known {
                 layer: self.id,
                 span: id.into_u64(),
-                task,
+                state,
                 name,
             })
         });
@@ -239,8 +265,11 @@ where
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         with_local(|l| l.forget(self.id, id.into_u64()));
         let Some(span) = ctx.span(&id) else { return };
-        let task = span.extensions().get::<SpanTask>().copied();
-        if let Some(SpanTask(task)) = task {
+        let task = span.extensions().get::<SpanTask>().map(|t| {
+            t.0.closed.store(true, Ordering::Relaxed);
+            t.task()
+        });
+        if let Some(task) = task {
             trace_runtime::task_end(task);
         }
     }
@@ -251,7 +280,7 @@ where
         }
         let task = ctx
             .event_span(event)
-            .and_then(|s| s.extensions().get::<SpanTask>().map(|t| t.0))
+            .and_then(|s| s.extensions().get::<SpanTask>().map(SpanTask::task))
             .unwrap_or(TaskId::BACKGROUND);
         let meta = event.metadata();
         let category = if meta.target().is_empty() {

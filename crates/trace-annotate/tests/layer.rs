@@ -262,3 +262,71 @@ fn spans_entered_and_closed_on_other_threads() {
         assert_eq!(tasks.get(task).map(String::as_str), Some(ty), "{r}");
     }
 }
+
+/// A span entered on another thread (which caches it) and closed; the
+/// registry later hands its id to a new span, which that thread enters: the
+/// region belongs to the new span's task, not the closed one's.
+#[test]
+fn a_reused_span_id_is_not_mistaken_for_a_closed_span() {
+    use std::sync::mpsc;
+    let _g = serial();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(TraceLayer::new()));
+    let (to_b, at_b) = mpsc::channel::<tracing::Span>();
+    let (done_tx, done) = mpsc::channel::<()>();
+    let d = dispatch.clone();
+    let b = thread::spawn(move || {
+        tracing::dispatcher::with_default(&d, || {
+            for span in at_b {
+                drop(span.enter());
+                drop(span);
+                done_tx.send(()).unwrap();
+            }
+        })
+    });
+    let mut tries = 0u64;
+    let lines = record("reused_id", || {
+        tracing::dispatcher::with_default(&dispatch, || {
+            let old = tracing::info_span!("old");
+            let old_id = old.id().unwrap();
+            to_b.send(old.clone()).unwrap();
+            done.recv().unwrap();
+            drop(old);
+            // Spans made and closed here reuse the same registry slot, with
+            // a new generation each time, until the generation wraps.
+            let new = loop {
+                tries += 1;
+                let span = tracing::info_span!("new");
+                if span.id() == Some(old_id.clone()) {
+                    break span;
+                }
+                assert!(tries < 1 << 22, "the registry never reused id {old_id:?}");
+            };
+            to_b.send(new).unwrap();
+            done.recv().unwrap();
+        });
+        drop(to_b);
+        b.join().unwrap();
+    });
+    eprintln!("the id came back after {tries} spans");
+    let old_task = task_of(&lines, "old");
+    let new_task = lines
+        .iter()
+        .filter(|l| l.contains("TaskBegin") && l.contains("Type=\"new\""))
+        .last()
+        .and_then(|l| l.split("ID=").nth(1))
+        .and_then(|s| s.split(' ').next())
+        .unwrap()
+        .to_owned();
+    let regions: Vec<_> = lines.iter().filter(|l| l.contains("RegionBegin")).collect();
+    assert_eq!(regions.len(), 2, "{regions:#?}");
+    assert!(
+        regions[0].contains(&format!("Task={old_task} ")),
+        "{}",
+        regions[0]
+    );
+    assert!(
+        regions[1].contains(&format!("Task={new_task} Type=\"new\"")),
+        "{}",
+        regions[1]
+    );
+}
