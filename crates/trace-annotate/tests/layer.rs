@@ -311,8 +311,7 @@ fn a_reused_span_id_is_not_mistaken_for_a_closed_span() {
     let old_task = task_of(&lines, "old");
     let new_task = lines
         .iter()
-        .filter(|l| l.contains("TaskBegin") && l.contains("Type=\"new\""))
-        .last()
+        .rfind(|l| l.contains("TaskBegin") && l.contains("Type=\"new\""))
         .and_then(|l| l.split("ID=").nth(1))
         .and_then(|s| s.split(' ').next())
         .unwrap()
