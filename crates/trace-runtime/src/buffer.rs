@@ -158,14 +158,9 @@ impl Completed {
             .last()
             .is_some_and(|c| c.capacity() - c.len() >= need);
         if !fits {
-            let chunk = match self.free.pop() {
-                Some(c) if need <= CHUNK => c,
-                other => {
-                    self.free.extend(other);
-                    Vec::with_capacity(need.max(CHUNK))
-                }
-            };
-            out.chunks.push(chunk);
+            let free = if need <= CHUNK { self.free.pop() } else { None };
+            out.chunks
+                .push(free.unwrap_or_else(|| Vec::with_capacity(need.max(CHUNK))));
         }
         let chunk = out.chunks.last_mut().expect("a chunk with room");
         let before = chunk.len();

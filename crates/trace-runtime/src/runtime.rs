@@ -305,17 +305,22 @@ impl Runtime {
         if chunks.is_empty() {
             return;
         }
-        let set = self.mux.current();
+        crate::limits::delivered(chunks.iter().map(|c| c.len() as u64).sum());
         let g = Generation::new(gen).expect("tracing is on");
+        let failed = self.deliver_chunks(&self.mux.current(), g, chunks);
+        self.drop_failed(failed);
+    }
+
+    /// Delivers finished batches of `g` to `set` chunk by chunk, then
+    /// recycles the chunks; returns the ids of subscribers that panicked
+    /// (perhaps more than once).
+    fn deliver_chunks(&self, set: &SubscriberSet, g: Generation, chunks: Vec<Vec<u8>>) -> Vec<u64> {
         let mut failed = Vec::new();
         for chunk in &chunks {
-            crate::limits::delivered(chunk.len() as u64);
-            failed.extend(subscriber::deliver(&set, |s| s.on_batches(g, chunk)));
+            failed.extend(subscriber::deliver(set, |s| s.on_batches(g, chunk)));
         }
         self.buffers.recycle(chunks);
-        failed.sort_unstable();
-        failed.dedup();
-        self.drop_failed(failed);
+        failed
     }
 
     /// Queues the removal of subscribers that panicked.
@@ -412,11 +417,7 @@ impl Runtime {
         });
         let (chunks, n_batches) = self.buffers.take_completed(gen);
         let g = Generation::new(gen).expect("generation numbers start at 1");
-        let mut failed = Vec::new();
-        for chunk in &chunks {
-            failed.extend(subscriber::deliver(set, |s| s.on_batches(g, chunk)));
-        }
-        self.buffers.recycle(chunks);
+        let mut failed = self.deliver_chunks(set, g, chunks);
         // The tail (frequency, tables) is built in a buffer kept across
         // generations.
         let mut out = std::mem::take(&mut *lock_std(&self.tail));
