@@ -164,6 +164,8 @@ fn ci(_: &[String]) -> Result<()> {
 /// Which workspace crates each crate may depend on (normal dependencies).
 const ALLOWED: &[(&str, &[&str])] = &[
     ("trace-wire", &[]),
+    // Test helpers (a dev-dependency only): no workspace crate.
+    ("trace-testkit", &[]),
     ("trace-reader", &["trace-wire"]),
     ("trace-runtime", &["trace-wire"]),
     ("trace-flight", &["trace-wire", "trace-runtime"]),

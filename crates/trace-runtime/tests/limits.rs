@@ -3,7 +3,7 @@
 //! subscriber callback completes the generation without waiting.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -11,11 +11,7 @@ use trace_runtime::{
     configure, limit_generations, log, request_advance, subscribe, Config, Generation,
     GenerationLimits, Subscriber, TaskId,
 };
-
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
+use trace_testkit::serial;
 
 /// Records the size of every complete generation.
 #[derive(Default)]

@@ -3,28 +3,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex, MutexGuard};
-
-/// Serializes the tests of one binary: tracing is process-wide.
-pub(crate) fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A writer into shared memory.
-#[derive(Clone, Default)]
-pub(crate) struct Capture(pub(crate) Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+#[allow(unused_imports, reason = "each test binary uses a different subset")]
+pub(crate) use trace_testkit::{save, serial, Capture};
 
 /// Streams while `f` runs and returns the trace's bytes, saved as
 /// `<name>.trace` in `TRACE_ORACLE_DIR` if set (`cargo xtask oracle` has Go
@@ -34,20 +14,9 @@ pub(crate) fn record_bytes(name: &str, f: impl FnOnce()) -> Vec<u8> {
     trace_runtime::start(out.clone()).unwrap();
     f();
     trace_runtime::stop().unwrap();
-    let trace = out.0.lock().unwrap().clone();
+    let trace = out.bytes();
     save(name, &trace);
     trace
-}
-
-/// Saves `trace` as `<name>.trace` in `TRACE_ORACLE_DIR` if set.
-pub(crate) fn save(name: &str, trace: &[u8]) {
-    if let Some(dir) = std::env::var_os("TRACE_ORACLE_DIR") {
-        std::fs::write(
-            std::path::Path::new(&dir).join(format!("{name}.trace")),
-            trace,
-        )
-        .unwrap();
-    }
 }
 
 /// Streams while `f` runs, validates the trace (failing on any problem)

@@ -3,16 +3,9 @@
 //! process-wide), and the hook that saves traces for `cargo xtask oracle`.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex, MutexGuard};
-
 use trace_reader::{EventKind, Reader, Validator};
-
-/// Serializes the tests of one binary.
-pub(crate) fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
+#[allow(unused_imports, reason = "each test binary uses a different subset")]
+pub(crate) use trace_testkit::{serial, Capture};
 
 /// What a trace holds, as read back.
 #[derive(Debug, Default)]
@@ -72,28 +65,5 @@ pub(crate) fn read_back(trace: &[u8]) -> Summary {
 /// Saves `trace` as `$TRACE_ORACLE_DIR/flight_<name>.trace` when that
 /// variable is set (`cargo xtask oracle` then runs `go tool trace` on it).
 pub(crate) fn save(name: &str, trace: &[u8]) {
-    if let Some(dir) = std::env::var_os("TRACE_ORACLE_DIR") {
-        let path = std::path::Path::new(&dir).join(format!("flight_{name}.trace"));
-        std::fs::write(&path, trace).unwrap();
-    }
-}
-
-/// A `Write` into shared memory.
-#[derive(Clone, Default)]
-pub(crate) struct Capture(pub(crate) Arc<Mutex<Vec<u8>>>);
-
-impl Capture {
-    pub(crate) fn bytes(&self) -> Vec<u8> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
+    trace_testkit::save(&format!("flight_{name}"), trace);
 }

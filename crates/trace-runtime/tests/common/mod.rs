@@ -5,45 +5,10 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 use hashbrown::{HashMap, HashSet};
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex, MutexGuard};
 
+#[allow(unused_imports, reason = "each test binary uses a different subset")]
+pub(crate) use trace_testkit::{save, serial, Capture};
 use trace_wire::{ty, BatchKind, Batches, EventCursor, Stacks, Strings, Version, NO_THREAD};
-
-/// Serializes the tests of one binary: the recorder is process-wide.
-pub(crate) fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A `Write` into shared memory.
-#[derive(Clone, Default)]
-pub(crate) struct Capture(pub(crate) Arc<Mutex<Vec<u8>>>);
-
-impl Capture {
-    pub(crate) fn bytes(&self) -> Vec<u8> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Saves `trace` as `$TRACE_ORACLE_DIR/<name>.trace` when that variable is
-/// set (`cargo xtask oracle` then runs `go tool trace` on it).
-pub(crate) fn save(name: &str, trace: &[u8]) {
-    if let Some(dir) = std::env::var_os("TRACE_ORACLE_DIR") {
-        let path = std::path::Path::new(&dir).join(format!("{name}.trace"));
-        std::fs::write(&path, trace).unwrap();
-    }
-}
 
 /// One timed event.
 #[derive(Debug, Clone)]

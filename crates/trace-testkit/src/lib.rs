@@ -1,0 +1,68 @@
+//! Helpers shared by the recorder crates' integration tests
+//! (`trace-runtime`, `trace-annotate`, `trace-flight`): a lock that runs
+//! one recording at a time, an in-memory writer to stream into, and the
+//! hook that saves traces for `cargo xtask oracle`. A dev-dependency only;
+//! it depends on no workspace crate.
+//!
+//! ```
+//! use std::io::Write;
+//!
+//! let _one_at_a_time = trace_testkit::serial();
+//! let out = trace_testkit::Capture::default();
+//! out.clone().write_all(b"go 1.23 trace\0\0\0")?;
+//! assert_eq!(out.bytes().len(), 16);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Serializes the tests of one test binary (one process): the trace
+/// recorder is process-wide, so tests that record take turns. A test that
+/// panicked while holding the lock does not poison it for the others.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A `Write` into shared memory: clone it, hand one clone to the recorder,
+/// read the bytes through another.
+#[derive(Debug, Clone, Default)]
+pub struct Capture(pub Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    /// A copy of the bytes written so far.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Saves `trace` as `$TRACE_ORACLE_DIR/<name>.trace` when that variable is
+/// set (`cargo xtask oracle` then has `go tool trace` read it).
+///
+/// # Panics
+///
+/// If the file cannot be written: the oracle run would miss it.
+pub fn save(name: &str, trace: &[u8]) {
+    if let Some(dir) = std::env::var_os("TRACE_ORACLE_DIR") {
+        let path = Path::new(&dir).join(format!("{name}.trace"));
+        if let Err(e) = std::fs::write(&path, trace) {
+            panic!("saving {}: {e}", path.display());
+        }
+    }
+}
