@@ -1,5 +1,6 @@
-//! The text of an event exactly as Go 1.23's `Event.String()` writes it,
-//! which is what `go tool trace -d=1` prints.
+//! The text of an event exactly as Go's `Event.String()` writes it: today's
+//! (Go 1.26 and 1.27, what `go tool trace -d=parsed` prints) and Go 1.23's
+//! (what its `go tool trace -d=1` prints).
 //!
 //! The formatter is written once against [`Out`], a sink taking text and raw
 //! bytes: through `Display` (function and file names that are not UTF-8 are
@@ -137,8 +138,18 @@ fn stack_block<O: Out>(o: &mut O, header: &str, stack: &Stack<'_>) -> Result<(),
     Ok(())
 }
 
-/// Formats `e` as Go's `Event.String()`.
-fn write_event<O: Out>(o: &mut O, e: &Event) -> Result<(), O::Err> {
+/// Which Go release's `Event.String()` to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Text {
+    /// Go 1.26 and 1.27.
+    Current,
+    /// Go 1.23.
+    Go123,
+}
+
+/// Formats `e` as Go's `Event.String()` of `text`.
+fn write_event<O: Out>(o: &mut O, e: &Event, text: Text) -> Result<(), O::Err> {
+    let go123 = text == Text::Go123;
     o.s("M=")?;
     int(o, e.ctx.m)?;
     o.s(" P=")?;
@@ -156,7 +167,7 @@ fn write_event<O: Out>(o: &mut O, e: &Event) -> Result<(), O::Err> {
                 o.s(" Name=")?;
                 write_quoted(o, m.name.as_bytes())?;
                 o.s(" Value=")?;
-                value(o, m.value)?;
+                value(o, m.value, text)?;
             }
         }
         EventKind::Label => {
@@ -185,7 +196,7 @@ fn write_event<O: Out>(o: &mut O, e: &Event) -> Result<(), O::Err> {
                     }
                     write_quoted(o, a.name.as_bytes())?;
                     o.s("=")?;
-                    value(o, a.value)?;
+                    value(o, a.value, text)?;
                 }
                 o.s("]")?;
             }
@@ -220,10 +231,12 @@ fn write_event<O: Out>(o: &mut O, e: &Event) -> Result<(), O::Err> {
         }
         EventKind::StateTransition => {
             if let Some(s) = e.state_transition() {
-                o.s(" Resource=")?;
-                resource(o, s.resource)?;
-                o.s(" Reason=")?;
-                write_quoted(o, s.reason.as_bytes())?;
+                if go123 {
+                    o.s(" Resource=")?;
+                    resource(o, s.resource)?;
+                    o.s(" Reason=")?;
+                    write_quoted(o, s.reason.as_bytes())?;
+                }
                 match s.change {
                     StateChange::Goroutine { id, from, to } => {
                         o.s(" GoID=")?;
@@ -242,8 +255,15 @@ fn write_event<O: Out>(o: &mut O, e: &Event) -> Result<(), O::Err> {
                         o.s(proc_state(to))?;
                     }
                 }
-                if let Some(stack) = &s.stack {
-                    stack_block(o, "\nTransitionStack=\n", stack)?;
+                if !go123 {
+                    o.s(" Reason=")?;
+                    write_quoted(o, s.reason.as_bytes())?;
+                }
+                // Go 1.23's transitions of goroutine statuses carry no stack
+                // (the event's own stack is printed below).
+                let status = e.ty == trace_wire::ty::GO_STATUS_STACK;
+                if let Some(stack) = s.stack.filter(|_| !(go123 && status)) {
+                    stack_block(o, "\nTransitionStack=\n", &stack)?;
                 }
             }
         }
@@ -251,24 +271,55 @@ fn write_event<O: Out>(o: &mut O, e: &Event) -> Result<(), O::Err> {
             if let Some(x) = e.experimental() {
                 o.s(" Name=")?;
                 o.s(x.name)?;
-                o.s(" ArgNames=[")?;
-                for (i, n) in x.arg_names.iter().enumerate() {
-                    if i != 0 {
-                        o.s(" ")?;
+                if go123 {
+                    o.s(" ArgNames=[")?;
+                    for (i, n) in x.arg_names.iter().enumerate() {
+                        if i != 0 {
+                            o.s(" ")?;
+                        }
+                        o.s(n)?;
                     }
-                    o.s(n)?;
-                }
-                o.s("] Args=[")?;
-                for (i, &v) in x.args.iter().enumerate() {
-                    if i != 0 {
-                        o.s(" ")?;
+                    o.s("] Args=[")?;
+                    for (i, &v) in x.args.iter().enumerate() {
+                        if i != 0 {
+                            o.s(" ")?;
+                        }
+                        uint(o, v)?;
                     }
-                    uint(o, v)?;
+                } else {
+                    o.s(" Args=[")?;
+                    for (i, (n, &v)) in x.arg_names.iter().zip(x.args).enumerate() {
+                        if i != 0 {
+                            o.s(", ")?;
+                        }
+                        o.s(n)?;
+                        o.s("=")?;
+                        if n.ends_with("string") {
+                            // A string value prints as itself.
+                            o.raw(e.string(v).as_bytes())?;
+                        } else {
+                            value(o, crate::Value::Uint64(v), text)?;
+                        }
+                    }
                 }
                 o.s("]")?;
             }
         }
-        EventKind::Sync | EventKind::StackSample => {}
+        EventKind::Sync => {
+            if let (false, Some(sync)) = (go123, e.sync()) {
+                o.s(" N=")?;
+                uint(o, sync.n)?;
+                if let Some(c) = sync.clock_snapshot {
+                    o.s(" Trace=")?;
+                    int(o, c.trace.0)?;
+                    o.s(" Mono=")?;
+                    uint(o, c.mono)?;
+                    o.s(" Wall=")?;
+                    rfc3339_nano(o, c.wall_sec, c.wall_nsec)?;
+                }
+            }
+        }
+        EventKind::StackSample => {}
     }
     if let Some(stack) = e.stack() {
         stack_block(o, "\nStack=\n", &stack)?;
@@ -276,16 +327,78 @@ fn write_event<O: Out>(o: &mut O, e: &Event) -> Result<(), O::Err> {
     Ok(())
 }
 
-fn value<O: Out>(o: &mut O, v: crate::Value) -> Result<(), O::Err> {
+/// Writes a wall-clock time as Go's `time.Unix(sec, nsec).Format(time.RFC3339Nano)`
+/// does in UTC: `2006-01-02T15:04:05.999999999Z`, without trailing zeros in
+/// the fraction (and without the fraction when it is zero).
+fn rfc3339_nano<O: Out>(o: &mut O, sec: i64, nsec: i64) -> Result<(), O::Err> {
+    // `time.Unix` moves whole seconds out of a `nsec` outside [0, 1e9).
+    let mut sec = i128::from(sec);
+    let mut nsec = i128::from(nsec);
+    sec += nsec.div_euclid(1_000_000_000);
+    nsec = nsec.rem_euclid(1_000_000_000);
+    let days = sec.div_euclid(86_400);
+    let secs_of_day = sec.rem_euclid(86_400) as u64;
+    let (year, month, day) = civil_from_days(days);
+    let pad = |o: &mut O, v: u64, width: usize| -> Result<(), O::Err> {
+        let digits = v.to_string();
+        for _ in digits.len()..width {
+            o.s("0")?;
+        }
+        o.s(&digits)
+    };
+    if year < 0 {
+        o.s("-")?;
+    }
+    pad(o, year.unsigned_abs() as u64, 4)?;
+    o.s("-")?;
+    pad(o, month, 2)?;
+    o.s("-")?;
+    pad(o, day, 2)?;
+    o.s("T")?;
+    pad(o, secs_of_day / 3600, 2)?;
+    o.s(":")?;
+    pad(o, secs_of_day / 60 % 60, 2)?;
+    o.s(":")?;
+    pad(o, secs_of_day % 60, 2)?;
+    if nsec != 0 {
+        let mut frac = format!("{nsec:09}");
+        while frac.ends_with('0') {
+            frac.pop();
+        }
+        o.s(".")?;
+        o.s(&frac)?;
+    }
+    o.s("Z")
+}
+
+/// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(days: i128) -> (i128, u64, u64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u64;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u64;
+    let year = yoe + era * 400 + i128::from(month <= 2);
+    (year, month, day)
+}
+
+fn value<O: Out>(o: &mut O, v: crate::Value, text: Text) -> Result<(), O::Err> {
     match v {
         crate::Value::Uint64(n) => {
-            o.s("Uint64(")?;
+            o.s(if text == Text::Go123 {
+                "Uint64("
+            } else {
+                "Value{Uint64("
+            })?;
             uint(o, n)?;
-            o.s(")")
+            o.s(if text == Text::Go123 { ")" } else { ")}" })
         }
     }
 }
-
 fn resource<O: Out>(o: &mut O, r: crate::ResourceId) -> Result<(), O::Err> {
     use crate::ResourceId as R;
     let (name, id) = match r {
@@ -321,20 +434,58 @@ fn proc_state(s: crate::ProcState) -> &'static str {
     }
 }
 
+/// `Display` is today's Go `Event.String()` (Go 1.26 and 1.27), the text
+/// `go tool trace -d=parsed` prints; [`Event::go123`] is Go 1.23's.
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_event(&mut FmtOut(f), self)
+        write_event(&mut FmtOut(f), self, Text::Current)
+    }
+}
+
+/// An event displayed as Go 1.23's `Event.String()` (see [`Event::go123`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Go123Text<'a>(&'a Event);
+
+impl fmt::Display for Go123Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_event(&mut FmtOut(f), self.0, Text::Go123)
     }
 }
 
 impl Event {
-    /// Writes the event as Go's `Event.String()` does, byte for byte (unlike
-    /// `Display`, function and file names that are not UTF-8 are written
-    /// unchanged). No newline is added.
+    /// Writes the event as today's Go `Event.String()` does (Go 1.26 and
+    /// 1.27), byte for byte: the text `go tool trace -d=parsed` prints
+    /// (unlike `Display`, function and file names that are not UTF-8 are
+    /// written unchanged). No newline is added. Wall-clock times of sync
+    /// events are written in UTC, as Go writes them with `TZ=UTC`.
     ///
     /// For many events, pass a buffered writer.
     pub fn write_go<W: io::Write + ?Sized>(&self, w: &mut W) -> io::Result<()> {
-        write_event(&mut IoOut(w), self)
+        write_event(&mut IoOut(w), self, Text::Current)
+    }
+
+    /// Writes the event as Go 1.23's `Event.String()` does, byte for byte:
+    /// the text its `go tool trace -d=1` prints. Read the trace with
+    /// [`Compat::Go123`](crate::Compat::Go123) for Go 1.23's sync events too.
+    pub fn write_go123<W: io::Write + ?Sized>(&self, w: &mut W) -> io::Result<()> {
+        write_event(&mut IoOut(w), self, Text::Go123)
+    }
+
+    /// The event as Go 1.23's `Event.String()` shows it.
+    ///
+    /// ```
+    /// use trace_reader::Reader;
+    ///
+    /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/traces/go123-testprog-annotations.trace");
+    /// let mut reader = Reader::new(std::fs::File::open(path)?)?;
+    /// let sync = reader.read_event()?.expect("an event");
+    /// assert!(sync.to_string().starts_with("M=-1 P=-1 G=-1 Sync Time="));
+    /// assert!(sync.to_string().contains(" N=1"));
+    /// assert!(!sync.go123().to_string().contains(" N=1"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn go123(&self) -> Go123Text<'_> {
+        Go123Text(self)
     }
 }
 

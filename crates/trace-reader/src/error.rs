@@ -152,6 +152,14 @@ pub enum ErrorKind {
     /// A generation (1.25+) without a clock snapshot.
     #[error("no clock snapshot event found")]
     NoClockSnapshot,
+    /// A 1.26+ trace whose input ends inside a generation (after its first
+    /// event batch, before its end-of-generation event).
+    #[error("incomplete generation found; trace likely truncated")]
+    IncompleteGeneration,
+    /// A 1.26+ batch of another generation before the current one's
+    /// end-of-generation event.
+    #[error("broken trace: missing end-of-generation event, or generations are interleaved")]
+    MissingEndOfGeneration,
     /// A string id declared twice in one generation.
     #[error(
         "multiple strings with the same ID: id={id}, new={}, existing={}",

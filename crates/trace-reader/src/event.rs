@@ -460,7 +460,7 @@ impl Event {
         self.table.as_deref()
     }
 
-    fn string(&self, id: u64) -> TraceStr<'_> {
+    pub(crate) fn string(&self, id: u64) -> TraceStr<'_> {
         TraceStr::new(self.table().and_then(|t| t.string(id)).unwrap_or_default())
     }
 
@@ -680,7 +680,13 @@ impl Event {
             ty::GO_SYSCALL_END => go(cur_g, G::Syscall, G::Running),
             ty::GO_SYSCALL_END_BLOCKED => go(cur_g, G::Syscall, G::Runnable),
             ty::GO_STATUS | ty::GO_STATUS_STACK => {
-                let old = if self.ty == ty::GO_STATUS { a[3] } else { a[4] };
+                let old = if self.ty == ty::GO_STATUS {
+                    a[3]
+                } else {
+                    // Go 1.26+: the status's stack is the transition's too.
+                    stack = self.stack();
+                    a[4]
+                };
                 go(
                     GoId(a[0] as i64),
                     GoState::from_u8(old as u8),

@@ -57,19 +57,33 @@ pub(crate) fn read_file_header(src: &mut dyn BufRead) -> Result<(Version, u64), 
     Ok((r.version(), r.offset()))
 }
 
+/// What comes next in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framed {
+    /// A batch, with the batch's offset; its payload follows.
+    Batch(BatchHeader, u64),
+    /// An end-of-generation event (one byte, Go 1.26+), at this offset.
+    EndOfGeneration(u64),
+}
+
 /// Parses a batch header from `next`; `Ok(None)` if the input ends cleanly
-/// before it. Errors are at `start`, the batch's offset.
+/// before it. Errors are at `start`, the batch's offset. With
+/// `end_of_generation`, a lone end-of-generation byte is accepted where a
+/// batch header would start (`Ok(Some(None))`), as Go 1.26+'s reader
+/// accepts it in traces of any version.
 #[inline(always)]
 fn parse_batch_header(
     mut next: impl FnMut() -> Result<Option<u8>, IoCause>,
     start: u64,
     version: Version,
-) -> Result<Option<BatchHeader>, WireError> {
+    end_of_generation: bool,
+) -> Result<Option<Option<BatchHeader>>, WireError> {
     let fail = |kind| WireError::new(kind, start);
     let Some(b) = next().map_err(|c| fail(WireKind::Io(c)))? else {
         return Ok(None);
     };
     let experiment = match b {
+        ty::END_OF_GENERATION if end_of_generation => return Ok(Some(None)),
         ty::EVENT_BATCH => Experiment::None,
         ty::EXPERIMENTAL_BATCH => match next().map_err(|c| fail(WireKind::Io(c)))? {
             Some(id) => Experiment::from_id(id),
@@ -88,28 +102,40 @@ fn parse_batch_header(
     if size > MAX_BATCH_SIZE {
         return Err(fail(WireKind::BatchTooLarge(size)));
     }
-    Ok(Some(BatchHeader {
+    Ok(Some(Some(BatchHeader {
         experiment,
         gen,
         m,
         time,
         size,
-    }))
+    })))
+}
+
+fn framed(h: Option<BatchHeader>, start: u64) -> Framed {
+    match h {
+        Some(h) => Framed::Batch(h, start),
+        None => Framed::EndOfGeneration(start),
+    }
 }
 
 /// Batch framing state: where the input is, and the format version.
 #[derive(Debug, Clone)]
 pub(crate) struct Framing {
     version: Version,
+    /// Whether an end-of-generation byte may stand where a batch starts.
+    end_of_generation: bool,
     /// The offset of the next byte to read.
     offset: u64,
 }
 
 impl Framing {
-    /// Framing after a file header of `header_len` bytes.
-    pub(crate) fn new(version: Version, header_len: u64) -> Self {
+    /// Framing after a file header of `header_len` bytes; with
+    /// `end_of_generation`, end-of-generation events are recognized (Go
+    /// 1.26+'s readers do so in traces of every version).
+    pub(crate) fn new(version: Version, header_len: u64, end_of_generation: bool) -> Self {
         Self {
             version,
+            end_of_generation,
             offset: header_len,
         }
     }
@@ -119,12 +145,12 @@ impl Framing {
         self.offset
     }
 
-    /// Reads the next batch header; returns it and the batch's offset, or
-    /// `Ok(None)` at the end of the input.
+    /// Reads the next batch header or end-of-generation event; `Ok(None)` at
+    /// the end of the input.
     pub(crate) fn read_header(
         &mut self,
         src: &mut dyn BufRead,
-    ) -> Result<Option<(BatchHeader, u64)>, WireError> {
+    ) -> Result<Option<Framed>, WireError> {
         let start = self.offset;
         // Usually the whole header is buffered: parse it in place.
         let buffered = loop {
@@ -144,10 +170,11 @@ impl Framing {
                 },
                 start,
                 self.version,
+                self.end_of_generation,
             );
             src.consume(pos);
             self.offset += pos as u64;
-            return header.map(|h| h.map(|h| (h, start)));
+            return header.map(|h| h.map(|h| framed(h, start)));
         }
         let offset = &mut self.offset;
         let header = parse_batch_header(
@@ -158,8 +185,9 @@ impl Framing {
             },
             start,
             self.version,
+            self.end_of_generation,
         )?;
-        Ok(header.map(|h| (h, start)))
+        Ok(header.map(|h| framed(h, start)))
     }
 
     /// Appends the `size` bytes of the payload of the batch at `batch` to
@@ -239,9 +267,9 @@ mod tests {
                 return Err(WireError::new(kind, offset));
             }
         };
-        let mut f = Framing::new(version, len);
+        let mut f = Framing::new(version, len, false);
         let mut res = Vec::new();
-        while let Some((h, offset)) = f.read_header(&mut src)? {
+        while let Some(Framed::Batch(h, offset)) = f.read_header(&mut src)? {
             let mut payload = vec![0xaa; 3];
             f.read_payload(&mut src, h.size, offset, &mut payload)?;
             assert_eq!(payload[..3], [0xaa; 3]);

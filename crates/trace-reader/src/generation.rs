@@ -5,6 +5,10 @@
 //! "spill") and starts the next generation. A read error after the first
 //! batch of a generation is deferred: the generation read so far is returned
 //! with it, and its events come first (part 2 §2.2 of the spec).
+//!
+//! From Go 1.26 on, each generation ends with an end-of-generation event
+//! ([`GenerationReader::read_delimited`]): no batch is read ahead, and any
+//! error loses the whole generation it happens in, as in Go's reader.
 
 use std::io::BufRead;
 use std::sync::Arc;
@@ -16,7 +20,7 @@ use trace_wire::{
 };
 
 use crate::error::{Error, ErrorKind};
-use crate::framing::Framing;
+use crate::framing::{Framed, Framing};
 use crate::gosort::sort_func;
 use crate::tables::{ClockSnapshot, GenTables, TablesBuilder};
 use crate::types::Time;
@@ -86,6 +90,8 @@ pub(crate) struct ReadGeneration {
 pub(crate) struct GenerationReader {
     framing: Framing,
     version: Version,
+    /// Today's reader, not Go 1.23's.
+    current: bool,
 }
 
 /// The frequency and clock of a generation, as found so far.
@@ -100,6 +106,8 @@ struct SyncState {
 struct Builder {
     gen: u64,
     version: Version,
+    /// Read frequency batches as Go 1.25+ does (every event in them).
+    sync_loop: bool,
     arena: Vec<u8>,
     threads: Vec<ThreadBatches>,
     thread_index: HashMap<u64, usize>,
@@ -165,6 +173,9 @@ impl Builder {
             BatchKind::Strings => self.tables.add_strings(payload, offset),
             BatchKind::Stacks => self.tables.add_stacks(payload, offset),
             BatchKind::CpuSamples => self.tables.add_cpu_samples(payload, offset),
+            // Go 1.25+'s readers read a frequency batch as they read a sync
+            // batch (without the sync byte and the clock snapshot).
+            BatchKind::Frequency if self.sync_loop => self.add_sync(h, payload, offset, 0),
             BatchKind::Frequency => {
                 let f = parse_frequency(payload, offset)?;
                 if self.sync.freq.is_some() {
@@ -175,7 +186,8 @@ impl Builder {
                 self.sync.freq = Some(f);
                 Ok(())
             }
-            BatchKind::Sync => self.add_sync(h, payload, offset),
+            // After the sync byte, checked by the batch's classification.
+            BatchKind::Sync => self.add_sync(h, payload, offset, 1),
             BatchKind::Experimental(exp) => {
                 self.tables.add_experimental(exp, h.m, payload);
                 Ok(())
@@ -185,9 +197,17 @@ impl Builder {
     }
 
     /// A 1.25+ sync batch: `Sync`, then frequency and clock snapshot in any
-    /// order, each at most once per generation.
-    fn add_sync(&mut self, h: &BatchHeader, payload: &[u8], offset: u64) -> Result<(), Error> {
-        let mut pos = 1; // The Sync byte, checked by the batch's classification.
+    /// order, each at most once per generation; the events start at `pos`.
+    /// (Frequency batches of older traces are read the same way by newer
+    /// readers, without clock snapshots.)
+    fn add_sync(
+        &mut self,
+        h: &BatchHeader,
+        payload: &[u8],
+        offset: u64,
+        mut pos: usize,
+    ) -> Result<(), Error> {
+        let clock_ok = self.version >= Version::Go125;
         let wire = |kind, at: usize| Error::new(ErrorKind::Wire(kind)).at(offset + at as u64);
         let uvarint = |pos: &mut usize| -> Result<u64, Error> {
             match varint::decode(&payload[*pos..]) {
@@ -218,7 +238,7 @@ impl Builder {
                     }
                     self.sync.freq = Some(uvarint(&mut pos)?);
                 }
-                ty::CLOCK_SNAPSHOT => {
+                ty::CLOCK_SNAPSHOT if clock_ok => {
                     if self.sync.clock.is_some() {
                         return Err(wire(WireKind::MultipleClockSnapshots, at));
                     }
@@ -276,12 +296,85 @@ impl Builder {
 }
 
 impl GenerationReader {
-    /// Reads generations after a file header of `header_len` bytes.
-    pub(crate) fn new(version: Version, header_len: u64) -> Self {
+    /// Reads generations after a file header of `header_len` bytes; with
+    /// `current`, as today's Go reads them (end-of-generation events are
+    /// recognized in traces of every version, frequency batches are read to
+    /// their end), otherwise as Go 1.23 does.
+    pub(crate) fn new(version: Version, header_len: u64, current: bool) -> Self {
         Self {
-            framing: Framing::new(version, header_len),
+            framing: Framing::new(version, header_len, current),
             version,
+            current,
         }
+    }
+
+    /// An empty generation builder, reusing the buffers of `recycle`.
+    fn builder(&self, recycle: Option<Generation>) -> Builder {
+        let (mut arena, mut threads) = match recycle {
+            Some(g) => (g.arena, g.threads),
+            None => (Vec::new(), Vec::new()),
+        };
+        arena.clear();
+        threads.clear();
+        Builder {
+            gen: 0,
+            version: self.version,
+            sync_loop: self.current,
+            arena,
+            threads,
+            thread_index: HashMap::new(),
+            tables: TablesBuilder::new(),
+            sync: SyncState::default(),
+            min_ts: 0,
+        }
+    }
+
+    /// Reads the next generation of a Go 1.26+ trace, up to and including
+    /// its end-of-generation event; `Ok(None)` when the input ends cleanly
+    /// before it (Go's reader also ends there if the generation so far has
+    /// only table batches).
+    pub(crate) fn read_delimited(
+        &mut self,
+        src: &mut dyn BufRead,
+        recycle: Option<Generation>,
+    ) -> Result<Option<Generation>, Error> {
+        let mut b = self.builder(recycle);
+        loop {
+            let (h, batch_offset) = match self.framing.read_header(src) {
+                Ok(Some(Framed::Batch(h, offset))) => (h, offset),
+                Ok(Some(Framed::EndOfGeneration(_))) => break,
+                Ok(None) if b.threads.is_empty() => return Ok(None),
+                Ok(None) => {
+                    return Err(Error::new(ErrorKind::IncompleteGeneration)
+                        .at(self.framing.offset())
+                        .in_generation(b.gen))
+                }
+                Err(e) => return Err(Error::from(e).in_generation(b.gen)),
+            };
+            let start = b.arena.len();
+            self.framing
+                .read_payload(src, h.size, batch_offset, &mut b.arena)
+                .map_err(|e| Error::from(e).in_generation(b.gen))?;
+            let payload_offset = self.framing.offset() - h.size;
+            if b.gen == 0 {
+                b.gen = h.gen;
+            }
+            if h.gen == 0 {
+                return Err(Error::new(ErrorKind::InvalidGenerationZero).at(batch_offset));
+            }
+            if h.gen != b.gen {
+                return Err(Error::new(ErrorKind::MissingEndOfGeneration)
+                    .at(batch_offset)
+                    .in_generation(b.gen));
+            }
+            if b.min_ts == 0 || h.time < b.min_ts {
+                b.min_ts = h.time;
+            }
+            b.process_in_arena(&h, start, payload_offset)
+                .map_err(|e| e.in_generation(b.gen))?;
+        }
+        let gen = b.gen;
+        b.finish().map(Some).map_err(|e| e.in_generation(gen))
     }
 
     /// The number of bytes of the input read so far.
@@ -298,22 +391,7 @@ impl GenerationReader {
         spill: Option<Spill>,
         recycle: Option<Generation>,
     ) -> Result<ReadGeneration, Error> {
-        let (mut arena, mut threads) = match recycle {
-            Some(g) => (g.arena, g.threads),
-            None => (Vec::new(), Vec::new()),
-        };
-        arena.clear();
-        threads.clear();
-        let mut b = Builder {
-            gen: 0,
-            version: self.version,
-            arena,
-            threads,
-            thread_index: HashMap::new(),
-            tables: TablesBuilder::new(),
-            sync: SyncState::default(),
-            min_ts: 0,
-        };
+        let mut b = self.builder(recycle);
         let mut next_spill = None;
         let mut deferred = None;
         let mut spill_payload = Vec::new();
@@ -326,7 +404,14 @@ impl GenerationReader {
         }
         loop {
             let res = match self.framing.read_header(src) {
-                Ok(Some((h, batch_offset))) => {
+                // Go 1.26+ readers take this byte for a batch of generation
+                // 0 in older traces.
+                Ok(Some(Framed::EndOfGeneration(offset))) => {
+                    return Err(Error::new(ErrorKind::InvalidGenerationZero)
+                        .at(offset)
+                        .in_generation(b.gen));
+                }
+                Ok(Some(Framed::Batch(h, batch_offset))) => {
                     if h.gen == b.gen.wrapping_add(1) && b.gen != 0 {
                         // The first batch of the next generation: keep it
                         // for then, in the old spill's buffer.

@@ -76,12 +76,13 @@ mod tables;
 mod types;
 mod validate;
 
+pub use display::Go123Text;
 pub use error::{ContextViolation, Error, ErrorKind};
 pub use event::{
     Event, EventKind, ExperimentalEvent, Frame, Label, Log, Metric, Range, RangeAttribute,
     RangeName, Region, Stack, StateChange, StateTransition, SyncInfo, Task,
 };
-pub use reader::{Reader, Threading};
+pub use reader::{Compat, Options, Reader, Threading};
 pub use tables::{ClockSnapshot, ExperimentalBatch, ExperimentalData};
 pub use trace_wire::{Experiment, Version};
 pub use types::{

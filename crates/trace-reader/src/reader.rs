@@ -30,6 +30,56 @@ const LOCAL_CHUNK: usize = 512;
 /// The most tables a chunk refers to (`Raw::tab` is a byte).
 const MAX_TABLES: usize = u8::MAX as usize;
 
+/// Which Go release's reader a [`Reader`] imitates.
+///
+/// The releases agree on the events of a trace and on their order; they
+/// differ in where they put the [`Sync`](crate::EventKind::Sync) events of
+/// Go 1.22 and 1.23 traces, and in a few rarely seen cases of broken input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Compat {
+    /// Today's reader (Go 1.25 to 1.27, `golang.org/x/exp/trace`): a sync
+    /// event at the start of every generation, carrying its clock snapshot
+    /// when the trace has one, and one after the last; end-of-generation
+    /// events are recognized in traces of every version.
+    #[default]
+    Current,
+    /// Go 1.23's reader, for Go 1.22 and 1.23 traces: one sync event after
+    /// each generation, and an empty first generation is an error. Traces of
+    /// later versions, which Go 1.23 cannot read, are read as
+    /// [`Compat::Current`] reads them.
+    Go123,
+}
+
+/// How a [`Reader`] reads: [`Threading`] and [`Compat`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Options {
+    /// Whether to decode on a background thread.
+    pub threading: Threading,
+    /// Which Go release's reader to imitate.
+    pub compat: Compat,
+}
+
+impl Options {
+    /// The defaults: [`Threading::Auto`], [`Compat::Current`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`Options::threading`].
+    pub fn threading(mut self, threading: Threading) -> Self {
+        self.threading = threading;
+        self
+    }
+
+    /// Sets [`Options::compat`].
+    pub fn compat(mut self, compat: Compat) -> Self {
+        self.compat = compat;
+        self
+    }
+}
+
 /// Whether a [`Reader`] decodes and orders events on a background thread.
 ///
 /// On a background thread the reader reads and orders events ahead of the
@@ -213,9 +263,27 @@ impl<R: Read> Reader<R> {
     /// Reads the file header of `input` (buffered internally); `threading`
     /// says whether to decode on a background thread.
     pub fn with_threading(input: R, threading: Threading) -> Result<Self, Error> {
+        Self::with_options(input, Options::new().threading(threading))
+    }
+
+    /// Reads the file header of `input` (buffered internally), with
+    /// `options`.
+    ///
+    /// ```
+    /// use trace_reader::{Compat, EventKind, Options, Reader};
+    ///
+    /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/traces/go123-testprog-annotations.trace");
+    /// // The sync events where Go 1.23's reader puts them: after each generation.
+    /// let file = std::fs::File::open(path)?;
+    /// let mut reader = Reader::with_options(file, Options::new().compat(Compat::Go123))?;
+    /// let first = reader.read_event()?.expect("an event");
+    /// assert_ne!(first.kind(), EventKind::Sync);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_options(input: R, options: Options) -> Result<Self, Error> {
         let mut input = BufReader::with_capacity(BUFFER, input);
         let (version, header_len) = read_file_header(&mut input)?;
-        let switch_at = match threading {
+        let switch_at = match options.threading {
             Threading::Auto => AUTO_THRESHOLD,
             Threading::Never => u64::MAX,
             Threading::Always => 0,
@@ -226,7 +294,7 @@ impl<R: Read> Reader<R> {
             pos: 0,
             name_pos: 0,
             state: State::Local {
-                core: Box::new(Core::new(version, header_len)),
+                core: Box::new(Core::new(version, header_len, options.compat)),
                 input,
                 switch_at,
             },
@@ -338,6 +406,10 @@ impl<R: Read> Reader<R> {
 pub(crate) struct Core {
     src: GenerationReader,
     version: Version,
+    /// Generation boundaries as Go 1.23's reader marks them: one sync after
+    /// each generation (Go 1.22 and 1.23 traces read with
+    /// [`Compat::Go123`]).
+    sync_after: bool,
     gen: Option<Generation>,
     spill: Option<Spill>,
     /// A read error to report once the current generation is done.
@@ -382,11 +454,15 @@ fn fix_time(last_ts: &mut i64, time: i64) -> i64 {
 }
 
 impl Core {
-    /// A reader core after a file header of `header_len` bytes.
-    pub(crate) fn new(version: Version, header_len: u64) -> Self {
+    /// A reader core after a file header of `header_len` bytes, imitating
+    /// the reader of `compat`.
+    pub(crate) fn new(version: Version, header_len: u64, compat: Compat) -> Self {
+        // Go 1.23 cannot read later traces: they are read as today.
+        let go123 = compat == Compat::Go123 && version <= Version::Go123;
         Self {
-            src: GenerationReader::new(version, header_len),
+            src: GenerationReader::new(version, header_len, !go123),
             version,
+            sync_after: go123,
             gen: None,
             spill: None,
             spill_err: None,
@@ -597,7 +673,10 @@ impl Core {
             return self.end();
         }
         while self.frontier.is_empty() && self.samples.len() == 0 {
-            if self.version >= Version::Go125 {
+            if self.version >= Version::Go126 {
+                return self.generation_boundary_delimited(src, out, hold);
+            }
+            if !self.sync_after {
                 return self.generation_boundary_go125(src, out, hold);
             }
             // Go 1.22/1.23: a sync closes the generation just finished.
@@ -682,6 +761,46 @@ impl Core {
         };
         let time = g.tables.freq.ns(g.min_ts);
         self.sync_event(true, time, true, out)
+    }
+
+    /// The generation boundary of Go 1.26+ traces, which end each generation
+    /// with an event: a sync before each generation and one at the end; a
+    /// generation that cannot be read yields a sync, then the error.
+    fn generation_boundary_delimited(
+        &mut self,
+        src: &mut dyn BufRead,
+        out: &mut Chunk,
+        hold: bool,
+    ) -> Result<Slow, Error> {
+        if let Some(e) = self.spill_err.take() {
+            return Err(e);
+        }
+        if hold {
+            return Ok(Slow::Paused);
+        }
+        let recycle = self.gen.take();
+        self.frontier.clear();
+        self.samples = Vec::new().into_iter();
+        match self.src.read_delimited(src, recycle) {
+            Err(e) => {
+                self.spill_err = Some(e);
+                self.sync_event(false, self.last_ts, false, out)
+            }
+            Ok(None) => {
+                self.at_end = true;
+                self.sync_event(false, self.last_ts, false, out)
+            }
+            Ok(Some(g)) => {
+                self.generations += 1;
+                self.gen = Some(g);
+                self.start_cursors()?;
+                let Some(g) = &self.gen else {
+                    return self.end();
+                };
+                let time = g.tables.freq.ns(g.min_ts);
+                self.sync_event(true, time, true, out)
+            }
+        }
     }
 
     /// Reads the next generation.

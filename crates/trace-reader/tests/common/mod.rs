@@ -1,5 +1,6 @@
 //! Helpers shared by the conformance tests: where the corpora are, dumping a
-//! trace as `go tool trace -d=1` does, and comparing long outputs.
+//! trace as `go tool trace -d=parsed` (Go 1.27) or `-d=1` (Go 1.23) does,
+//! and comparing long outputs.
 #![allow(dead_code, reason = "each test binary uses a subset")]
 
 use std::collections::BTreeMap;
@@ -7,25 +8,60 @@ use std::fs;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use trace_reader::Reader;
+use trace_reader::{Compat, Options, Reader};
 
-/// The corpus roots: the curated copy in the workspace, then the shared
-/// corpus beside the workspace when it is present.
+/// Whose `go tool trace` output to reproduce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Go {
+    /// Go 1.27's `-d=parsed`.
+    V127,
+    /// Go 1.23's `-d=1`.
+    V123,
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The roots of the corpus of Go 1.22 and 1.23 traces: the curated copy in
+/// the workspace, then the shared corpus beside the workspace when it is
+/// present.
 pub(crate) fn roots() -> Vec<PathBuf> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut res = vec![workspace.join("testdata")];
-    let shared = workspace.join("../shared/go-traces");
+    let mut res = vec![workspace().join("testdata")];
+    let shared = workspace().join("../shared/go-traces");
     if shared.is_dir() {
         res.push(shared);
     }
     res
 }
 
-/// Files named `*.{ext}` in `dir` of every root, by stem. Later roots (the
-/// shared corpus) win over the curated copies of the same file.
+/// The roots of the corpus of Go 1.25–1.27 traces, as [`roots`].
+pub(crate) fn current_roots() -> Vec<PathBuf> {
+    let mut res = vec![workspace().join("testdata/current")];
+    let shared = workspace().join("../shared/go-traces-current");
+    if shared.is_dir() {
+        res.push(shared);
+    }
+    res
+}
+
+/// Go 1.27's outputs for Go's synthetic tests and fuzz seeds
+/// (`testdata/go127`, made by `cargo xtask golden`).
+pub(crate) fn go127_dir() -> PathBuf {
+    workspace().join("testdata/go127")
+}
+
+/// Files named `*.{ext}` in `dir` of every root of the Go 1.22/1.23 corpus,
+/// by stem. Later roots (the shared corpus) win over the curated copies of
+/// the same file.
 pub(crate) fn files(dir: &str, ext: &str) -> BTreeMap<String, PathBuf> {
+    files_in(&roots(), dir, ext)
+}
+
+/// [`files`] over `roots`.
+pub(crate) fn files_in(roots: &[PathBuf], dir: &str, ext: &str) -> BTreeMap<String, PathBuf> {
     let mut res = BTreeMap::new();
-    for root in roots() {
+    for root in roots {
         let Ok(entries) = fs::read_dir(root.join(dir)) else {
             continue;
         };
@@ -50,16 +86,23 @@ pub(crate) enum Outcome {
     Failure(String),
 }
 
-/// Prints every event of `input` to `out` as `go tool trace -d=1` does.
-pub(crate) fn dump(input: impl Read, out: &mut impl Write) -> io::Result<Outcome> {
-    let mut reader = match Reader::new(input) {
+/// Prints every event of `input` to `out` as `go tool trace` of `go` does.
+pub(crate) fn dump(input: impl Read, out: &mut impl Write, go: Go) -> io::Result<Outcome> {
+    let compat = match go {
+        Go::V127 => Compat::Current,
+        Go::V123 => Compat::Go123,
+    };
+    let mut reader = match Reader::with_options(input, Options::new().compat(compat)) {
         Ok(r) => r,
         Err(e) => return Ok(Outcome::Failure(e.to_string())),
     };
     loop {
         match reader.read_event() {
             Ok(Some(event)) => {
-                event.write_go(out)?;
+                match go {
+                    Go::V127 => event.write_go(out)?,
+                    Go::V123 => event.write_go123(out)?,
+                }
                 out.write_all(b"\n")?;
             }
             Ok(None) => return Ok(Outcome::Success),
@@ -70,9 +113,9 @@ pub(crate) fn dump(input: impl Read, out: &mut impl Write) -> io::Result<Outcome
 }
 
 /// Dumps a trace file into memory.
-pub(crate) fn dump_file(path: &Path) -> (Vec<u8>, Outcome) {
+pub(crate) fn dump_file(path: &Path, go: Go) -> (Vec<u8>, Outcome) {
     let mut out = Vec::new();
-    let outcome = dump(io::BufReader::new(fs::File::open(path).unwrap()), &mut out).unwrap();
+    let outcome = dump(io::BufReader::new(fs::File::open(path).unwrap()), &mut out, go).unwrap();
     (out, outcome)
 }
 
@@ -237,17 +280,21 @@ impl<R: Read> Write for Compare<R> {
     }
 }
 
-/// Dumps the trace at `path` and compares the output with the gzipped
-/// expected output, streaming both. Returns how the dump ended and its
-/// length.
-pub(crate) fn check_trace(path: &Path, expected_gz: &Path) -> Result<(Outcome, u64), String> {
+/// Dumps the trace at `path` as `go` does and compares the output with the
+/// gzipped expected output, streaming both. Returns how the dump ended and
+/// its length.
+pub(crate) fn check_trace(
+    path: &Path,
+    expected_gz: &Path,
+    go: Go,
+) -> Result<(Outcome, u64), String> {
     let want = io::BufReader::with_capacity(
         1 << 20,
         flate2::read::GzDecoder::new(fs::File::open(expected_gz).unwrap()),
     );
     let mut cmp = BufWriter::with_capacity(1 << 20, Compare::new(want));
     let input = fs::File::open(path).unwrap();
-    let outcome = dump(input, &mut cmp);
+    let outcome = dump(input, &mut cmp, go);
     let flushed = cmp.flush();
     let (mut cmp, _) = cmp.into_parts();
     if let Some(m) = cmp.mismatch.take() {
@@ -258,4 +305,37 @@ pub(crate) fn check_trace(path: &Path, expected_gz: &Path) -> Result<(Outcome, u
     let len = cmp.offset;
     cmp.finish()?;
     Ok((outcome, len))
+}
+
+/// A writer that hashes what is written with SHA-256.
+pub(crate) struct Sha256Writer(pub(crate) sha2::Sha256);
+
+impl Write for Sha256Writer {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        sha2::Digest::update(&mut self.0, data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Dumps the trace at `path` as Go 1.27 does and compares the SHA-256 of
+/// the output with `expected_sha` (a file of hex digits and a newline, as
+/// the corpora store the hashes of outputs too large to keep).
+pub(crate) fn check_trace_sha256(path: &Path, expected_sha: &Path) -> Result<Outcome, String> {
+    let want = fs::read_to_string(expected_sha).unwrap();
+    let mut out = BufWriter::with_capacity(1 << 20, Sha256Writer(sha2::Sha256::default()));
+    let outcome = dump(fs::File::open(path).unwrap(), &mut out, Go::V127)
+        .map_err(|e| e.to_string())?;
+    let hasher = out.into_inner().map_err(|e| e.to_string())?.0;
+    let got: String = sha2::Digest::finalize(hasher)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if got != want.trim() {
+        return Err(format!("SHA-256 of the output is {got}, Go's is {}", want.trim()));
+    }
+    Ok(outcome)
 }

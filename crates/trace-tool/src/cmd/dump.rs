@@ -1,21 +1,39 @@
 //! `trace-tool dump`: every event of a trace, ordered and validated, exactly
-//! as `go tool trace -d=1` prints it.
+//! as `go tool trace -d=parsed` of Go 1.27 prints it (or, with `--go 1.23`,
+//! as Go 1.23's `go tool trace -d=1` does).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use trace_reader::Reader;
+use trace_reader::{Compat, Options, Reader};
 
-/// Print every event of a trace as `go tool trace -d=1` does: Go's
-/// `Event.String()` for each event, in Go's order. On a broken trace, the
-/// events before the problem are printed, then the error (on standard error,
-/// exit status 1).
+/// Print every event of a trace as Go 1.27's `go tool trace -d=parsed`
+/// does: Go's `Event.String()` for each event, in Go's order. On a broken
+/// trace, the events before the problem are printed, then the error (on
+/// standard error, exit status 1).
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The binary trace (`-` for standard input).
     file: PathBuf,
+
+    /// Whose output to reproduce: `1.27` (Go 1.25 to 1.27's
+    /// `go tool trace -d=parsed`) or `1.23` (Go 1.23's `go tool trace -d=1`:
+    /// its text, and its sync events for Go 1.22 and 1.23 traces).
+    #[arg(long = "go", value_name = "RELEASE", default_value = "1.27")]
+    go: GoRelease,
+}
+
+/// A Go release whose `go tool trace` output `dump` reproduces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum GoRelease {
+    /// Go 1.23's `-d=1`.
+    #[value(name = "1.23")]
+    Go123,
+    /// Go 1.25, 1.26 and 1.27's `-d=parsed` (identical for every trace).
+    #[value(name = "1.27", alias = "1.26", alias = "current")]
+    Current,
 }
 
 /// Why a dump stopped early.
@@ -31,7 +49,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     let mut out = BufWriter::with_capacity(256 << 10, stdout);
     let res = open(&args.file)
         .map_err(Failure::Io)
-        .and_then(|input| dump(input, &mut out));
+        .and_then(|input| dump(input, args.go, &mut out));
     let flushed = out.flush();
     let failure = match (res, flushed) {
         (Ok(()), Ok(())) => return ExitCode::SUCCESS,
@@ -55,12 +73,21 @@ fn open(path: &Path) -> io::Result<Box<dyn Read>> {
 }
 
 /// Writes every event, one per line.
-fn dump(input: impl Read, out: &mut impl Write) -> Result<(), Failure> {
-    let mut reader = Reader::new(input).map_err(Failure::Trace)?;
+fn dump(input: impl Read, go: GoRelease, out: &mut impl Write) -> Result<(), Failure> {
+    let compat = match go {
+        GoRelease::Go123 => Compat::Go123,
+        GoRelease::Current => Compat::Current,
+    };
+    let mut reader =
+        Reader::with_options(input, Options::new().compat(compat)).map_err(Failure::Trace)?;
     loop {
         match reader.read_event() {
             Ok(Some(event)) => {
-                event.write_go(out).map_err(Failure::Io)?;
+                match go {
+                    GoRelease::Go123 => event.write_go123(out),
+                    GoRelease::Current => event.write_go(out),
+                }
+                .map_err(Failure::Io)?;
                 out.write_all(b"\n").map_err(Failure::Io)?;
             }
             Ok(None) => return Ok(()),
