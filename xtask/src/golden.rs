@@ -256,7 +256,10 @@ fn go127_outputs(testdata: &Path, check: bool) -> Result<()> {
                 _ => {
                     // Keep what is there; its absence is staleness.
                     let Ok(stdout) = fs::read(existing.join(&out)) else {
-                        wanted.insert(out, b"(missing: run `cargo xtask golden` with Go 1.27)".to_vec());
+                        wanted.insert(
+                            out,
+                            b"(missing: run `cargo xtask golden` with Go 1.27)".to_vec(),
+                        );
                         continue;
                     };
                     wanted.insert(out, stdout);

@@ -257,7 +257,11 @@ pub struct Profiler {
     tracking: HashMap<GoId, (i64, u32)>,
     spans: Vec<Span>,
     last_time: Option<i64>,
+    /// The time of the last sync event that closed a generation with
+    /// events (today's readers also put a sync before each generation).
     last_sync: Option<i64>,
+    /// Whether an event other than a sync came since the last sync.
+    since_sync: bool,
 }
 
 impl Profiler {
@@ -271,6 +275,7 @@ impl Profiler {
             spans: Vec::new(),
             last_time: None,
             last_sync: None,
+            since_sync: false,
         }
     }
 
@@ -286,10 +291,14 @@ impl Profiler {
         self.last_time = Some(t);
         if ev.kind() == EventKind::Sync {
             // Sync events close generations, and stack ids are per generation.
-            self.last_sync = Some(t);
+            if self.since_sync || self.last_sync.is_some() {
+                self.last_sync = Some(t);
+            }
+            self.since_sync = false;
             self.stacks.new_generation();
             return;
         }
+        self.since_sync = true;
         if ev.kind() != EventKind::StateTransition {
             return;
         }
@@ -329,8 +338,8 @@ impl Profiler {
     }
 
     /// The profile of the stream up to its last `Sync` event, which is what
-    /// Go's tool keeps of a trace that turns out to be broken (`None` if
-    /// there was no `Sync`: Go gives up).
+    /// Go's tool keeps of a trace that turns out to be broken (`None` if no
+    /// `Sync` closed a generation with events: Go gives up).
     pub fn finish_at_last_sync(self) -> Option<Profile> {
         let end = self.last_sync?;
         Some(self.build(end))

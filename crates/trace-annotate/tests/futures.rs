@@ -22,7 +22,7 @@ fn histories(lines: &[String]) -> BTreeMap<u64, Vec<(String, String)>> {
     let mut out: BTreeMap<u64, Vec<(String, String)>> = BTreeMap::new();
     for l in lines {
         let first = l.lines().next().unwrap();
-        if !first.contains("Resource=Goroutine(") {
+        if !first.contains(" GoID=") {
             continue;
         }
         let id = first.split("GoID=").nth(1).unwrap();

@@ -159,10 +159,10 @@ fn wait_for_generations(fr: &FlightRecorder, n: u64) {
 
 /// Go's `TestFlightRecorderGenerationCount`: after a few generations, a
 /// snapshot holds only the newest ones, and begins and ends at generation
-/// boundaries. In the Go 1.23 format the reader emits one Sync at the end
-/// of each generation (none before the first), so "a Sync at each end" is:
-/// the last event is a Sync, and there is one Sync per generation. Go 1.25
-/// readers add a Sync before the first generation, hence Go's counts.
+/// boundaries. Today's reader (Go 1.25+) emits a Sync before each
+/// generation and one after the last, so "a Sync at each end" is: the first
+/// and the last events are Syncs, and there is one Sync per generation plus
+/// one, as in Go's counts.
 fn check_generation_count(trace: &[u8], max_generations: usize) -> Summary {
     let s = read_back(trace);
     assert!(
@@ -172,9 +172,10 @@ fn check_generation_count(trace: &[u8], max_generations: usize) -> Summary {
     );
     assert_eq!(
         s.n_syncs,
-        s.generations.len() as u64,
-        "one Sync per generation"
+        s.generations.len() as u64 + 1,
+        "one Sync per generation, and one at the end"
     );
+    assert_eq!(s.syncs.first(), Some(&0), "the first event is a Sync");
     assert_eq!(
         s.syncs.last(),
         Some(&(s.n_events - 1)),
@@ -196,10 +197,10 @@ fn a_tiny_max_bytes_keeps_the_newest_generation_alone() {
         wait_for_generations(&fr, 3);
         snapshot();
     });
-    // Go counts two Syncs (first and last event) for its single generation;
-    // in our format that is exactly one Sync, the last event.
+    // Two Syncs (first and last event) for the single generation, as Go
+    // counts them.
     let s = check_generation_count(&trace, 1);
-    assert_eq!(s.n_syncs, 1);
+    assert_eq!(s.n_syncs, 2);
     save("tiny_max_bytes", &trace);
 }
 

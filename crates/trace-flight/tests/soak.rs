@@ -154,7 +154,7 @@ fn eight_threads_under_a_recorder() {
         let trace = std::fs::read(path).unwrap();
         assert_eq!(trace.len() as u64, *n);
         let summary = read_back(&trace);
-        assert_eq!(summary.n_syncs, summary.generations.len() as u64);
+        assert_eq!(summary.n_syncs, summary.generations.len() as u64 + 1);
         if i % sample_every == 0 {
             save(&format!("soak_{i}"), &trace);
         }

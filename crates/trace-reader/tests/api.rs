@@ -24,7 +24,10 @@ fn views_of_an_annotated_trace() {
     // Today's reader starts every generation with a sync event.
     let sync = all[0].sync().expect("a sync event first");
     assert_eq!(sync.n, 1);
-    assert!(sync.clock_snapshot.is_none(), "Go 1.23 traces have no clock");
+    assert!(
+        sync.clock_snapshot.is_none(),
+        "Go 1.23 traces have no clock"
+    );
     let events = &all[1..];
     let first = &events[0];
     assert_eq!(first.kind(), EventKind::StateTransition);

@@ -12,9 +12,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{
-    check_trace, check_trace_sha256, current_roots, files_in, roots, Go, Outcome,
-};
+use common::{check_trace, check_trace_sha256, current_roots, files_in, roots, Go, Outcome};
 
 /// The large traces: a test each.
 const LARGE: &[&str] = &[
@@ -89,7 +87,10 @@ fn go122_and_go123_traces_print_as_go127_does() {
     let done = check(&roots(), Go::V127, small);
     eprintln!("{done:?}");
     assert!(done.outputs > 0, "no traces found");
-    assert_eq!(done.outputs, done.traces, "a trace without Go 1.27's output");
+    assert_eq!(
+        done.outputs, done.traces,
+        "a trace without Go 1.27's output"
+    );
 }
 
 #[test]
@@ -97,7 +98,10 @@ fn go122_and_go123_traces_print_as_go123_does() {
     let done = check(&roots(), Go::V123, small);
     eprintln!("{done:?}");
     assert!(done.outputs > 0, "no traces found");
-    assert_eq!(done.outputs, done.traces, "a trace without Go 1.23's output");
+    assert_eq!(
+        done.outputs, done.traces,
+        "a trace without Go 1.23's output"
+    );
 }
 
 #[test]
@@ -105,7 +109,10 @@ fn current_traces_print_as_go127_does() {
     let done = check(&current_roots(), Go::V127, small);
     eprintln!("{done:?}");
     assert!(done.outputs >= 10, "too few traces found: {done:?}");
-    assert_eq!(done.outputs, done.traces, "a trace without Go 1.27's output");
+    assert_eq!(
+        done.outputs, done.traces,
+        "a trace without Go 1.27's output"
+    );
 }
 
 #[test]
@@ -133,7 +140,10 @@ fn a_different_trace_is_a_mismatch() {
     let traces = files_in(&roots(), "traces", "trace");
     let a = &traces["go123-testprog-annotations"];
     for (go, expected) in [
-        (Go::V127, "expected/go122-testprog-annotations.parsed.txt.gz"),
+        (
+            Go::V127,
+            "expected/go122-testprog-annotations.parsed.txt.gz",
+        ),
         (Go::V123, "expected/go122-testprog-annotations.d1.txt.gz"),
     ] {
         let b = roots()[0].join(expected);

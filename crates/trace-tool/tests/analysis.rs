@@ -52,7 +52,7 @@ fn stats_prints_tables_and_json() {
     let o = tool(&["stats", "--json", t.to_str().unwrap()]);
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("valid JSON");
-    assert_eq!(v["events"], 1417);
+    assert_eq!(v["events"], 1418);
     assert!(v["tasks"]
         .as_array()
         .unwrap()

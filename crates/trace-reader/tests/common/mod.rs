@@ -115,7 +115,12 @@ pub(crate) fn dump(input: impl Read, out: &mut impl Write, go: Go) -> io::Result
 /// Dumps a trace file into memory.
 pub(crate) fn dump_file(path: &Path, go: Go) -> (Vec<u8>, Outcome) {
     let mut out = Vec::new();
-    let outcome = dump(io::BufReader::new(fs::File::open(path).unwrap()), &mut out, go).unwrap();
+    let outcome = dump(
+        io::BufReader::new(fs::File::open(path).unwrap()),
+        &mut out,
+        go,
+    )
+    .unwrap();
     (out, outcome)
 }
 
@@ -327,15 +332,18 @@ impl Write for Sha256Writer {
 pub(crate) fn check_trace_sha256(path: &Path, expected_sha: &Path) -> Result<Outcome, String> {
     let want = fs::read_to_string(expected_sha).unwrap();
     let mut out = BufWriter::with_capacity(1 << 20, Sha256Writer(sha2::Sha256::default()));
-    let outcome = dump(fs::File::open(path).unwrap(), &mut out, Go::V127)
-        .map_err(|e| e.to_string())?;
+    let outcome =
+        dump(fs::File::open(path).unwrap(), &mut out, Go::V127).map_err(|e| e.to_string())?;
     let hasher = out.into_inner().map_err(|e| e.to_string())?.0;
     let got: String = sha2::Digest::finalize(hasher)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
     if got != want.trim() {
-        return Err(format!("SHA-256 of the output is {got}, Go's is {}", want.trim()));
+        return Err(format!(
+            "SHA-256 of the output is {got}, Go's is {}",
+            want.trim()
+        ));
     }
     Ok(outcome)
 }
