@@ -5,6 +5,7 @@
 //! the same sift order, removal by bubbling to the root — because which of
 //! two events with the same timestamp comes first depends on it.
 
+use trace_wire::varint::decode_at as uvarint;
 use trace_wire::{EventCursor, Frequency, Version};
 
 use crate::error::Error;
@@ -196,37 +197,6 @@ impl Decoder<'_> {
             }
         }
         Some((t, dt, args, pos))
-    }
-}
-
-/// Decodes a varint at `*pos` as Go's `binary.Uvarint` does, `None` if it is
-/// truncated or overflows.
-#[inline(always)]
-fn uvarint(data: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut p = *pos;
-    let b = *data.get(p)?;
-    if b < 0x80 {
-        *pos = p + 1;
-        return Some(u64::from(b));
-    }
-    let mut value = u64::from(b & 0x7f);
-    let mut shift = 7;
-    loop {
-        p += 1;
-        let b = *data.get(p)?;
-        if b < 0x80 {
-            // The tenth byte may only hold the top bit.
-            if shift == 63 && b > 1 {
-                return None;
-            }
-            *pos = p + 1;
-            return Some(value | u64::from(b) << shift);
-        }
-        if shift == 63 {
-            return None;
-        }
-        value |= u64::from(b & 0x7f) << shift;
-        shift += 7;
     }
 }
 

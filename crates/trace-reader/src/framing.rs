@@ -1,7 +1,8 @@
-//! Batch framing over a buffered input: the file header and batch headers,
-//! with `trace_wire::BatchReader`'s errors and offsets, but reading each
-//! payload straight from the input's buffer into the caller's vector (no
-//! zero-filled intermediate copy).
+//! Batch framing over a buffered input: the file header and batch headers
+//! (parsed by `trace_wire::parse_batch_header`, with `trace_wire`'s errors
+//! and offsets), reading each payload straight from the input's buffer into
+//! the caller's vector (no zero-filled intermediate copy), and the header
+//! straight from the buffer when it is all there.
 //!
 //! The input is passed to every call rather than owned, so that what is read
 //! can come from the caller's reader or, on the reader's background thread,
@@ -10,8 +11,8 @@
 use std::io::{self, BufRead};
 
 use trace_wire::{
-    ty, varint, BatchField, BatchHeader, BatchReader, Error as WireError, ErrorKind as WireKind,
-    Experiment, IoCause, Version, MAX_BATCH_SIZE,
+    parse_batch_header, varint, BatchHeader, BatchReader, Error as WireError,
+    ErrorKind as WireKind, Framed as WireFramed, IoCause, Version,
 };
 
 use crate::error::Error;
@@ -66,55 +67,10 @@ pub(crate) enum Framed {
     EndOfGeneration(u64),
 }
 
-/// Parses a batch header from `next`; `Ok(None)` if the input ends cleanly
-/// before it. Errors are at `start`, the batch's offset. With
-/// `end_of_generation`, a lone end-of-generation byte is accepted where a
-/// batch header would start (`Ok(Some(None))`), as Go 1.26+'s reader
-/// accepts it in traces of any version.
-#[inline(always)]
-fn parse_batch_header(
-    mut next: impl FnMut() -> Result<Option<u8>, IoCause>,
-    start: u64,
-    version: Version,
-    end_of_generation: bool,
-) -> Result<Option<Option<BatchHeader>>, WireError> {
-    let fail = |kind| WireError::new(kind, start);
-    let Some(b) = next().map_err(|c| fail(WireKind::Io(c)))? else {
-        return Ok(None);
-    };
-    let experiment = match b {
-        ty::END_OF_GENERATION if end_of_generation => return Ok(Some(None)),
-        ty::EVENT_BATCH => Experiment::None,
-        ty::EXPERIMENTAL_BATCH => match next().map_err(|c| fail(WireKind::Io(c)))? {
-            Some(id) => Experiment::from_id(id),
-            // Go's reader treats EOF here like a clean end of the trace.
-            None => return Ok(None),
-        },
-        ty => return Err(fail(WireKind::ExpectedBatch { ty, version })),
-    };
-    let mut field = |field| {
-        varint::read_with(&mut next).map_err(|cause| fail(WireKind::BatchHeader { field, cause }))
-    };
-    let gen = field(BatchField::Gen)?;
-    let m = field(BatchField::M)?;
-    let time = field(BatchField::Time)?;
-    let size = field(BatchField::Size)?;
-    if size > MAX_BATCH_SIZE {
-        return Err(fail(WireKind::BatchTooLarge(size)));
-    }
-    Ok(Some(Some(BatchHeader {
-        experiment,
-        gen,
-        m,
-        time,
-        size,
-    })))
-}
-
-fn framed(h: Option<BatchHeader>, start: u64) -> Framed {
-    match h {
-        Some(h) => Framed::Batch(h, start),
-        None => Framed::EndOfGeneration(start),
+fn framed(f: WireFramed, start: u64) -> Framed {
+    match f {
+        WireFramed::Batch(h) => Framed::Batch(h, start),
+        WireFramed::EndOfGeneration => Framed::EndOfGeneration(start),
     }
 }
 

@@ -3,9 +3,12 @@
 //!
 //! This is a reimplementation of Go's `internal/trace` reader (the code behind
 //! `golang.org/x/exp/trace` and `go tool trace`): the same events, in the
-//! same order, with the same timestamps and the same error messages. An
-//! [`Event`]'s `Display` is exactly Go 1.23's `Event.String()`, so printing
-//! every event reproduces `go tool trace -d=1`.
+//! same order, with the same timestamps and the same error messages, for
+//! traces of every format from Go 1.22 to Go 1.26's (which Go 1.26 and 1.27
+//! write). An [`Event`]'s `Display` is exactly Go 1.27's `Event.String()`,
+//! so printing every event reproduces `go tool trace -d=parsed`; with
+//! [`Compat::Go123`] and [`Event::go123`] it reproduces Go 1.23's
+//! `go tool trace -d=1`.
 //!
 //! * [`Reader`] reads a trace from any [`std::io::Read`], one generation at a
 //!   time, and yields [`Event`]s ([`Reader::read_event`] or the `Iterator`);
@@ -13,8 +16,13 @@
 //! * [`Event`] has the common accessors ([`Event::kind`], [`Event::time`],
 //!   [`Event::goroutine`], [`Event::proc`], [`Event::thread`],
 //!   [`Event::stack`]) and one view per kind ([`Event::state_transition`],
-//!   [`Event::range`], [`Event::task`], [`Event::log`], …).
+//!   [`Event::range`], [`Event::task`], [`Event::log`], [`Event::sync`], …).
 //! * [`Error`] is Go's error message plus where it happened.
+//! * [`validate`] and [`Validator`] re-check the stream as Go's test
+//!   validator does.
+//!
+//! Common analyses (per-goroutine summaries, blocking profiles, task and
+//! region latencies, Chrome export) are in the `trace-analysis` crate.
 //!
 //! # Example
 //!
@@ -31,32 +39,51 @@
 //!             created += 1;
 //!         }
 //!     }
-//!     // `event.to_string()` is the line `go tool trace -d=1` prints.
+//!     // `event.to_string()` is the line `go tool trace -d=parsed` prints.
 //! }
 //! assert!(created > 0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! # Differences from Go 1.23
+//! # What changed with Go 1.25–1.27 (and in this crate)
 //!
-//! * A generation without any event (possible in hand-written traces, and
-//!   accepted by newer Go readers) yields just its `Sync` event instead of
-//!   failing with `broken trace: frontier is empty`, unless it is the first
-//!   generation of the trace.
-//! * Where Go 1.23 accepts an event that it would then crash printing (a
-//!   status value out of range, a CPU sample with an undeclared stack, …),
-//!   this reader reports an error when it reaches the event.
+//! * **Sync events.** Today's reader yields a [`EventKind::Sync`] at the
+//!   start of every generation and one after the last, for traces of every
+//!   version; [`SyncInfo::n`] counts them from 1, and in Go 1.25+ traces
+//!   [`SyncInfo::clock_snapshot`] carries the generation's trace, monotonic
+//!   and wall clocks (a trace can be lined up with logs). Go 1.23 yielded one
+//!   after each generation; [`Compat::Go123`] keeps that for Go 1.22 and 1.23
+//!   traces.
+//! * **Go 1.26 framing.** Each generation ends with an end-of-generation
+//!   event; nothing of the next generation is read ahead. A read error loses
+//!   the generation it happens in (Go's "incomplete generation found; trace
+//!   likely truncated" for a cut trace), and comes after a sync event.
+//! * **Goroutine statuses.** The transition of a goroutine status that
+//!   carries a stack (at a generation's start) has that stack as its
+//!   [`StateTransition::stack`] too, as in Go 1.26+.
+//! * **Text.** `Display` and [`Event::write_go`] print Go 1.27's
+//!   `Event.String()`: `GoID=N From->To Reason="…"`, values as
+//!   `Value{Uint64(N)}`, experimental events as `Args=[name=Value{…}, …]`,
+//!   syncs with `N=`, `Trace=`, `Mono=` and `Wall=` (in UTC, as Go prints it
+//!   with `TZ=UTC`). [`Event::go123`] and [`Event::write_go123`] print Go
+//!   1.23's.
+//! * **Frequency batches** of Go 1.22 and 1.23 traces are read to their end,
+//!   as Go 1.25+ reads them (extra bytes after the frequency are an error).
+//!
+//! # Differences from Go
+//!
+//! * Where Go accepts an event that it would then crash printing (a status
+//!   value out of range, a CPU sample with an undeclared stack, …), this
+//!   reader reports an error when it reaches the event.
 //! * The debugging dumps inside `broken trace` errors list goroutines, procs
 //!   and threads sorted by id (Go prints them in random map order).
-//! * Go 1.23 cannot read Go 1.25 traces; for those this reader follows Go
-//!   1.25's reader (`golang.org/x/exp/trace`), but `Display` keeps Go 1.23's
-//!   format (the sync number and clock snapshot are available through
-//!   [`Event::sync`]). Go 1.26 traces, whose end-of-generation signal is not
-//!   verified yet, are read as 1.25 traces.
-//! * Traces in the pre-1.22 format are rejected as unsupported versions.
+//! * Traces in the pre-1.22 format, which Go converts with a separate parser,
+//!   are rejected as unsupported versions.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod chunk;
+mod core;
 mod cursor;
 mod display;
 mod error;
@@ -67,6 +94,7 @@ pub mod fuzzing;
 mod generation;
 mod gosort;
 mod idmap;
+mod options;
 mod order;
 mod pipeline;
 mod quote;
@@ -82,7 +110,8 @@ pub use event::{
     Event, EventKind, ExperimentalEvent, Frame, Label, Log, Metric, Range, RangeAttribute,
     RangeName, Region, Stack, StateChange, StateTransition, SyncInfo, Task,
 };
-pub use reader::{Compat, Options, Reader, Threading};
+pub use options::{Compat, Options, Threading};
+pub use reader::Reader;
 pub use tables::{ClockSnapshot, ExperimentalBatch, ExperimentalData};
 pub use trace_wire::{Experiment, Version};
 pub use types::{

@@ -19,7 +19,8 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::reader::{Chunk, Core, BUFFER};
+use crate::chunk::{Chunk, BUFFER};
+use crate::core::Core;
 
 /// Events per chunk.
 const CHUNK: usize = 8192;

@@ -174,32 +174,63 @@ trait ByteSource {
     fn offset(&self) -> u64;
 }
 
-/// Reads one varint the way Go's `binary.ReadUvarint` does.
-fn read_uvarint(src: &mut impl ByteSource) -> Result<u64, IoCause> {
-    varint::read_with(&mut || src.next_byte())
+/// What starts where a batch may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framed {
+    /// A batch header; the payload follows.
+    Batch(BatchHeader),
+    /// An end-of-generation event (one byte, Go 1.26+).
+    EndOfGeneration,
 }
 
-/// Reads a batch header. `Ok(None)` means the input ended cleanly before it.
-fn read_batch_header(
-    src: &mut impl ByteSource,
+/// Parses what starts at a batch boundary, reading bytes from `next`, as
+/// Go's `readBatch` does: a batch header, or (with `end_of_generation`) a
+/// lone end-of-generation event. `Ok(None)` if the input ends cleanly before
+/// it (also inside an experimental batch's header, as in Go). Errors carry
+/// `start`, the boundary's offset.
+///
+/// This is the one batch-header parser of the workspace: [`Batches`] and
+/// [`BatchReader`] use it, and so does `trace-reader`'s framing, with its own
+/// byte source.
+///
+/// ```
+/// use trace_wire::{parse_batch_header, Framed, Version};
+///
+/// let bytes = [1, 2, 7, 100, 5];
+/// let mut it = bytes.iter().copied();
+/// let h = parse_batch_header(|| Ok(it.next()), 0, Version::Go126, true)?;
+/// let Some(Framed::Batch(h)) = h else { panic!("{h:?}") };
+/// assert_eq!((h.gen, h.m, h.time, h.size), (2, 7, 100, 5));
+///
+/// let mut it = [52u8].into_iter();
+/// let end = parse_batch_header(|| Ok(it.next()), 0, Version::Go126, true)?;
+/// assert_eq!(end, Some(Framed::EndOfGeneration));
+/// # Ok::<(), trace_wire::Error>(())
+/// ```
+#[inline(always)]
+pub fn parse_batch_header(
+    mut next: impl FnMut() -> Result<Option<u8>, IoCause>,
+    start: u64,
     version: Version,
-) -> Result<Option<BatchHeader>, Error> {
-    let start = src.offset();
+    end_of_generation: bool,
+) -> Result<Option<Framed>, Error> {
     let fail = |kind| Error::new(kind, start);
-    let Some(b) = src.next_byte().map_err(|c| fail(ErrorKind::Io(c)))? else {
+    let Some(b) = next().map_err(|c| fail(ErrorKind::Io(c)))? else {
         return Ok(None);
     };
     let experiment = match b {
         ty::EVENT_BATCH => Experiment::None,
-        ty::EXPERIMENTAL_BATCH => match src.next_byte().map_err(|c| fail(ErrorKind::Io(c)))? {
+        ty::EXPERIMENTAL_BATCH => match next().map_err(|c| fail(ErrorKind::Io(c)))? {
             Some(id) => Experiment::from_id(id),
             // Go's reader treats EOF here like a clean end of the trace.
             None => return Ok(None),
         },
+        ty::END_OF_GENERATION if end_of_generation => return Ok(Some(Framed::EndOfGeneration)),
         ty => return Err(fail(ErrorKind::ExpectedBatch { ty, version })),
     };
-    let mut field =
-        |field| read_uvarint(src).map_err(|cause| fail(ErrorKind::BatchHeader { field, cause }));
+    let mut field = |field| {
+        varint::read_with(&mut next).map_err(|cause| fail(ErrorKind::BatchHeader { field, cause }))
+    };
     let gen = field(BatchField::Gen)?;
     let m = field(BatchField::M)?;
     let time = field(BatchField::Time)?;
@@ -207,13 +238,35 @@ fn read_batch_header(
     if size > MAX_BATCH_SIZE {
         return Err(fail(ErrorKind::BatchTooLarge(size)));
     }
-    Ok(Some(BatchHeader {
+    Ok(Some(Framed::Batch(BatchHeader {
         experiment,
         gen,
         m,
         time,
         size,
-    }))
+    })))
+}
+
+/// Reads the next batch header, skipping the end-of-generation events of
+/// Go 1.26+ traces; returns it with the batch's offset. `Ok(None)` means the
+/// input ended cleanly before it.
+fn read_batch_header(
+    src: &mut impl ByteSource,
+    version: Version,
+) -> Result<Option<(BatchHeader, u64)>, Error> {
+    loop {
+        let start = src.offset();
+        match parse_batch_header(
+            || src.next_byte(),
+            start,
+            version,
+            version >= Version::Go126,
+        )? {
+            Some(Framed::Batch(h)) => return Ok(Some((h, start))),
+            Some(Framed::EndOfGeneration) => {}
+            None => return Ok(None),
+        }
+    }
 }
 
 /// One batch: its header and borrowed payload.
@@ -336,15 +389,15 @@ impl<'a> Batches<'a> {
         self.pos as u64
     }
 
-    /// Reads the next batch; `Ok(None)` at the end of the input.
+    /// Reads the next batch; `Ok(None)` at the end of the input. The
+    /// end-of-generation events of Go 1.26+ traces are skipped.
     pub fn next_batch(&mut self) -> Result<Option<Batch<'a>>, Error> {
-        let offset = self.pos as u64;
         let mut src = SliceSource {
             data: self.data,
             pos: self.pos,
             base: 0,
         };
-        let Some(header) = read_batch_header(&mut src, self.version)? else {
+        let Some((header, offset)) = read_batch_header(&mut src, self.version)? else {
             self.pos = self.data.len();
             return Ok(None);
         };
@@ -444,17 +497,17 @@ impl<R: Read> BatchReader<R> {
 
     /// Reads the next batch, replacing the contents of `payload` with its
     /// payload. Returns the header and the batch's offset; `Ok(None)` at the
-    /// end of the input.
+    /// end of the input. The end-of-generation events of Go 1.26+ traces are
+    /// skipped.
     pub fn read_batch(
         &mut self,
         payload: &mut Vec<u8>,
     ) -> Result<Option<(BatchHeader, u64)>, Error> {
-        let offset = self.offset;
         let mut src = StreamSource {
             inner: &mut self.inner,
             offset: &mut self.offset,
         };
-        let Some(header) = read_batch_header(&mut src, self.version)? else {
+        let Some((header, offset)) = read_batch_header(&mut src, self.version)? else {
             return Ok(None);
         };
         payload.clear();

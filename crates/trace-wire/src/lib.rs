@@ -44,8 +44,8 @@ mod time;
 pub mod varint;
 
 pub use batch::{
-    read_header, Batch, BatchHeader, BatchKind, BatchReader, Batches, SizeEncoding, MAX_BATCH_SIZE,
-    NO_THREAD,
+    parse_batch_header, read_header, Batch, BatchHeader, BatchKind, BatchReader, Batches, Framed,
+    SizeEncoding, MAX_BATCH_SIZE, NO_THREAD,
 };
 pub use error::{BatchField, Error, ErrorKind, FrameField, IoCause};
 pub use event::{EventCursor, RawEvent, MAX_ARGS};

@@ -124,6 +124,51 @@ pub fn decode(input: &[u8]) -> Result<(u64, usize), VarintError> {
     })
 }
 
+/// Decodes the varint at `*pos` in `data` and moves `*pos` past it, as Go's
+/// `binary.Uvarint` does; `None` (and `*pos` unchanged) if it is truncated
+/// or overflows. The hot-path form of [`decode`], for decoders that keep
+/// their own position and report errors themselves.
+///
+/// ```
+/// use trace_wire::varint::decode_at;
+///
+/// let data = [0x05, 0xac, 0x02, 0x80];
+/// let mut pos = 0;
+/// assert_eq!(decode_at(&data, &mut pos), Some(5));
+/// assert_eq!(decode_at(&data, &mut pos), Some(300));
+/// assert_eq!(pos, 3);
+/// assert_eq!(decode_at(&data, &mut pos), None);
+/// assert_eq!(pos, 3);
+/// ```
+#[inline(always)]
+pub fn decode_at(data: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut p = *pos;
+    let b = *data.get(p)?;
+    if b < 0x80 {
+        *pos = p + 1;
+        return Some(u64::from(b));
+    }
+    let mut value = u64::from(b & 0x7f);
+    let mut shift = 7;
+    loop {
+        p += 1;
+        let b = *data.get(p)?;
+        if b < 0x80 {
+            // The tenth byte may only hold the top bit.
+            if shift == 63 && b > 1 {
+                return None;
+            }
+            *pos = p + 1;
+            return Some(value | (u64::from(b) << shift));
+        }
+        if shift == 63 {
+            return None;
+        }
+        value |= u64::from(b & 0x7f) << shift;
+        shift += 7;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +228,27 @@ mod tests {
             decode(&[0x80; 10]),
             Err(VarintError::Truncated { read: 10 })
         );
+    }
+
+    #[test]
+    fn decode_at_agrees_with_decode() {
+        let mut inputs: Vec<Vec<u8>> = vec![vec![], vec![0x80; 10], vec![0x80; 11], vec![0xff; 9]];
+        let mut tenth = vec![0xff; 9];
+        tenth.push(0x02);
+        inputs.push(tenth);
+        for v in [0, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX] {
+            let mut buf = Vec::new();
+            encode(v, &mut buf);
+            inputs.push(buf.clone());
+            buf.clear();
+            encode_padded(v, &mut buf);
+            inputs.push(buf);
+        }
+        for input in inputs {
+            let mut pos = 0;
+            let got = decode_at(&input, &mut pos).map(|v| (v, pos));
+            assert_eq!(got, decode(&input).ok(), "{input:x?}");
+        }
     }
 
     #[test]
