@@ -6,6 +6,10 @@
 //! copied is listed in `testdata/curated.txt`; Go's synthetic tests and fuzz
 //! seeds are copied whole. Tests read these files and never write them.
 //!
+//! Of each curated trace's expected outputs, those of Go 1.23 (`.d1`, `.d2`)
+//! and of Go 1.27's raw reader (`.wire`, with `.wire.err.txt` where Go
+//! failed) are copied.
+//!
 //! Without `--check` the task copies the fixtures from the corpus; with it,
 //! it fails if any fixture is missing, differs from its source, or is not
 //! from the corpus at all.
@@ -113,12 +117,15 @@ fn wanted_files(corpus: &Path, testdata: &Path) -> Result<BTreeMap<PathBuf, Vec<
     };
     for name in &names {
         add(PathBuf::from(format!("traces/{name}.trace")))?;
-        for suffix in ["d1.txt.gz", "d2.txt.gz"] {
+        for suffix in ["d1.txt.gz", "d2.txt.gz", "wire.txt.gz"] {
             add(PathBuf::from(format!("expected/{name}.{suffix}")))?;
         }
-        let err = PathBuf::from(format!("expected/{name}.d1.err.txt"));
-        if corpus.join(&err).exists() {
-            add(err)?;
+        // The stderr of the runs that failed.
+        for suffix in ["d1.err.txt", "wire.err.txt"] {
+            let err = PathBuf::from(format!("expected/{name}.{suffix}"));
+            if corpus.join(&err).exists() {
+                add(err)?;
+            }
         }
     }
     for dir in ["tests", "fuzz"] {
