@@ -4,7 +4,7 @@
 //! each format version, unsigned varints, batch framing, the payloads of the
 //! structural batches (strings, stacks, CPU samples, frequency, sync), the
 //! tick-to-nanosecond conversion, and the line-oriented text form that Go's
-//! `go tool trace -d=2` prints.
+//! `go tool trace -d=wire` prints (`-d=2` before Go 1.25).
 //!
 //! It knows nothing about threads, clocks, ordering or subscribers. Decoding
 //! borrows from the input and allocates nothing per event; every error is a
