@@ -218,6 +218,42 @@ impl<'a> Event<'a> {
             out.extend_from_slice(data);
         }
     }
+
+    /// The size of the event's canonical binary form, in bytes: the length
+    /// of what [`encode`](Self::encode) writes with
+    /// [`SizeEncoding::Minimal`], computed without writing it. This is Go's
+    /// `raw.Event.EncodedSize`, which `go tool trace -d=footprint` adds up;
+    /// it ignores how the values were encoded in the trace, so a batch size
+    /// padded to ten bytes by the runtime counts as its minimal encoding.
+    ///
+    /// ```
+    /// use trace_wire::text::{GoRelease, RawReader};
+    /// let mut trace = b"go 1.23 trace\0\0\0".to_vec();
+    /// // EventBatch gen=1 m=2 time=3 size=300, the size padded to ten bytes.
+    /// trace.extend([1, 1, 2, 3, 0xac, 0x82, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0]);
+    /// let event = RawReader::new(&trace, GoRelease::LATEST)?.next_event()?.unwrap();
+    /// assert_eq!(event.encoded_size(), 1 + 1 + 1 + 1 + 2);
+    /// # Ok::<(), trace_wire::Error>(())
+    /// ```
+    pub fn encoded_size(&self) -> usize {
+        let args: usize = self.args().iter().map(|&v| varint::encoded_len(v)).sum();
+        let frames: usize = self
+            .frames()
+            .map(|f| {
+                [f.pc, f.func, f.file, f.line]
+                    .into_iter()
+                    .map(varint::encoded_len)
+                    .sum::<usize>()
+            })
+            .sum();
+        let data = if self.spec.has_data {
+            let len = self.data.map_or(0, <[u8]>::len);
+            varint::encoded_len(len as u64) + len
+        } else {
+            0
+        };
+        1 + args + frames + data
+    }
 }
 
 /// The event's text, without the final newline (Go's `raw.Event.String`).
