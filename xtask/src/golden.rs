@@ -8,11 +8,17 @@
 //!
 //! Of each curated trace's expected outputs, those of Go 1.23 (`.d1`, `.d2`)
 //! and of Go 1.27's raw reader (`.wire`, with `.wire.err.txt` where Go
-//! failed) are copied.
+//! failed) are copied. One more is made here rather than copied, since the
+//! corpus does not have it: `expected/NAME.footprint.txt`, the stdout of Go
+//! 1.27's `go tool trace -d=footprint` (with `NAME.footprint.err.txt`, its
+//! stderr, where it exits 1). See [`footprint`].
 //!
-//! Without `--check` the task copies the fixtures from the corpus; with it,
-//! it fails if any fixture is missing, differs from its source, or is not
-//! from the corpus at all.
+//! Without `--check` the task copies the fixtures from the corpus and
+//! regenerates the footprints with Go 1.27 (kept as they are when Go 1.27
+//! is not installed); with it, it fails if any fixture is missing, differs
+//! from its source, or is not from the corpus at all, and if a footprint
+//! is missing or disagrees with the trace's `.wire` output. `--check` never
+//! runs Go.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -21,6 +27,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::{root, shared_corpus};
+
+mod footprint;
 
 /// The folders of `testdata/` that mirror the corpus.
 const MIRRORED: &[&str] = &["traces", "expected", "tests", "fuzz"];
@@ -36,7 +44,16 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         return Ok(());
     };
     let testdata = root().join("testdata");
-    let wanted = wanted_files(&corpus, &testdata)?;
+    let mut wanted = wanted_files(&corpus, &testdata)?;
+    let names = curated_names(&testdata)?;
+    // The footprints are ours to make: Go's output when Go 1.27 is here,
+    // else (and always with `--check`) the files as they are, checked.
+    let go = if check { None } else { crate::go127() };
+    if !check && go.is_none() {
+        eprintln!("golden: Go 1.27 not found (set GO127); keeping the footprint files as they are");
+    }
+    let footprints = footprint::wanted(go.as_deref(), &corpus, &testdata, &names)?;
+    wanted.extend(footprints.iter().map(|(k, v)| (k.clone(), v.clone())));
 
     let mut stale = Vec::new();
     for (rel, contents) in &wanted {
@@ -67,6 +84,15 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
 
     let total: usize = wanted.values().map(Vec::len).sum();
+    // The footprints must agree with the `.wire` outputs copied from the
+    // corpus: same events per type, same error.
+    let inconsistent = footprint::check_consistency(&wanted, &names);
+    if !inconsistent.is_empty() {
+        bail!(
+            "footprint files disagree with the `.wire` outputs:\n  {}",
+            inconsistent.join("\n  ")
+        );
+    }
     if check {
         if !stale.is_empty() || !extra.is_empty() {
             let list = |v: &[PathBuf]| {
@@ -97,16 +123,23 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Every fixture, by path relative to `testdata/`, with its contents.
-fn wanted_files(corpus: &Path, testdata: &Path) -> Result<BTreeMap<PathBuf, Vec<u8>>> {
+/// The names of the curated traces, from `testdata/curated.txt`.
+fn curated_names(testdata: &Path) -> Result<Vec<String>> {
     let curated_path = testdata.join("curated.txt");
     let curated = fs::read_to_string(&curated_path)
         .with_context(|| format!("reading {}", curated_path.display()))?;
-    let names: Vec<&str> = curated
+    Ok(curated
         .lines()
         .map(|l| l.split('#').next().unwrap_or("").trim())
         .filter(|l| !l.is_empty())
-        .collect();
+        .map(String::from)
+        .collect())
+}
+
+/// Every fixture copied from the corpus, by path relative to `testdata/`,
+/// with its contents.
+fn wanted_files(corpus: &Path, testdata: &Path) -> Result<BTreeMap<PathBuf, Vec<u8>>> {
+    let names = curated_names(testdata)?;
 
     let mut res = BTreeMap::new();
     let mut add = |rel: PathBuf| -> Result<()> {
@@ -142,14 +175,18 @@ fn wanted_files(corpus: &Path, testdata: &Path) -> Result<BTreeMap<PathBuf, Vec<
     let mut rows = String::new();
     for (i, line) in manifest.lines().enumerate() {
         let name = line.split('\t').next().unwrap_or("");
-        if i == 0 || names.contains(&name) {
+        if i == 0 || names.iter().any(|n| n == name) {
             rows.push_str(line);
             rows.push('\n');
         }
     }
     let missing: Vec<_> = names
         .iter()
-        .filter(|n| !manifest.lines().any(|l| l.split('\t').next() == Some(n)))
+        .filter(|n| {
+            !manifest
+                .lines()
+                .any(|l| l.split('\t').next() == Some(n.as_str()))
+        })
         .collect();
     if !missing.is_empty() {
         bail!("curated.txt names traces the corpus does not have: {missing:?}");
