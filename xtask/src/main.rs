@@ -14,6 +14,7 @@ mod fuzz;
 mod golden;
 mod oracle;
 mod pprof_oracle;
+mod wire_oracle;
 
 type Task = fn(&[String]) -> Result<()>;
 
@@ -52,6 +53,11 @@ const TASKS: &[(&str, Task, &str)] = &[
         "oracle-pprof",
         pprof_oracle::run,
         "pprof profiles vs Go's: refresh testdata/pprof (--check: verify), compare the corpus",
+    ),
+    (
+        "oracle-wire",
+        wire_oracle::run,
+        "trace-tool raw and footprint vs live Go 1.27 -d=wire/-d=footprint on all traces",
     ),
     (
         "oracle",
@@ -108,6 +114,13 @@ pub(crate) fn root() -> PathBuf {
 /// The shared conformance corpus beside the workspace, if present.
 pub(crate) fn shared_corpus() -> Option<PathBuf> {
     let dir = root().join("../shared/go-traces");
+    dir.is_dir().then_some(dir)
+}
+
+/// The shared corpus of Go 1.25–1.27 traces beside the workspace, if
+/// present.
+pub(crate) fn shared_current_corpus() -> Option<PathBuf> {
+    let dir = root().join("../shared/go-traces-current");
     dir.is_dir().then_some(dir)
 }
 
