@@ -8,6 +8,12 @@
 //! listed in each mirror's `curated.txt`; every expected output the corpus
 //! has for them is copied, and Go's synthetic tests and fuzz seeds whole.
 //!
+//! One more output per curated trace is made here rather than copied, since
+//! the corpora do not have it: `expected/NAME.footprint.txt`, the stdout of
+//! Go 1.27's `go tool trace -d=footprint` (with `NAME.footprint.err.txt`,
+//! its stderr, where it exits 1); see [`footprint`]. `--check` checks that
+//! it agrees with the trace's `.wire` output.
+//!
 //! `testdata/go127/` holds what Go 1.27's `go tool trace -d=parsed` prints
 //! for Go's synthetic tests and fuzz seeds (the corpus has only Go 1.23's
 //! outputs for them): `NAME.parsed.txt`, and `NAME.parsed.err.txt` where Go
@@ -25,7 +31,9 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::root;
+use crate::{go127, root};
+
+mod footprint;
 
 /// A corpus and its curated copy.
 struct Mirror {
@@ -74,7 +82,19 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             continue;
         }
         let dest = testdata.join(mirror.dest);
-        let wanted = wanted_files(&corpus, &dest, mirror.tests_and_fuzz)?;
+        let mut wanted = wanted_files(&corpus, &dest, mirror.tests_and_fuzz)?;
+        // The footprints are ours to make: Go's output when Go 1.27 is
+        // here, else (and always with `--check`) the files as they are.
+        let names = curated_names(&dest)?;
+        let go = if check { None } else { go127() };
+        wanted.extend(footprint::wanted(go.as_deref(), &corpus, &dest, &names)?);
+        let inconsistent = footprint::check_consistency(&wanted, &names);
+        if !inconsistent.is_empty() {
+            bail!(
+                "footprint files disagree with the `.wire` outputs:\n  {}",
+                inconsistent.join("\n  ")
+            );
+        }
         sync_dir(&dest, &wanted, MIRRORED, check, mirror.corpus)?;
     }
     go127_outputs(&testdata, check)
@@ -149,21 +169,27 @@ fn sync_dir(
     Ok(())
 }
 
-/// Every fixture of a mirror, by path relative to its destination, with its
-/// contents.
+/// The names of a mirror's curated traces, from its `curated.txt`.
+fn curated_names(dest: &Path) -> Result<Vec<String>> {
+    let curated_path = dest.join("curated.txt");
+    let curated = fs::read_to_string(&curated_path)
+        .with_context(|| format!("reading {}", curated_path.display()))?;
+    Ok(curated
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
+}
+
+/// Every fixture of a mirror copied from its corpus, by path relative to its
+/// destination, with its contents.
 fn wanted_files(
     corpus: &Path,
     dest: &Path,
     tests_and_fuzz: bool,
 ) -> Result<BTreeMap<PathBuf, Vec<u8>>> {
-    let curated_path = dest.join("curated.txt");
-    let curated = fs::read_to_string(&curated_path)
-        .with_context(|| format!("reading {}", curated_path.display()))?;
-    let names: Vec<&str> = curated
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty())
-        .collect();
+    let names = curated_names(dest)?;
 
     let mut res = BTreeMap::new();
     let mut add = |rel: PathBuf| -> Result<()> {
@@ -200,28 +226,24 @@ fn wanted_files(
     let mut rows = String::new();
     for (i, line) in manifest.lines().enumerate() {
         let name = line.split('\t').next().unwrap_or("");
-        if i == 0 || names.contains(&name) {
+        if i == 0 || names.iter().any(|n| n == name) {
             rows.push_str(line);
             rows.push('\n');
         }
     }
     let missing: Vec<_> = names
         .iter()
-        .filter(|n| !manifest.lines().any(|l| l.split('\t').next() == Some(n)))
+        .filter(|n| {
+            !manifest
+                .lines()
+                .any(|l| l.split('\t').next() == Some(n.as_str()))
+        })
         .collect();
     if !missing.is_empty() {
         bail!("curated.txt names traces the corpus does not have: {missing:?}");
     }
     res.insert(PathBuf::from("MANIFEST.tsv"), rows.into_bytes());
     Ok(res)
-}
-
-/// Go 1.27's binary, if installed.
-pub(crate) fn go127() -> Option<PathBuf> {
-    let path = std::env::var_os("GO127")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/lib/go-1.27/bin/go"));
-    path.is_file().then_some(path)
 }
 
 /// Go 1.27's `-d=parsed` outputs for the synthetic tests and fuzz seeds in

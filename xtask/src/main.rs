@@ -14,6 +14,7 @@ mod fuzz;
 mod golden;
 mod oracle;
 mod pprof_oracle;
+mod wire_oracle;
 
 type Task = fn(&[String]) -> Result<()>;
 
@@ -31,7 +32,7 @@ const TASKS: &[(&str, Task, &str)] = &[
     (
         "golden",
         golden::run,
-        "refresh testdata/ from ../shared/go-traces (--check: fail if stale)",
+        "refresh testdata/ from ../shared/go-traces, footprints with Go 1.27 (--check: fail if stale)",
     ),
     (
         "fuzz",
@@ -52,6 +53,11 @@ const TASKS: &[(&str, Task, &str)] = &[
         "oracle-pprof",
         pprof_oracle::run,
         "pprof profiles vs Go's: refresh testdata/pprof (--check: verify), compare the corpus",
+    ),
+    (
+        "oracle-wire",
+        wire_oracle::run,
+        "trace-tool raw and footprint vs live Go 1.27 -d=wire/-d=footprint on all traces",
     ),
     (
         "oracle",
@@ -109,6 +115,35 @@ pub(crate) fn root() -> PathBuf {
 pub(crate) fn shared_corpus() -> Option<PathBuf> {
     let dir = root().join("../shared/go-traces");
     dir.is_dir().then_some(dir)
+}
+
+/// The shared corpus of Go 1.25–1.27 traces beside the workspace, if
+/// present.
+pub(crate) fn shared_current_corpus() -> Option<PathBuf> {
+    let dir = root().join("../shared/go-traces-current");
+    dir.is_dir().then_some(dir)
+}
+
+/// Go 1.27, the reference for `-d=wire` and `-d=footprint`: `$GO127`, else
+/// Debian's `/usr/lib/go-1.27/bin/go`, else `go` on the path, whichever
+/// says it is go1.27 first. Run it with `GOTOOLCHAIN=local`.
+pub(crate) fn go127() -> Option<PathBuf> {
+    [
+        std::env::var_os("GO127").map(PathBuf::from),
+        Some(PathBuf::from("/usr/lib/go-1.27/bin/go")),
+        Some(PathBuf::from("go")),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|go| {
+        Command::new(go)
+            .env("GOTOOLCHAIN", "local")
+            .arg("version")
+            .output()
+            .is_ok_and(|out| {
+                out.status.success() && String::from_utf8_lossy(&out.stdout).contains("go1.27")
+            })
+    })
 }
 
 /// Runs `cargo` with `args` in the workspace root, failing on a non-zero exit.

@@ -20,6 +20,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Raw(cmd::raw::Args),
+    Footprint(cmd::footprint::Args),
     Dump(cmd::dump::Args),
     View(cmd::view::Args),
     Validate(cmd::validate::Args),
@@ -32,6 +33,7 @@ enum Command {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Raw(args) => cmd::raw::run(&args),
+        Command::Footprint(args) => cmd::footprint::run(&args),
         Command::Dump(args) => cmd::dump::run(&args),
         Command::View(args) => cmd::view::run(&args),
         Command::Validate(args) => cmd::validate::run(&args),

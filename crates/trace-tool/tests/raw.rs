@@ -1,6 +1,13 @@
-//! Conformance of `trace-tool raw` with Go's `go tool trace -d=2` and
-//! `gotraceraw`, over the shared corpus (`<workspace>/../shared/go-traces`,
-//! skipped when absent) and the curated copies in `<workspace>/testdata`.
+//! Conformance of `trace-tool raw` with Go's raw reader and `gotraceraw`,
+//! over the shared corpora (`<workspace>/../shared/go-traces` and
+//! `go-traces-current`, each skipped when absent) and the curated copies in
+//! `<workspace>/testdata`.
+//!
+//! Each trace is checked against both references the corpora keep: Go
+//! 1.27's `go tool trace -d=wire` (`NAME.wire.txt.gz`, `NAME.wire.sha256`
+//! for the largest, `NAME.wire.err.txt` where Go failed), which `raw` prints
+//! by default, and Go 1.23's `-d=2` (`NAME.d2.txt.gz`), which it prints
+//! with `--go 1.23`.
 //!
 //! Expected files are only read, never written. Most checks call the
 //! library (faster than spawning); the `binary_*` tests run the real binary.
@@ -12,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use flate2::read::GzDecoder;
-use trace_wire::text::{bytes_to_text, text_to_bytes};
+use sha2::{Digest, Sha256};
+use trace_wire::text::{bytes_to_text, text_to_bytes, GoRelease};
 use trace_wire::SizeEncoding;
 
 fn workspace_root() -> PathBuf {
@@ -26,9 +34,19 @@ fn testdata() -> PathBuf {
     dir
 }
 
-/// The shared corpus, or `None` (with a note) when it is not there.
+/// The shared corpus of Go 1.22/1.23 traces, or `None` (with a note) when
+/// it is not there.
 fn shared() -> Option<PathBuf> {
-    let dir = workspace_root().join("../shared/go-traces");
+    shared_dir("go-traces")
+}
+
+/// The shared corpus of Go 1.25–1.27 traces, or `None` (with a note).
+fn shared_current() -> Option<PathBuf> {
+    shared_dir("go-traces-current")
+}
+
+fn shared_dir(name: &str) -> Option<PathBuf> {
+    let dir = workspace_root().join("../shared").join(name);
     if dir.is_dir() {
         Some(dir)
     } else {
@@ -61,11 +79,100 @@ fn read(path: &Path) -> Vec<u8> {
     fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
-/// The text form of `trace`, with the error message if there was one.
-fn raw(trace: &[u8], versioned: bool) -> (Vec<u8>, Option<String>) {
+/// The text form of `trace` as `release` prints it, with the error message
+/// if there was one.
+fn raw(trace: &[u8], release: GoRelease, versioned: bool) -> (Vec<u8>, Option<String>) {
     let mut out = Vec::new();
-    let err = bytes_to_text(trace, versioned, &mut out).err();
+    let err = bytes_to_text(trace, release, versioned, &mut out).err();
     (out, err.map(|e| e.to_string()))
+}
+
+/// Which of Go's raw outputs a corpus keeps beside each trace.
+#[derive(Debug, Clone, Copy)]
+enum Reference {
+    /// Go 1.27's `go tool trace -d=wire`: `NAME.wire.txt.gz`, or
+    /// `NAME.wire.sha256` for the largest outputs, and `NAME.wire.err.txt`
+    /// (the stderr) where Go exited 1.
+    Wire,
+    /// Go 1.23's `go tool trace -d=2`: `NAME.d2.txt.gz` (Go never failed).
+    D2,
+}
+
+/// Go's stdout for one trace: the output itself or its SHA-256.
+enum ExpectedOutput {
+    Gzip(PathBuf),
+    Sha256(String),
+}
+
+/// What Go printed for one trace.
+struct Expected {
+    stdout: ExpectedOutput,
+    /// The error message, if Go failed.
+    error: Option<String>,
+}
+
+impl Reference {
+    /// The release whose output this is.
+    fn release(self) -> GoRelease {
+        match self {
+            Reference::Wire => GoRelease::Go127,
+            Reference::D2 => GoRelease::Go123,
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            Reference::Wire => "wire",
+            Reference::D2 => "d2",
+        }
+    }
+
+    /// The expected output for trace `name` of `corpus`, if there is one.
+    fn expected(self, corpus: &Path, name: &str) -> Option<Expected> {
+        let base = corpus
+            .join("expected")
+            .join(format!("{name}.{}", self.suffix()));
+        let with = |ext: &str| {
+            let mut p = base.clone().into_os_string();
+            p.push(ext);
+            PathBuf::from(p)
+        };
+        let (gz, sha, err) = (with(".txt.gz"), with(".sha256"), with(".err.txt"));
+        let stdout = if gz.is_file() {
+            ExpectedOutput::Gzip(gz)
+        } else if sha.is_file() {
+            let hex = String::from_utf8(read(&sha)).expect("a hex hash");
+            ExpectedOutput::Sha256(hex.trim().to_string())
+        } else {
+            return None;
+        };
+        let error = err
+            .is_file()
+            .then(|| String::from_utf8_lossy(&read(&err)).trim_end().to_string());
+        Some(Expected { stdout, error })
+    }
+}
+
+/// Compares `actual` with Go's stdout.
+fn compare_expected(actual: &[u8], expected: &ExpectedOutput) -> Result<(), String> {
+    match expected {
+        ExpectedOutput::Gzip(path) => compare_stream(actual, GzDecoder::new(read(path).as_slice()))
+            .map_err(|diff| format!("differs from {}\n{diff}", path.display())),
+        ExpectedOutput::Sha256(want) => {
+            let got: String = Sha256::digest(actual)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            if &got == want {
+                Ok(())
+            } else {
+                Err(format!(
+                    "SHA-256 {got} of {} bytes, Go's output has {want}",
+                    actual.len()
+                ))
+            }
+        }
+    }
 }
 
 /// Lines `[from, to)` (0-based) of `text`, each prefixed with its number
@@ -215,30 +322,34 @@ impl Failures {
     }
 }
 
-/// `raw` equals Go's `-d=2` output for each trace with an expected file, and
-/// `raw --versioned` then `--encode --runtime-padding` gives the file back.
-fn check_traces(corpus: &Path) -> (usize, Failures) {
+/// `raw` (as `reference`'s release) prints what Go printed for each trace
+/// with an expected file: the same stdout, and the same error if Go failed;
+/// and when it printed everything, `raw --versioned` then `--encode
+/// --runtime-padding` gives the file back.
+fn check_traces(corpus: &Path, reference: Reference) -> (usize, Failures) {
     let mut failures = Failures::default();
     let mut checked = 0;
     for (name, path) in files(&corpus.join("traces"), ".trace") {
-        let expected = corpus.join("expected").join(format!("{name}.d2.txt.gz"));
-        if !expected.is_file() {
+        let Some(expected) = reference.expected(corpus, &name) else {
             continue;
-        }
+        };
         checked += 1;
         let trace = read(&path);
-        let (text, err) = raw(&trace, true);
-        if let Some(err) = err {
-            failures.add(format!("{name}: unexpected error: {err}"));
+        let (text, err) = raw(&trace, reference.release(), true);
+        if err != expected.error {
+            failures.add(format!(
+                "{name}: error {err:?}, Go's ({reference:?}) is {:?}",
+                expected.error
+            ));
         }
-        // The versioned text is the `-d=2` text after one header line.
+        // The versioned text is Go's text after one header line.
         let header_len = text.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
         let body = &text[header_len..];
-        if let Err(diff) = compare_stream(body, GzDecoder::new(read(&expected).as_slice())) {
-            failures.add(format!(
-                "{name}: raw output differs from {}\n{diff}",
-                expected.display()
-            ));
+        if let Err(diff) = compare_expected(body, &expected.stdout) {
+            failures.add(format!("{name}: raw output ({reference:?}) {diff}"));
+            continue;
+        }
+        if err.is_some() {
             continue;
         }
         match text_to_bytes(&text, SizeEncoding::Padded) {
@@ -254,16 +365,36 @@ fn check_traces(corpus: &Path) -> (usize, Failures) {
 }
 
 #[test]
-fn testdata_traces_match_go() {
-    let (checked, failures) = check_traces(&testdata());
-    failures.check(checked, 1, "testdata traces");
+fn testdata_traces_match_go_wire() {
+    let (checked, failures) = check_traces(&testdata(), Reference::Wire);
+    failures.check(checked, 1, "testdata traces, Go 1.27 -d=wire");
 }
 
 #[test]
-fn shared_traces_match_go() {
+fn testdata_traces_match_go123_d2() {
+    let (checked, failures) = check_traces(&testdata(), Reference::D2);
+    failures.check(checked, 1, "testdata traces, Go 1.23 -d=2");
+}
+
+#[test]
+fn shared_traces_match_go_wire() {
     let Some(dir) = shared() else { return };
-    let (checked, failures) = check_traces(&dir);
-    failures.check(checked, 1, "shared traces");
+    let (checked, failures) = check_traces(&dir, Reference::Wire);
+    failures.check(checked, 1, "shared traces, Go 1.27 -d=wire");
+}
+
+#[test]
+fn shared_traces_match_go123_d2() {
+    let Some(dir) = shared() else { return };
+    let (checked, failures) = check_traces(&dir, Reference::D2);
+    failures.check(checked, 1, "shared traces, Go 1.23 -d=2");
+}
+
+#[test]
+fn shared_current_traces_match_go_wire() {
+    let Some(dir) = shared_current() else { return };
+    let (checked, failures) = check_traces(&dir, Reference::Wire);
+    failures.check(checked, 1, "shared current traces, Go 1.27 -d=wire");
 }
 
 /// The `-- trace --` section of a txtar archive.
@@ -285,7 +416,9 @@ fn txtar_trace(archive: &[u8]) -> Option<&[u8]> {
 }
 
 /// For Go's `.test` files: text → binary equals Go's conversion (when
-/// derived), and binary → text gives the text back.
+/// derived), binary → text (as Go 1.27 reads it) gives the text back, and
+/// `--go 1.23` prints what Go 1.23's `-d=2` printed for the binary (the
+/// derived files are Go 1.23's).
 fn check_text_tests(corpus: &Path) -> (usize, Failures) {
     let mut failures = Failures::default();
     let mut checked = 0;
@@ -315,7 +448,7 @@ fn check_text_tests(corpus: &Path) -> (usize, Failures) {
                 ));
             }
         }
-        let (again, err) = raw(&binary, true);
+        let (again, err) = raw(&binary, GoRelease::Go127, true);
         if let Some(err) = err {
             failures.add(format!("{name}: binary → text failed: {err}"));
         }
@@ -327,7 +460,7 @@ fn check_text_tests(corpus: &Path) -> (usize, Failures) {
         }
         let go_d2 = derived.join(format!("{name}.d2.txt.gz"));
         if go_d2.is_file() {
-            let (d2, _) = raw(&binary, false);
+            let (d2, _) = raw(&binary, GoRelease::Go123, false);
             if let Err(diff) = compare_stream(&d2, GzDecoder::new(read(&go_d2).as_slice())) {
                 failures.add(format!(
                     "{name}: raw differs from {}\n{diff}",
@@ -381,7 +514,8 @@ fn d2_exits(results: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Go's fuzz seeds: stdout equals `NAME.d2.txt`, the exit status matches
+/// Go's fuzz seeds, read as Go 1.23 reads them (the derived files are Go
+/// 1.23's): stdout equals `NAME.d2.txt`, the exit status matches
 /// `RESULTS.tsv`, and the error equals `NAME.d2.err.txt` when there is one.
 fn check_fuzz_seeds(corpus: &Path) -> (usize, Failures) {
     let mut failures = Failures::default();
@@ -390,7 +524,7 @@ fn check_fuzz_seeds(corpus: &Path) -> (usize, Failures) {
     let mut checked = 0;
     for (name, path) in files(&dir, ".trace") {
         checked += 1;
-        let (out, err) = raw(&read(&path), false);
+        let (out, err) = raw(&read(&path), GoRelease::Go123, false);
         let want = read(&dir.join(format!("{name}.d2.txt")));
         if out != want {
             failures.add(format!(
@@ -446,16 +580,23 @@ fn scratch(test: &str) -> PathBuf {
     dir
 }
 
-/// The smallest (or largest) curated trace and its expected `-d=2` output.
+/// Decompresses a `.gz` file.
+fn gunzip(path: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    GzDecoder::new(read(path).as_slice())
+        .read_to_end(&mut out)
+        .expect("gunzip");
+    out
+}
+
+/// The smallest (or largest) curated trace that Go 1.27 prints whole, and
+/// its expected `-d=wire` output.
 fn curated_trace(largest: bool) -> (PathBuf, Vec<u8>) {
     let dir = testdata();
+    let expected = |n: &str, ext: &str| dir.join("expected").join(format!("{n}.wire.{ext}"));
     let candidates = files(&dir.join("traces"), ".trace")
         .into_iter()
-        .filter(|(n, _)| {
-            dir.join("expected")
-                .join(format!("{n}.d2.txt.gz"))
-                .is_file()
-        });
+        .filter(|(n, _)| expected(n, "txt.gz").is_file() && !expected(n, "err.txt").exists());
     let size = |(_, p): &(String, PathBuf)| fs::metadata(p).map_or(0, |m| m.len());
     let (name, path) = if largest {
         candidates.max_by_key(size)
@@ -463,11 +604,7 @@ fn curated_trace(largest: bool) -> (PathBuf, Vec<u8>) {
         candidates.min_by_key(size)
     }
     .expect("a curated trace with expected output");
-    let mut expected = Vec::new();
-    GzDecoder::new(read(&dir.join("expected").join(format!("{name}.d2.txt.gz"))).as_slice())
-        .read_to_end(&mut expected)
-        .expect("gunzip");
-    (path, expected)
+    (path, gunzip(&expected(&name, "txt.gz")))
 }
 
 #[test]
@@ -590,6 +727,84 @@ fn binary_reports_errors_like_go() {
     );
     assert!(!output.exists());
     let _ = fs::remove_dir_all(&dir);
+}
+
+/// A curated Go 1.23 trace with alloc/free events: Go 1.27 prints the events
+/// before the first one and fails (exit 1, its message on stderr); Go 1.23
+/// prints it all, and so does `raw --go 1.23`.
+#[test]
+fn binary_follows_the_release_chosen_with_go() {
+    let dir = testdata();
+    let expected = |n: &str, ext: &str| dir.join("expected").join(format!("{n}.{ext}"));
+    let size = |(_, p): &(String, PathBuf)| fs::metadata(p).map_or(0, |m| m.len());
+    let (name, trace) = files(&dir.join("traces"), ".trace")
+        .into_iter()
+        .filter(|(n, _)| expected(n, "wire.err.txt").is_file())
+        .min_by_key(size)
+        .expect("a curated trace that Go 1.27 fails on");
+
+    let out = trace_tool().arg("raw").arg(&trace).output().expect("run");
+    assert_eq!(out.status.code(), Some(1), "{name}");
+    assert_eq!(out.stderr, read(&expected(&name, "wire.err.txt")), "{name}");
+    let wire = gunzip(&expected(&name, "wire.txt.gz"));
+    assert!(!wire.is_empty());
+    assert!(out.stdout == wire, "{name}: stdout differs from Go 1.27's");
+
+    for release in ["1.23", "1.27"] {
+        let out = trace_tool()
+            .args(["raw", "--go", release])
+            .arg(&trace)
+            .output()
+            .expect("run");
+        if release == "1.23" {
+            assert!(out.status.success(), "{out:?}");
+            assert!(out.stderr.is_empty());
+            assert!(out.stdout == gunzip(&expected(&name, "d2.txt.gz")));
+            assert!(out.stdout.starts_with(&wire) && out.stdout.len() > wire.len());
+        } else {
+            assert_eq!(out.status.code(), Some(1));
+            assert!(out.stdout == wire);
+        }
+    }
+
+    // Go 1.27 printed everything before the failure, so the text converts
+    // back to the start of the trace.
+    let out = trace_tool()
+        .args(["raw", "--versioned"])
+        .arg(&trace)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let scratch = scratch("release");
+    let text = scratch.join("prefix.txt");
+    fs::write(&text, &out.stdout).expect("write");
+    let again = trace_tool()
+        .args(["raw", "--encode", "--runtime-padding"])
+        .arg(&text)
+        .output()
+        .expect("run");
+    assert!(again.status.success(), "{again:?}");
+    assert!(read(&trace).starts_with(&again.stdout));
+
+    // `--go` is for printing, and names a release we know.
+    let out = trace_tool()
+        .args(["raw", "--encode", "--go", "1.23"])
+        .arg(&text)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: the argument '--go <RELEASE>' cannot be used with '--encode'\n"
+    );
+    let out = trace_tool()
+        .args(["raw", "--go", "1.24"])
+        .arg(&trace)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let _ = fs::remove_dir_all(&scratch);
 }
 
 #[test]

@@ -224,7 +224,7 @@ pub enum ErrorKind {
     #[error("data of {0} bytes is larger than the input")]
     DataTooLarge(u64),
     /// A type byte that is zero or past the end of the event table, as Go's
-    /// raw reader (`go tool trace -d=2`, the text form) reports it.
+    /// raw reader (`go tool trace -d=wire`, the text form) reports it.
     #[error("invalid event type: {0}")]
     RawInvalidEventType(u8),
 }

@@ -3,8 +3,10 @@
 //! This crate is the shared vocabulary of the workspace: the event table of
 //! each format version, unsigned varints, batch framing, the payloads of the
 //! structural batches (strings, stacks, CPU samples, frequency, sync), the
-//! tick-to-nanosecond conversion, and the line-oriented text form that Go's
-//! `go tool trace -d=2` prints.
+//! tick-to-nanosecond conversion, the line-oriented text form that Go's
+//! `go tool trace -d=wire` prints (`-d=2` before Go 1.25), the per-type
+//! event counts and sizes behind `-d=footprint` (`footprint`), and Go's
+//! unstable sort, whose order of ties shows in Go's output (`gosort`).
 //!
 //! It knows nothing about threads, clocks, ordering or subscribers. Decoding
 //! borrows from the input and allocates nothing per event; every error is a
@@ -37,6 +39,8 @@
 mod batch;
 mod error;
 mod event;
+pub mod footprint;
+pub mod gosort;
 mod spec;
 mod tables;
 pub mod text;

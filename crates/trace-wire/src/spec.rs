@@ -1,7 +1,7 @@
 //! Format versions and the event table of each.
 //!
 //! The names of events and of their arguments are exactly Go's: they are part
-//! of the text form (`go tool trace -d=2`) and let readers cross-reference the
+//! of the text form (`go tool trace -d=wire`) and let readers cross-reference the
 //! spec and Go's sources.
 
 use std::fmt;

@@ -1,8 +1,19 @@
 //! Opening the trace and the output of the analysis subcommands.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
+
+/// The whole file at `path`, or standard input for `-`.
+pub(crate) fn read_input(path: &Path) -> io::Result<Vec<u8>> {
+    if path == Path::new("-") {
+        let mut buf = Vec::new();
+        io::stdin().lock().read_to_end(&mut buf)?;
+        Ok(buf)
+    } else {
+        fs::read(path)
+    }
+}
 
 /// The trace at `path`, or standard input for `-`, buffered.
 pub(crate) fn open(path: &Path) -> io::Result<Box<dyn Read>> {

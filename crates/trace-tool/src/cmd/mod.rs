@@ -3,6 +3,7 @@
 pub(crate) mod check;
 pub(crate) mod convert;
 pub(crate) mod dump;
+pub(crate) mod footprint;
 pub(crate) mod input;
 pub(crate) mod pprof;
 pub(crate) mod raw;

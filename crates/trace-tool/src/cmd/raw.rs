@@ -1,23 +1,33 @@
-//! `trace-tool raw`: the text form of a trace, as `go tool trace -d=2`
-//! prints it, and back.
+//! `trace-tool raw`: the text form of a trace, as `go tool trace -d=wire`
+//! (Go 1.27) or `-d=2` (Go 1.23) prints it, and back.
 
 use std::fs;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use trace_wire::text::{bytes_to_text, text_to_bytes, ToTextError};
+use trace_wire::text::{bytes_to_text, text_to_bytes, GoRelease, ToTextError};
 use trace_wire::SizeEncoding;
 
+use super::input::read_input;
+
 /// Print every wire event of a trace as text, exactly as
-/// `go tool trace -d=2` does; or, with `--encode`, turn such text back into a
-/// binary trace.
+/// `go tool trace -d=wire` does; or, with `--encode`, turn such text back
+/// into a binary trace.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The binary trace to print, or with `--encode` the text to convert
     /// (`-` for standard input).
     #[arg(value_name = "FILE")]
     input: PathBuf,
+
+    /// Print what this Go release's `go tool trace` prints: 1.27 (`-d=wire`)
+    /// or 1.23 (`-d=2`). They differ in which event types they know: Go 1.27
+    /// stops with `invalid event type: N` at the alloc/free events of a Go
+    /// 1.23 trace (`GODEBUG=traceallocfree=1`) and at Go 1.23 events in a
+    /// Go 1.22 trace; Go 1.23 reads no trace newer than 1.23. [default: 1.27]
+    #[arg(long = "go", value_name = "RELEASE")]
+    release: Option<Release>,
 
     /// Start with the `Trace Go1.xx` header line, as `gotraceraw bytes2text`
     /// does; the output can then be given to `--encode`.
@@ -40,32 +50,47 @@ pub(crate) struct Args {
     runtime_padding: bool,
 }
 
+/// The values of `--go`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Release {
+    /// Go 1.23's `go tool trace -d=2`.
+    #[value(name = "1.23")]
+    Go123,
+    /// Go 1.27's `go tool trace -d=wire`.
+    #[value(name = "1.27")]
+    Go127,
+}
+
+impl From<Release> for GoRelease {
+    fn from(r: Release) -> GoRelease {
+        match r {
+            Release::Go123 => GoRelease::Go123,
+            Release::Go127 => GoRelease::Go127,
+        }
+    }
+}
+
 pub(crate) fn run(args: &Args) -> ExitCode {
     // Checked here rather than with clap's `conflicts_with`, which would make
     // clap waive the `requires = "encode"` checks above.
-    if args.encode && args.versioned {
-        eprintln!("error: the argument '--versioned' cannot be used with '--encode'");
-        return ExitCode::from(2);
+    for (given, flag) in [
+        (args.versioned, "--versioned"),
+        (args.release.is_some(), "--go <RELEASE>"),
+    ] {
+        if args.encode && given {
+            eprintln!("error: the argument '{flag}' cannot be used with '--encode'");
+            return ExitCode::from(2);
+        }
     }
     if args.encode {
         encode(&args.input, args.output.as_deref(), args.runtime_padding)
     } else {
-        print(&args.input, args.versioned)
+        let release = args.release.map_or(GoRelease::LATEST, GoRelease::from);
+        print(&args.input, release, args.versioned)
     }
 }
 
-/// Reads a whole file, or standard input for `-`.
-fn read_input(path: &Path) -> io::Result<Vec<u8>> {
-    if path == Path::new("-") {
-        let mut buf = Vec::new();
-        io::stdin().lock().read_to_end(&mut buf)?;
-        Ok(buf)
-    } else {
-        fs::read(path)
-    }
-}
-
-fn print(path: &Path, versioned: bool) -> ExitCode {
+fn print(path: &Path, release: GoRelease, versioned: bool) -> ExitCode {
     let trace = match read_input(path) {
         Ok(t) => t,
         Err(e) => {
@@ -74,7 +99,7 @@ fn print(path: &Path, versioned: bool) -> ExitCode {
         }
     };
     let mut out = BufWriter::with_capacity(64 << 10, io::stdout().lock());
-    match bytes_to_text(&trace, versioned, &mut out) {
+    match bytes_to_text(&trace, release, versioned, &mut out) {
         Ok(()) => ExitCode::SUCCESS,
         // A closed pipe (`trace-tool raw x | head`) is not an error.
         Err(ToTextError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,

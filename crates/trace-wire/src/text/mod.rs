@@ -1,5 +1,6 @@
 //! The text form of a trace: the "raw" format of Go's `internal/trace/raw`,
-//! printed by `go tool trace -d=2` and used by Go's `.test` files.
+//! printed by `go tool trace -d=wire` (`-d=2` before Go 1.25) and used by
+//! Go's `.test` files.
 //!
 //! Every wire event becomes one line, batch headers and table entries
 //! included, with Go's event and argument names; `Stack` frames follow on
@@ -15,7 +16,8 @@
 //!
 //! The pieces:
 //! - [`RawReader`] reads a binary trace as [`Event`]s, the way Go's raw
-//!   reader does (no batch sizes, Go's errors);
+//!   reader does (no batch sizes, Go's errors); [`GoRelease`] names the
+//!   release whose reader it imitates, which decides the event table;
 //! - [`Event::write_text`] and [`Event`]'s `Display` print an event exactly as
 //!   Go does; [`bytes_to_text`] does a whole trace;
 //! - [`TextReader`] parses text back into [`Event`]s, accepting what Go's text
@@ -25,7 +27,7 @@
 //! - [`quote`], [`unquote`] and [`is_print`] are Go's `strconv` functions.
 //!
 //! ```
-//! use trace_wire::text::{bytes_to_text, text_to_bytes};
+//! use trace_wire::text::{bytes_to_text, text_to_bytes, GoRelease};
 //! use trace_wire::SizeEncoding;
 //!
 //! let text = "Trace Go1.23\n\
@@ -37,7 +39,7 @@
 //! assert_eq!(&binary[..16], b"go 1.23 trace\0\0\0");
 //!
 //! let mut again = Vec::new();
-//! bytes_to_text(&binary, true, &mut again)?;
+//! bytes_to_text(&binary, GoRelease::LATEST, true, &mut again)?;
 //! assert_eq!(String::from_utf8(again)?, text);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -55,12 +57,14 @@ mod isprint;
 mod parser;
 mod quote;
 mod reader;
+mod release;
 
 pub use parser::{ArgError, ParseError, ParseErrorKind, TextReader};
 pub(crate) use quote::decode_rune;
 pub use quote::{append_quote, is_print, quote, unquote, UnquoteError};
 pub(crate) use reader::is_space;
 pub use reader::RawReader;
+pub use release::GoRelease;
 
 /// The most arguments an event has before its frames and data (`dt` and
 /// four more, e.g. `UserLog`).
@@ -130,14 +134,14 @@ impl<'a> Event<'a> {
         self.data
     }
 
-    /// Appends the event as Go's `go tool trace -d=2` prints it, ending with
-    /// a newline.
+    /// Appends the event as Go's `go tool trace -d=wire` (`-d=2`) prints it,
+    /// ending with a newline.
     ///
     /// ```
-    /// use trace_wire::text::RawReader;
+    /// use trace_wire::text::{GoRelease, RawReader};
     /// let mut trace = b"go 1.23 trace\0\0\0".to_vec();
     /// trace.extend([3, 1, 1, 0xe2, 0x01, 4, 5, 6]); // one stack, one frame
-    /// let event = RawReader::new(&trace)?.next_event()?.unwrap();
+    /// let event = RawReader::new(&trace, GoRelease::LATEST)?.next_event()?.unwrap();
     /// let mut out = Vec::new();
     /// event.write_text(&mut out);
     /// assert_eq!(out, b"Stack id=1 nframes=1\n\tpc=226 func=4 file=5 line=6\n");
@@ -214,6 +218,42 @@ impl<'a> Event<'a> {
             out.extend_from_slice(data);
         }
     }
+
+    /// The size of the event's canonical binary form, in bytes: the length
+    /// of what [`encode`](Self::encode) writes with
+    /// [`SizeEncoding::Minimal`], computed without writing it. This is Go's
+    /// `raw.Event.EncodedSize`, which `go tool trace -d=footprint` adds up;
+    /// it ignores how the values were encoded in the trace, so a batch size
+    /// padded to ten bytes by the runtime counts as its minimal encoding.
+    ///
+    /// ```
+    /// use trace_wire::text::{GoRelease, RawReader};
+    /// let mut trace = b"go 1.23 trace\0\0\0".to_vec();
+    /// // EventBatch gen=1 m=2 time=3 size=300, the size padded to ten bytes.
+    /// trace.extend([1, 1, 2, 3, 0xac, 0x82, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0]);
+    /// let event = RawReader::new(&trace, GoRelease::LATEST)?.next_event()?.unwrap();
+    /// assert_eq!(event.encoded_size(), 1 + 1 + 1 + 1 + 2);
+    /// # Ok::<(), trace_wire::Error>(())
+    /// ```
+    pub fn encoded_size(&self) -> usize {
+        let args: usize = self.args().iter().map(|&v| varint::encoded_len(v)).sum();
+        let frames: usize = self
+            .frames()
+            .map(|f| {
+                [f.pc, f.func, f.file, f.line]
+                    .into_iter()
+                    .map(varint::encoded_len)
+                    .sum::<usize>()
+            })
+            .sum();
+        let data = if self.spec.has_data {
+            let len = self.data.map_or(0, <[u8]>::len);
+            varint::encoded_len(len as u64) + len
+        } else {
+            0
+        };
+        1 + args + frames + data
+    }
 }
 
 /// The event's text, without the final newline (Go's `raw.Event.String`).
@@ -287,7 +327,7 @@ fn push_decimal(out: &mut Vec<u8>, mut v: u64) {
 }
 
 /// Appends the header line of the text form, `Trace Go1.<minor>`, with its
-/// newline (as `gotraceraw bytes2text` prints it; `go tool trace -d=2`
+/// newline (as `gotraceraw bytes2text` prints it; `go tool trace -d=wire`
 /// omits it).
 pub fn write_header_line(out: &mut Vec<u8>, minor: u32) {
     out.extend_from_slice(b"Trace Go1.");
@@ -309,29 +349,38 @@ pub enum ToTextError {
 }
 
 /// Writes the text form of the binary `trace` to `out`: exactly what
-/// `go tool trace -d=2` prints, preceded by the `Trace Go1.xx` header line
-/// if `versioned` (as `gotraceraw bytes2text` prints it).
+/// `release`'s `go tool trace` prints with `-d=wire` (Go 1.27) or `-d=2`
+/// (Go 1.23), preceded by the `Trace Go1.xx` header line if `versioned` (as
+/// `gotraceraw bytes2text` prints it).
 ///
-/// On a malformed trace, the events before the problem are written (and
-/// flushed to `out`) before the error is returned, as Go does. Output is
-/// buffered internally in 64 KiB chunks.
+/// On a malformed trace, or one with a type byte outside `release`'s event
+/// table (see [`GoRelease`]), the events before the problem are written
+/// (and flushed to `out`) before the error is returned, as Go does. Output
+/// is buffered internally in 64 KiB chunks.
 ///
 /// ```
-/// use trace_wire::text::{bytes_to_text, ToTextError};
+/// use trace_wire::text::{bytes_to_text, GoRelease, ToTextError};
 /// let mut trace = b"go 1.23 trace\0\0\0".to_vec();
-/// trace.extend([8, 7, 200]); // Frequency freq=7, then a bad type byte
+/// trace.extend([8, 7, 60]); // Frequency freq=7, then an unnamed type
 /// let mut out = Vec::new();
-/// let err = bytes_to_text(&trace, false, &mut out).unwrap_err();
+/// let err = bytes_to_text(&trace, GoRelease::Go127, false, &mut out).unwrap_err();
 /// assert_eq!(out, b"Frequency freq=7\n");
-/// assert_eq!(err.to_string(), "invalid event type: 200");
+/// assert_eq!(err.to_string(), "invalid event type: 60");
+///
+/// // Go 1.23's table has the slot (without a name or arguments).
+/// out.clear();
+/// bytes_to_text(&trace, GoRelease::Go123, false, &mut out)?;
+/// assert_eq!(out, b"Frequency freq=7\n\n");
+/// # Ok::<(), ToTextError>(())
 /// ```
 pub fn bytes_to_text<W: io::Write + ?Sized>(
     trace: &[u8],
+    release: GoRelease,
     versioned: bool,
     out: &mut W,
 ) -> Result<(), ToTextError> {
     const CHUNK: usize = 64 << 10;
-    let mut reader = RawReader::new(trace)?;
+    let mut reader = RawReader::new(trace, release)?;
     let mut buf = Vec::with_capacity(CHUNK + 4096);
     if versioned {
         write_header_line(&mut buf, reader.minor());

@@ -1,22 +1,24 @@
-//! The raw binary reader: events back to back, as `go tool trace -d=2`
+//! The raw binary reader: events back to back, as `go tool trace -d=wire`
 //! reads them.
 
 use crate::error::{Error, ErrorKind, IoCause};
 use crate::spec::{EventSpec, Version};
 use crate::varint::{self, VarintError};
 
-use super::{Event, FrameData, MAX_EVENT_ARGS};
+use super::{Event, FrameData, GoRelease, MAX_EVENT_ARGS};
 
 /// Reads the events of a binary trace one after another, batch headers and
 /// table entries included, without interpreting them: the view behind
-/// `go tool trace -d=2` (Go's `internal/trace/raw.Reader`).
+/// `go tool trace -d=wire` (`-d=2` before Go 1.25), Go's
+/// `internal/trace/raw.Reader`, as the [`GoRelease`] given imitates it.
 ///
 /// Unlike [`crate::Batches`], it does not use batch sizes at all, so it
 /// shows exactly what bytes are there even in a corrupt trace. Its rules are
 /// Go's:
-/// - a type byte of 0 or past the end of the version's event table is an
-///   error (`invalid event type: <n>`); table slots without a name (50–127
-///   in 1.22/1.23) are read as events without arguments;
+/// - a type byte of 0 or past the end of the release's event table for the
+///   trace's version is an error (`invalid event type: <n>`); table slots
+///   without a name are read as events without arguments (see
+///   [`GoRelease`] for the tables);
 /// - every argument, including an experimental batch's `exp`, is a varint;
 ///   a `Stack` is followed by `nframes` frames of four varints (none if
 ///   `nframes` does not fit an `i64`); `String` and `ExperimentalBatch`
@@ -28,12 +30,12 @@ use super::{Event, FrameData, MAX_EVENT_ARGS};
 /// Events borrow from the input; reading allocates nothing.
 ///
 /// ```
-/// use trace_wire::text::RawReader;
+/// use trace_wire::text::{GoRelease, RawReader};
 ///
 /// let mut trace = b"go 1.23 trace\0\0\0".to_vec();
 /// trace.extend([1, 1, 2, 3, 5]); // EventBatch gen=1 m=2 time=3 size=5
 /// trace.extend([8, 0xa8, 0xd6, 0xb9, 0x07]); // Frequency freq=15625000
-/// let mut reader = RawReader::new(&trace)?;
+/// let mut reader = RawReader::new(&trace, GoRelease::LATEST)?;
 /// assert_eq!(reader.minor(), 23);
 /// let batch = reader.next_event()?.unwrap();
 /// assert_eq!((batch.name(), batch.args()), ("EventBatch", &[1, 2, 3, 5][..]));
@@ -47,16 +49,17 @@ pub struct RawReader<'a> {
     pos: usize,
     minor: u32,
     version: Option<Version>,
+    release: GoRelease,
     specs: &'static [EventSpec],
 }
 
-/// Versions Go 1.23's header check accepts that predate the v2 format. The
-/// raw reader has no event table for them, so any event in such a trace is
-/// an invalid event type.
+/// Versions Go's header check accepts that predate the v2 format. The raw
+/// reader has no event table for them, so any event in such a trace is an
+/// invalid event type.
 const LEGACY_MINORS: [u32; 3] = [11, 19, 21];
 
-/// The event table of a header's minor version, if the text form knows it:
-/// `Some(None)` for the legacy versions, which have an empty table.
+/// The version of a header's minor version number, if the text form knows
+/// it: `Some(None)` for the legacy versions, which have an empty table.
 pub(super) fn lookup_version(minor: u32) -> Option<Option<Version>> {
     if LEGACY_MINORS.contains(&minor) {
         return Some(None);
@@ -64,31 +67,50 @@ pub(super) fn lookup_version(minor: u32) -> Option<Option<Version>> {
     Version::from_minor(minor).map(Some)
 }
 
+/// The widest event table this crate knows for `version`: Go 1.23's for
+/// 1.22 and 1.23, every event for 1.25 and later. The text parser reads
+/// event names with it, so that it accepts whatever any [`GoRelease`]
+/// prints.
 pub(super) fn specs_of(version: Option<Version>) -> &'static [EventSpec] {
     version.map_or(&[], Version::specs)
 }
 
 impl<'a> RawReader<'a> {
     /// Checks the file header at the start of `trace` and positions the
-    /// reader on the first event.
+    /// reader on the first event, reading as `release`'s raw reader does.
     ///
     /// The header is matched the way Go matches it, with
     /// `fmt.Fscanf(r, "go 1.%d trace\x00\x00\x00", &v)`, which is lenient
     /// about white space and leading zeros. The versions accepted are those
-    /// of [`Version`] (Go 1.23 itself rejects 1.25 and 1.26, which came
-    /// later) and, as in Go, the pre-v2 versions 1.11, 1.19 and 1.21; such a
-    /// trace has no events this reader knows.
-    pub fn new(trace: &'a [u8]) -> Result<Self, Error> {
+    /// `release` knows (see [`GoRelease::accepts`]): the v2 versions up to
+    /// its own and, as in Go, the pre-v2 versions 1.11, 1.19 and 1.21; such
+    /// a trace has no events this reader knows.
+    pub fn new(trace: &'a [u8], release: GoRelease) -> Result<Self, Error> {
         let (minor, len) = crate::batch::scan_header(trace)?;
-        let version =
-            lookup_version(minor).ok_or(Error::new(ErrorKind::UnsupportedVersion(minor), 0))?;
+        let unsupported = Error::new(ErrorKind::UnsupportedVersion(minor), 0);
+        let version = lookup_version(minor).ok_or(unsupported)?;
+        if !release.accepts(version) {
+            return Err(unsupported);
+        }
         Ok(Self {
             data: trace,
             pos: len,
             minor,
             version,
-            specs: specs_of(version),
+            release,
+            specs: release.table(version),
         })
+    }
+
+    /// The release whose reader this one imitates.
+    pub fn release(&self) -> GoRelease {
+        self.release
+    }
+
+    /// The event table in use, indexed by type byte: the release's table
+    /// for the trace's version ([`GoRelease::table`]).
+    pub fn table(&self) -> &'static [EventSpec] {
+        self.specs
     }
 
     /// The minor version number the header names, e.g. 23 for
@@ -124,7 +146,7 @@ impl<'a> RawReader<'a> {
         };
         let Some(event) = cur.event(ty, spec)? else {
             // Go's reader reports `io.EOF` for the cut-short event, which
-            // `go tool trace -d=2` treats as the end of the trace.
+            // `go tool trace -d=wire` treats as the end of the trace.
             self.pos = self.data.len();
             return Ok(None);
         };
@@ -242,8 +264,13 @@ pub(crate) fn is_space(c: char) -> bool {
 mod tests {
     use super::*;
 
+    /// What Go 1.23's reader gives for `trace`.
     fn read_all(trace: &[u8]) -> (Vec<String>, Option<String>) {
-        let mut r = match RawReader::new(trace) {
+        read_all_as(trace, GoRelease::Go123)
+    }
+
+    fn read_all_as(trace: &[u8], release: GoRelease) -> (Vec<String>, Option<String>) {
+        let mut r = match RawReader::new(trace, release) {
             Ok(r) => r,
             Err(e) => return (Vec::new(), Some(e.to_string())),
         };
@@ -298,9 +325,64 @@ mod tests {
         let mut t = b"go 1.21 trace\0\0\0".to_vec();
         t.extend_from_slice(body);
         assert_eq!(read_all(&t), (vec![], Some("invalid event type: 2".into())));
+        for release in GoRelease::ALL {
+            assert_eq!(
+                read_all_as(b"go 1.24 trace\0\0\0", release).1.as_deref(),
+                Some("unknown or unsupported trace version go 1.24")
+            );
+        }
+        // Go 1.23 came before 1.25 and 1.26.
+        for minor in [25, 26] {
+            let header = format!("go 1.{minor} trace\0\0\0");
+            assert_eq!(
+                read_all(header.as_bytes()).1,
+                Some(format!("unknown or unsupported trace version go 1.{minor}"))
+            );
+            assert_eq!(
+                read_all_as(header.as_bytes(), GoRelease::Go127),
+                (vec![], None)
+            );
+        }
+    }
+
+    #[test]
+    fn go127_tables_end_at_each_version_s_last_event() {
+        // (header, the last type byte of the table, one past it).
+        let cases: [(&[u8; 16], u8, u8); 4] = [
+            (b"go 1.22 trace\0\0\0", 44, 45),
+            (b"go 1.23 trace\0\0\0", 49, 50),
+            (b"go 1.25 trace\0\0\0", 51, 52),
+            (b"go 1.26 trace\0\0\0", 136, 137),
+        ];
+        for (header, last, past) in cases {
+            let mut t = header.to_vec();
+            t.extend([2, past]); // Stacks, then the first type past the table
+            assert_eq!(
+                read_all_as(&t, GoRelease::Go127),
+                (
+                    vec!["Stacks".to_string()],
+                    Some(format!("invalid event type: {past}"))
+                )
+            );
+            // The last event of the table reads (its arguments cut short).
+            let mut t = header.to_vec();
+            t.push(last);
+            assert_eq!(read_all_as(&t, GoRelease::Go127), (vec![], None), "{last}");
+        }
+        // Unnamed slots inside the 1.26 table, and experimental events.
+        let mut t = b"go 1.26 trace\0\0\0".to_vec();
+        t.extend([60, 52, 130, 1, 2]);
         assert_eq!(
-            read_all(b"go 1.24 trace\0\0\0").1.as_deref(),
-            Some("unknown or unsupported trace version go 1.24")
+            read_all_as(&t, GoRelease::Go127).0,
+            ["", "EndOfGeneration", "SpanFree dt=1 id=2"]
+        );
+        // Go 1.23 reads a 1.22 trace with its 1.23 table.
+        let mut t = b"go 1.22 trace\0\0\0".to_vec();
+        t.extend([45, 1, 2, 3, 60]);
+        assert_eq!(read_all(&t).0, ["GoSwitch dt=1 g=2 g_seq=3", ""]);
+        assert_eq!(
+            read_all_as(&t, GoRelease::Go127).1.as_deref(),
+            Some("invalid event type: 45")
         );
     }
 

@@ -34,9 +34,14 @@ const SPEC_BINARY: &[u8] = &[
     0x05, 0x02, 0x05, 0x68, 0x65, 0x6c, 0x6c, 0x6f,
 ];
 
+/// The text Go 1.27 prints for `trace` (and its error).
 fn to_text(trace: &[u8], versioned: bool) -> (String, Option<String>) {
+    to_text_as(trace, GoRelease::LATEST, versioned)
+}
+
+fn to_text_as(trace: &[u8], release: GoRelease, versioned: bool) -> (String, Option<String>) {
     let mut out = Vec::new();
-    let err = bytes_to_text(trace, versioned, &mut out).err();
+    let err = bytes_to_text(trace, release, versioned, &mut out).err();
     (String::from_utf8(out).unwrap(), err.map(|e| e.to_string()))
 }
 
@@ -45,7 +50,12 @@ fn spec_example_both_ways() {
     assert_eq!(SPEC_BINARY.len(), 86);
     let binary = text_to_bytes(SPEC_TEXT.as_bytes(), SizeEncoding::Minimal).unwrap();
     assert_eq!(binary, SPEC_BINARY);
-    assert_eq!(to_text(SPEC_BINARY, true), (SPEC_TEXT.to_string(), None));
+    for release in GoRelease::ALL {
+        assert_eq!(
+            to_text_as(SPEC_BINARY, release, true),
+            (SPEC_TEXT.to_string(), None)
+        );
+    }
     // Without the header line, as `go tool trace -d=2` prints it.
     let body = SPEC_TEXT.split_once('\n').unwrap().1;
     assert_eq!(to_text(SPEC_BINARY, false), (body.to_string(), None));
@@ -378,16 +388,17 @@ fn no_panics_on_random_input() {
         }
         // Binary → text, on mutated and on random bytes.
         let binary = mutate(&mut rng, SPEC_BINARY, binary_fragments);
+        let release = GoRelease::ALL[round % GoRelease::ALL.len()];
         let mut sink = Vec::new();
-        let _ = bytes_to_text(&binary, round % 2 == 0, &mut sink);
+        let _ = bytes_to_text(&binary, release, round % 3 == 0, &mut sink);
         let mut random = Version::ALL[rng.below(4)].header().to_vec();
         random.extend((0..rng.below(64)).map(|_| rng.next() as u8));
         padded_text.clear();
-        if bytes_to_text(&random, true, &mut padded_text).is_ok() {
+        if bytes_to_text(&random, release, true, &mut padded_text).is_ok() {
             // What we print parses back, unless some event has empty data:
             // Go prints no data line for it, which its reader then misses
             // (spec §12.4).
-            let mut reader = RawReader::new(&random).unwrap();
+            let mut reader = RawReader::new(&random, release).unwrap();
             let mut empty_data = false;
             while let Some(e) = reader.next_event().unwrap() {
                 empty_data |= e.spec().has_data && e.data().is_none();

@@ -1,0 +1,104 @@
+//! `trace-tool footprint` against Go 1.27's `go tool trace -d=footprint`:
+//! the curated traces' outputs, made with Go by `cargo xtask golden`
+//! (`testdata/expected/NAME.footprint.txt`, and `NAME.footprint.err.txt`
+//! where Go exited 1). `cargo xtask oracle-wire` compares the shared
+//! corpora with Go live.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn testdata() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+    assert!(dir.is_dir(), "{} is missing", dir.display());
+    dir
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+fn footprint(trace: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_trace-tool"))
+        .arg("footprint")
+        .arg(trace)
+        .output()
+        .expect("run trace-tool")
+}
+
+#[test]
+fn curated_traces_match_go() {
+    let dir = testdata();
+    let mut names: Vec<String> = fs::read_dir(dir.join("expected"))
+        .expect("testdata/expected")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            Some(name.strip_suffix(".footprint.txt")?.to_string())
+        })
+        .collect();
+    names.sort();
+    assert!(
+        !names.is_empty(),
+        "no footprint files; run `cargo xtask golden`"
+    );
+    let (mut failures, mut errors) = (Vec::new(), 0);
+    for name in &names {
+        let out = footprint(&dir.join("traces").join(format!("{name}.trace")));
+        let expected = dir.join("expected");
+        let want_stdout = read(&expected.join(format!("{name}.footprint.txt")));
+        let err_file = expected.join(format!("{name}.footprint.err.txt"));
+        let (want_code, want_stderr) = if err_file.is_file() {
+            errors += 1;
+            (Some(1), read(&err_file))
+        } else {
+            (Some(0), Vec::new())
+        };
+        if out.status.code() != want_code || out.stderr != want_stderr {
+            failures.push(format!(
+                "{name}: exit {:?} with stderr {:?}, Go's: exit {want_code:?} with {:?}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr),
+                String::from_utf8_lossy(&want_stderr)
+            ));
+        }
+        if out.stdout != want_stdout {
+            let line = out
+                .stdout
+                .split(|&b| b == b'\n')
+                .zip(want_stdout.split(|&b| b == b'\n'))
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
+            failures.push(format!(
+                "{name}: stdout differs from Go's at line {}",
+                line + 1
+            ));
+        }
+    }
+    eprintln!(
+        "footprints: {} curated traces ({errors} of them Go's errors), {} failed",
+        names.len(),
+        failures.len()
+    );
+    assert!(errors > 0, "no curated trace exercises Go's error path");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn reports_errors_like_go() {
+    let dir = std::env::temp_dir().join(format!("trace-tool-footprint-{}", std::process::id()));
+    fs::create_dir_all(&dir).expect("temp dir");
+    // A good event, then one cut short inside a varint: Go prints no table.
+    let path = dir.join("cut.trace");
+    let mut trace = b"go 1.26 trace\0\0\0".to_vec();
+    trace.extend([8, 7, 8, 0x80]);
+    fs::write(&path, &trace).expect("write");
+    let out = footprint(&path);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(out.stderr, b"unexpected EOF\n");
+
+    let out = footprint(&dir.join("missing.trace"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("failed to read trace file"));
+    let _ = fs::remove_dir_all(&dir);
+}
