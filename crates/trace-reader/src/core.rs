@@ -487,7 +487,12 @@ impl Core {
     /// order (a sorted heap is still a heap).
     #[cold]
     fn advance_others(&mut self, out: &mut Chunk) -> Result<(), Error> {
-        self.frontier.sort();
+        let release = if self.sync_after {
+            trace_wire::gosort::SortRelease::Go123
+        } else {
+            trace_wire::gosort::SortRelease::Go127
+        };
+        self.frontier.sort(release);
         for i in 1..self.frontier.len() {
             if self.try_advance(i, out)? {
                 return Ok(());

@@ -312,10 +312,10 @@ impl Frontier {
         }
     }
 
-    /// Sorts the cursors by time with Go's (unstable) sort; a sorted array is
-    /// still a valid heap.
-    pub(crate) fn sort(&mut self) {
-        crate::gosort::sort_func(&mut self.heap, |a, b| a.0.cmp(&b.0));
+    /// Sorts the cursors by time with the (unstable) sort of Go `release`; a
+    /// sorted array is still a valid heap.
+    pub(crate) fn sort(&mut self, release: trace_wire::gosort::SortRelease) {
+        trace_wire::gosort::sort_func_as(release, &mut self.heap, |a, b| a.0.cmp(&b.0));
     }
 }
 

@@ -14,6 +14,7 @@ use std::io::BufRead;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
+use trace_wire::gosort::{sort_func_as, SortRelease};
 use trace_wire::{
     parse_frequency, ty, varint, BatchHeader, BatchKind, ErrorKind as WireKind, Frequency, IoCause,
     Version,
@@ -21,7 +22,6 @@ use trace_wire::{
 
 use crate::error::{Error, ErrorKind};
 use crate::framing::{Framed, Framing};
-use crate::gosort::sort_func;
 use crate::tables::{ClockSnapshot, GenTables, TablesBuilder};
 use crate::types::Time;
 
@@ -283,7 +283,12 @@ impl Builder {
             })
             .collect();
         let tables = self.tables.finish(self.gen, freq, clock)?;
-        sort_func(&mut samples, |a, b| a.time.cmp(&b.time));
+        let release = if self.sync_loop {
+            SortRelease::Go127
+        } else {
+            SortRelease::Go123
+        };
+        sort_func_as(release, &mut samples, |a, b| a.time.cmp(&b.time));
         Ok(Generation {
             gen: self.gen,
             arena: self.arena,

@@ -92,7 +92,6 @@ mod framing;
 #[doc(hidden)]
 pub mod fuzzing;
 mod generation;
-mod gosort;
 mod idmap;
 mod options;
 mod order;

@@ -6,7 +6,9 @@
 //! `go tool trace -d=footprint`, most of which have zero bytes). Matching
 //! that output byte for byte needs Go's exact algorithm, including its
 //! deterministic pattern breaking: a xorshift generator seeded with the
-//! slice length, with the shifts 13, 7, 17 of Go 1.27's `slices` package.
+//! slice length, with the shifts 13, 7, 17 of Go 1.27's `slices` package
+//! (13, 17, 5 in Go 1.23's, which [`sort_func_as`] with [`SortRelease::Go123`]
+//! reproduces).
 //!
 //! ```
 //! use trace_wire::gosort::sort_func;
@@ -20,12 +22,34 @@
 
 use std::cmp::Ordering;
 
+/// Whose `slices.SortFunc` to reproduce: the releases differ only in the
+/// generator that breaks patterns, so only in the order of equal elements
+/// of longer slices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SortRelease {
+    /// Go 1.23 (shifts 13, 17, 5).
+    Go123,
+    /// Go 1.27 (shifts 13, 7, 17).
+    #[default]
+    Go127,
+}
+
 /// Sorts `data` exactly as Go 1.27's `slices.SortFunc(data, cmp)` does,
 /// leaving equal elements in the same order as Go.
-pub fn sort_func<T>(data: &mut [T], mut cmp: impl FnMut(&T, &T) -> Ordering) {
+pub fn sort_func<T>(data: &mut [T], cmp: impl FnMut(&T, &T) -> Ordering) {
+    sort_func_as(SortRelease::Go127, data, cmp);
+}
+
+/// Sorts `data` exactly as `slices.SortFunc(data, cmp)` of `release` does.
+pub fn sort_func_as<T>(
+    release: SortRelease,
+    data: &mut [T],
+    mut cmp: impl FnMut(&T, &T) -> Ordering,
+) {
     let n = data.len();
     let mut less = |a: &T, b: &T| cmp(a, b) == Ordering::Less;
-    pdqsort(data, 0, n, bits_len(n), &mut less);
+    pdqsort(data, 0, n, bits_len(n), &mut less, release);
 }
 
 /// Go's `bits.Len`: the number of bits needed to represent `n`.
@@ -93,6 +117,7 @@ fn pdqsort<T>(
     mut b: usize,
     mut limit: usize,
     less: &mut impl FnMut(&T, &T) -> bool,
+    release: SortRelease,
 ) {
     const MAX_INSERTION: usize = 12;
     let mut was_balanced = true;
@@ -108,7 +133,7 @@ fn pdqsort<T>(
             return;
         }
         if !was_balanced {
-            break_patterns(data, a, b);
+            break_patterns(data, a, b, release);
             limit -= 1;
         }
         let (mut pivot, mut hint) = choose_pivot(data, a, b, less);
@@ -134,11 +159,11 @@ fn pdqsort<T>(
         let balance_threshold = length / 8;
         if left_len < right_len {
             was_balanced = left_len >= balance_threshold;
-            pdqsort(data, a, mid, limit, less);
+            pdqsort(data, a, mid, limit, less, release);
             a = mid + 1;
         } else {
             was_balanced = right_len >= balance_threshold;
-            pdqsort(data, mid + 1, b, limit, less);
+            pdqsort(data, mid + 1, b, limit, less, release);
             b = mid;
         }
     }
@@ -260,23 +285,31 @@ fn partial_insertion_sort<T>(
     false
 }
 
-/// Go's `xorshift` (a 64-bit generator in Go 1.27; earlier releases used the
-/// shifts 13, 17, 5).
-struct XorShift(u64);
+/// Go's `xorshift` generator, with the shifts of a release.
+struct XorShift(u64, SortRelease);
 
 impl XorShift {
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
+        match self.1 {
+            SortRelease::Go127 => {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+            }
+            SortRelease::Go123 => {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 17;
+                self.0 ^= self.0 << 5;
+            }
+        }
         self.0
     }
 }
 
-fn break_patterns<T>(data: &mut [T], a: usize, b: usize) {
+fn break_patterns<T>(data: &mut [T], a: usize, b: usize, release: SortRelease) {
     let length = b - a;
     if length >= 8 {
-        let mut random = XorShift(length as u64);
+        let mut random = XorShift(length as u64, release);
         // Go's `nextPowerOfTwo`: `1 << bits.Len(length)`.
         let modulus = 1u64 << bits_len(length);
         let idx0 = a + (length / 4) * 2 - 1;
