@@ -12,7 +12,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::{root, shared_corpus};
+use crate::{root, shared_corpus, shared_current_corpus};
 
 const TARGETS: &[&str] = &["wire", "text", "reader"];
 
@@ -64,6 +64,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     fs::create_dir_all(&corpus)?;
     let mut seeds = vec![root.join("testdata")];
     seeds.extend(shared_corpus());
+    seeds.extend(shared_current_corpus());
     let mut n_seeds = 0;
     for dir in seeds {
         for path in walk(&dir) {
