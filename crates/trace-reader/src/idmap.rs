@@ -58,6 +58,25 @@ impl<V> IdMap<V> {
         self.len
     }
 
+    /// The ids present, in no particular order.
+    pub(crate) fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.dense
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_some())
+            .map(|(i, _)| i as u64)
+            .chain(self.sparse.keys().copied())
+    }
+
+    /// The value under `id`, inserting `make()` first if there is none.
+    #[inline]
+    pub(crate) fn get_or_insert_with(&mut self, id: u64, make: impl FnOnce() -> V) -> &mut V {
+        if !self.contains(id) {
+            self.insert(id, make());
+        }
+        self.get_mut(id).expect("just inserted")
+    }
+
     /// Inserts `value` under `id`, returning the previous value.
     pub(crate) fn insert(&mut self, id: u64, value: V) -> Option<V> {
         if id < self.dense.len() as u64 {

@@ -67,6 +67,8 @@ pub struct Reader<R> {
     pos: usize,
     name_pos: usize,
     state: State<R>,
+    /// The event [`Reader::read_event_ref`] lends.
+    current: Event,
 }
 
 /// Where a reader does its work.
@@ -138,6 +140,14 @@ impl<R: Read> Reader<R> {
             chunk: Chunk::default(),
             pos: 0,
             name_pos: 0,
+            current: Event {
+                ty: crate::event::SYNC,
+                time: 0,
+                ctx: crate::event::Ctx::NONE,
+                args: [0; 5],
+                table: None,
+                name: None,
+            },
             state: State::Local {
                 core: Box::new(Core::new(version, header_len, options.compat)),
                 input,
@@ -161,6 +171,71 @@ impl<R: Read> Reader<R> {
             Some(ev) => Ok(Some(ev)),
             None => self.read_slow(),
         }
+    }
+
+    /// Reads the next event and lends it; `Ok(None)` at the end of the
+    /// trace. The same events as [`Reader::read_event`], for loops that look
+    /// at each event and let it go: the event is filled in place, so that
+    /// reading costs no reference counting on the generation's tables (most
+    /// analyses read events this way; clone the event to keep it).
+    ///
+    /// ```
+    /// use trace_reader::{EventKind, Reader};
+    ///
+    /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/traces/go123-testprog-annotations.trace");
+    /// let mut reader = Reader::new(std::fs::File::open(path)?)?;
+    /// let mut logs = 0;
+    /// while let Some(event) = reader.read_event_ref()? {
+    ///     logs += usize::from(event.kind() == EventKind::Log);
+    /// }
+    /// assert!(logs > 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn read_event_ref(&mut self) -> Result<Option<&Event>, Error> {
+        if self.buffered_in_place() {
+            return Ok(Some(&self.current));
+        }
+        match self.read_slow()? {
+            Some(ev) => {
+                self.current = ev;
+                Ok(Some(&self.current))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Fills `self.current` with the next event of the chunk, if any,
+    /// keeping its tables when they are the same.
+    #[inline(always)]
+    fn buffered_in_place(&mut self) -> bool {
+        let Some(&raw) = self.chunk.events.get(self.pos) else {
+            return false;
+        };
+        self.pos += 1;
+        let cur = &mut self.current;
+        cur.ty = raw.ty;
+        cur.time = raw.time;
+        cur.ctx = raw.ctx;
+        cur.args = raw.args;
+        match raw.tab {
+            // A sync event's tables are its generation's, or none. Other
+            // events without tables never look at them: they keep the last
+            // ones, which saves dropping and taking them back.
+            0 if raw.ty == crate::event::SYNC => cur.table = None,
+            0 => {}
+            i => match (self.chunk.tables.get(usize::from(i) - 1), &cur.table) {
+                (Some(t), Some(held)) if std::sync::Arc::ptr_eq(t, held) => {}
+                (t, _) => cur.table = t.cloned(),
+            },
+        }
+        cur.name = if raw.named {
+            self.name_pos += 1;
+            self.chunk.names.get(self.name_pos - 1).cloned()
+        } else {
+            None
+        };
+        true
     }
 
     /// The next event of the chunk, if any.

@@ -29,6 +29,8 @@ use std::io::Read;
 
 use hashbrown::HashMap;
 
+use crate::idmap::IdMap;
+
 use crate::{
     Error, Event, EventKind, GoId, GoState, ProcId, ProcState, Reader, ResourceId, Stack,
     StateChange, TaskId, ThreadId, Time, Version, BACKGROUND_TASK, NO_GOROUTINE, NO_PROC, NO_TASK,
@@ -66,16 +68,93 @@ pub struct Validator {
     version: Version,
     n_events: u64,
     last_time: Option<Time>,
-    goroutines: HashMap<GoId, Resource<GoState>>,
-    procs: HashMap<ProcId, Resource<ProcState>>,
-    threads: HashMap<ThreadId, SchedContext>,
-    ranges: HashMap<ResourceId, Vec<String>>,
+    goroutines: IdMap<Resource<GoState>>,
+    procs: IdMap<Resource<ProcState>>,
+    threads: IdMap<SchedContext>,
+    ranges: HashMap<ResourceId, Vec<ActiveRange>>,
     tasks: HashMap<TaskId, Vec<u8>>,
     last_sync: Option<SyncSeen>,
     /// Whether the stream has a sync before each generation and one at the
     /// end (today's reader), not one after each generation (Go 1.23's, for
     /// Go 1.22 and 1.23 traces).
     sync_before: bool,
+    /// The stacks found complete, by id, in `stacks_table` (the stacks of
+    /// one generation: events repeat them). The table is held so that its
+    /// identity cannot be taken by another.
+    stacks_ok: StackSet,
+    stacks_table: Option<std::sync::Arc<crate::tables::GenTables>>,
+}
+
+/// A set of stack ids: a bit set for the small dense ids every writer
+/// assigns, a hash set for the rest.
+#[derive(Debug, Default)]
+struct StackSet {
+    bits: Vec<u64>,
+    others: hashbrown::HashSet<u64>,
+}
+
+impl StackSet {
+    /// Ids below this go in the bit set (128 KiB of bits at most).
+    const DENSE: u64 = 1 << 20;
+
+    fn clear(&mut self) {
+        self.bits.iter_mut().for_each(|w| *w = 0);
+        self.others.clear();
+    }
+
+    #[inline]
+    fn contains(&self, id: u64) -> bool {
+        if id < Self::DENSE {
+            self.bits
+                .get((id / 64) as usize)
+                .is_some_and(|w| w & (1 << (id % 64)) != 0)
+        } else {
+            self.others.contains(&id)
+        }
+    }
+
+    fn insert(&mut self, id: u64) {
+        if id < Self::DENSE {
+            let i = (id / 64) as usize;
+            if i >= self.bits.len() {
+                self.bits.resize(i + 1, 0);
+            }
+            self.bits[i] |= 1 << (id % 64);
+        } else {
+            self.others.insert(id);
+        }
+    }
+}
+
+/// The name of an active range, owned: the fixed names need no copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ActiveRange {
+    /// A range with a fixed name (its prefix, see `RangeName::parts`).
+    Fixed(&'static str),
+    /// A stop-the-world range, with its kind.
+    StopTheWorld(Box<[u8]>),
+}
+
+impl ActiveRange {
+    fn of(name: &crate::RangeName<'_>) -> Self {
+        match name {
+            crate::RangeName::StopTheWorld(kind) => {
+                ActiveRange::StopTheWorld(kind.as_bytes().into())
+            }
+            other => ActiveRange::Fixed(other.parts().0),
+        }
+    }
+
+    fn is(&self, name: &crate::RangeName<'_>) -> bool {
+        use crate::RangeName::StopTheWorld;
+        match (self, name) {
+            (ActiveRange::StopTheWorld(a), StopTheWorld(b)) => **a == *b.as_bytes(),
+            (ActiveRange::Fixed(a), other) if !matches!(other, StopTheWorld(_)) => {
+                *a == other.parts().0
+            }
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -112,12 +191,14 @@ impl Validator {
     pub fn with_compat(version: Version, compat: crate::Compat) -> Self {
         Self {
             sync_before: compat == crate::Compat::Current || version > Version::Go123,
+            stacks_ok: StackSet::default(),
+            stacks_table: None,
             version,
             n_events: 0,
             last_time: None,
-            goroutines: HashMap::new(),
-            procs: HashMap::new(),
-            threads: HashMap::new(),
+            goroutines: IdMap::default(),
+            procs: IdMap::default(),
+            threads: IdMap::default(),
             ranges: HashMap::new(),
             tasks: HashMap::new(),
             last_sync: None,
@@ -144,6 +225,17 @@ impl Validator {
     }
 
     fn check(&mut self, event: &Event, problems: &mut Vec<String>) {
+        // Stack ids are per generation.
+        if let Some(t) = &event.table {
+            if !self
+                .stacks_table
+                .as_ref()
+                .is_some_and(|held| std::sync::Arc::ptr_eq(held, t))
+            {
+                self.stacks_table = Some(t.clone());
+                self.stacks_ok.clear();
+            }
+        }
         let time = event.time();
         match self.last_time {
             Some(last) if time <= last => problems.push(format!(
@@ -152,7 +244,7 @@ impl Validator {
             )),
             _ => self.last_time = Some(time),
         }
-        check_stack(event.stack(), problems);
+        self.check_stack(event.stack(), problems);
 
         match event.kind() {
             EventKind::Sync => self.sync(event, problems),
@@ -173,9 +265,9 @@ impl Validator {
                             problems.push("label resource none".to_string());
                             true
                         }
-                        ResourceId::Goroutine(g) => self.goroutines.contains_key(&g),
-                        ResourceId::Proc(p) => self.procs.contains_key(&p),
-                        ResourceId::Thread(m) => self.threads.contains_key(&m),
+                        ResourceId::Goroutine(g) => self.goroutines.contains(g.0 as u64),
+                        ResourceId::Proc(p) => self.procs.contains(p.0 as u64),
+                        ResourceId::Thread(m) => self.threads.contains(m.0 as u64),
                     };
                     if !known {
                         let (kind, id) = match l.resource {
@@ -191,30 +283,33 @@ impl Validator {
             EventKind::StateTransition => self.transition(event, problems),
             EventKind::RangeBegin | EventKind::RangeActive | EventKind::RangeEnd => {
                 if let Some(r) = event.range() {
-                    let name = r.name.to_string();
                     let active = self.ranges.entry(r.scope).or_default();
-                    let pos = active.iter().position(|n| *n == name);
+                    let pos = active.iter().position(|n| n.is(&r.name));
                     match event.kind() {
                         EventKind::RangeBegin => {
                             if pos.is_some() {
                                 problems.push(format!(
-                                    "already active range {name:?} on {} begun again",
+                                    "already active range {:?} on {} begun again",
+                                    r.name.to_string(),
                                     r.scope
                                 ));
                             }
-                            active.push(name);
+                            active.push(ActiveRange::of(&r.name));
                         }
                         EventKind::RangeActive => {
                             if pos.is_none() {
-                                active.push(name);
+                                active.push(ActiveRange::of(&r.name));
                             }
                         }
                         _ => match pos {
                             Some(i) => {
                                 active.remove(i);
                             }
-                            None => problems
-                                .push(format!("inactive range {name:?} on {} ended", r.scope)),
+                            None => problems.push(format!(
+                                "inactive range {:?} on {} ended",
+                                r.name.to_string(),
+                                r.scope
+                            )),
                         },
                     }
                 }
@@ -316,7 +411,7 @@ impl Validator {
         let Some(tr) = event.state_transition() else {
             return;
         };
-        check_stack(tr.stack, problems);
+        self.check_stack(tr.stack, problems);
         let thread = event.thread();
         match tr.change {
             StateChange::Goroutine { id, from, to } => {
@@ -333,7 +428,7 @@ impl Validator {
                 if to == GoState::NotExist && self.has_any_range(ResourceId::Goroutine(id)) {
                     problems.push(format!("goroutine {id} died with active ranges"));
                 }
-                let state = match self.goroutines.get_mut(&id) {
+                let state = match self.goroutines.get_mut(id.0 as u64) {
                     Some(s) => {
                         if from != s.state {
                             problems.push(format!(
@@ -350,10 +445,11 @@ impl Validator {
                                 "bad old state for unregistered goroutine {id}: {from}"
                             ));
                         }
-                        self.goroutines.entry(id).or_insert(Resource {
-                            state: to,
-                            bound_to: None,
-                        })
+                        self.goroutines
+                            .get_or_insert_with(id.0 as u64, || Resource {
+                                state: to,
+                                bound_to: None,
+                            })
                     }
                 };
                 if to.executing() {
@@ -372,7 +468,11 @@ impl Validator {
                         problems
                             .push("StateTransition.Stack doesn't match Event.Stack".to_string());
                     }
-                    match state.bound_to.take().and_then(|m| self.threads.get_mut(&m)) {
+                    match state
+                        .bound_to
+                        .take()
+                        .and_then(|m| self.threads.get_mut(m.0 as u64))
+                    {
                         Some(ctx) => {
                             if ctx.g != id {
                                 problems.push(format!(
@@ -398,7 +498,7 @@ impl Validator {
                 if to == ProcState::NotExist && self.has_any_range(ResourceId::Proc(id)) {
                     problems.push(format!("proc {id} died with active ranges"));
                 }
-                let state = match self.procs.get_mut(&id) {
+                let state = match self.procs.get_mut(id.0 as u64) {
                     Some(s) => {
                         if from != s.state {
                             problems.push(format!(
@@ -414,7 +514,7 @@ impl Validator {
                             problems
                                 .push(format!("bad old state for unregistered proc {id}: {from}"));
                         }
-                        self.procs.entry(id).or_insert(Resource {
+                        self.procs.get_or_insert_with(id.0 as u64, || Resource {
                             state: to,
                             bound_to: None,
                         })
@@ -433,7 +533,7 @@ impl Validator {
                     }
                 } else if from.executing() {
                     let bound = state.bound_to.take();
-                    match bound.and_then(|m| self.threads.get_mut(&m).map(|ctx| (m, ctx))) {
+                    match bound.and_then(|m| self.threads.get_mut(m.0 as u64).map(|ctx| (m, ctx))) {
                         Some((m, ctx)) => {
                             if ctx.p != id {
                                 problems.push(format!(
@@ -482,7 +582,7 @@ impl Validator {
 /// The context of thread `m`, created on first use; `None` (with a problem)
 /// for "no thread".
 fn thread_context<'a>(
-    threads: &'a mut HashMap<ThreadId, SchedContext>,
+    threads: &'a mut IdMap<SchedContext>,
     m: ThreadId,
     problems: &mut Vec<String>,
 ) -> Option<&'a mut SchedContext> {
@@ -490,7 +590,7 @@ fn thread_context<'a>(
         problems.push("must have thread, but thread ID is none".to_string());
         return None;
     }
-    Some(threads.entry(m).or_insert(SchedContext {
+    Some(threads.get_or_insert_with(m.0 as u64, || SchedContext {
         p: NO_PROC,
         g: NO_GOROUTINE,
     }))
@@ -498,8 +598,24 @@ fn thread_context<'a>(
 
 /// Every frame but the first must be complete. (Go 1.23's validator meant
 /// to check this but skipped every frame; newer Go checks it as here.)
-fn check_stack(stack: Option<Stack<'_>>, problems: &mut Vec<String>) {
-    let Some(stack) = stack else { return };
+impl Validator {
+    /// Checks that every frame of `stack` but the leaf is complete, once per
+    /// stack of a generation.
+    #[inline]
+    fn check_stack(&mut self, stack: Option<Stack<'_>>, problems: &mut Vec<String>) {
+        let Some(stack) = stack else { return };
+        if self.stacks_ok.contains(stack.id()) {
+            return;
+        }
+        let before = problems.len();
+        check_frames(stack, problems);
+        if problems.len() == before {
+            self.stacks_ok.insert(stack.id());
+        }
+    }
+}
+
+fn check_frames(stack: Stack<'_>, problems: &mut Vec<String>) {
     for frame in stack.frames().skip(1) {
         if frame.func.is_empty() || frame.file.is_empty() || frame.pc == 0 || frame.line == 0 {
             problems.push(format!(
@@ -605,31 +721,30 @@ pub fn validate(input: impl Read) -> Report {
     let mut goroutines = hashbrown::HashSet::new();
     let mut procs = hashbrown::HashSet::new();
     let mut threads = hashbrown::HashSet::new();
+    let mut last_ctx = (NO_GOROUTINE, NO_PROC, NO_THREAD);
     loop {
-        match reader.read_event() {
+        match reader.read_event_ref() {
             Ok(Some(event)) => {
-                report.violations.extend(validator.event(&event));
+                report.violations.extend(validator.event(event));
                 report.n_events += 1;
                 if event.kind() == EventKind::Sync {
                     report.n_syncs += 1;
                 }
                 let t = event.time();
                 report.span = Some(report.span.map_or((t, t), |(a, _)| (a, t)));
-                if event.goroutine().is_some() {
-                    goroutines.insert(event.goroutine());
+                // Consecutive events mostly share their context: insert
+                // only what changed.
+                let (g, p, m) = (event.goroutine(), event.proc(), event.thread());
+                if g != last_ctx.0 && g.is_some() {
+                    goroutines.insert(g);
                 }
-                if event.proc().is_some() {
-                    procs.insert(event.proc());
+                if p != last_ctx.1 && p.is_some() {
+                    procs.insert(p);
                 }
-                if event.thread().is_some() {
-                    threads.insert(event.thread());
+                if m != last_ctx.2 && m.is_some() {
+                    threads.insert(m);
                 }
-                if let Some(tr) = event.state_transition() {
-                    match tr.change {
-                        StateChange::Goroutine { id, .. } => goroutines.insert(id),
-                        StateChange::Proc { id, .. } => procs.insert(id),
-                    };
-                }
+                last_ctx = (g, p, m);
             }
             Ok(None) => break,
             Err(e) => {
@@ -639,6 +754,9 @@ pub fn validate(input: impl Read) -> Report {
         }
     }
     report.n_generations = validator.n_generations();
+    // The goroutines and procs of state transitions are the validator's.
+    goroutines.extend(validator.goroutines.ids().map(|id| GoId(id as i64)));
+    procs.extend(validator.procs.ids().map(|id| ProcId(id as i64)));
     report.n_goroutines = goroutines.len();
     report.n_procs = procs.len();
     report.n_threads = threads.len();

@@ -129,3 +129,39 @@ fn events_and_readers_can_move_between_threads() {
     fn send<T: Send>() {}
     send::<Reader<std::fs::File>>();
 }
+
+/// `read_event_ref` lends the same events `read_event` returns: same text,
+/// same stacks, same sync details, on traces with several generations and
+/// both threading modes.
+#[test]
+fn lent_events_are_the_returned_events() {
+    use trace_reader::{Options, Threading};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+    for path in [
+        dir.join("traces/go123-testprog-many-start-stop-advance0.trace"),
+        dir.join("traces/go123-testprog-cpu-profile.trace"),
+        dir.join("current/traces/go127-nestedtasks-advance0.trace"),
+        dir.join("current/traces/go125-flightrec-dual-snap2.trace"),
+    ] {
+        let bytes = std::fs::read(&path).unwrap();
+        let owned: Vec<String> = Reader::new(&bytes[..])
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                format!("{e} {:?}", e.sync().map(|s| (s.n, s.clock_snapshot)))
+            })
+            .collect();
+        for threading in [Threading::Never, Threading::Always] {
+            let mut reader =
+                Reader::with_options(&bytes[..], Options::new().threading(threading)).unwrap();
+            let mut lent = Vec::new();
+            while let Some(e) = reader.read_event_ref().unwrap() {
+                lent.push(format!(
+                    "{e} {:?}",
+                    e.sync().map(|s| (s.n, s.clock_snapshot))
+                ));
+            }
+            assert_eq!(lent, owned, "{}", path.display());
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! runs the validator on every event.
 
 use std::fs::File;
-use std::io::{self, BufReader};
+use std::io::{self, BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -48,21 +48,28 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         report.n_threads,
         span as f64 / 1e9,
     );
+    // A closed pipe (`validate x | head`) ends the output quietly.
+    let mut out = io::stdout().lock();
+    macro_rules! say {
+        ($($arg:tt)*) => {
+            let _ = writeln!(out, $($arg)*);
+        };
+    }
     if report.is_valid() {
-        println!("{name}: valid: {summary}");
+        say!("{name}: valid: {summary}");
         return ExitCode::SUCCESS;
     }
-    println!("{name}: INVALID: {summary}");
+    say!("{name}: INVALID: {summary}");
     let shown = if args.max_findings == 0 {
         usize::MAX
     } else {
         args.max_findings
     };
     for v in report.violations.iter().take(shown) {
-        println!("  {v}");
+        say!("  {v}");
     }
     if report.violations.len() > shown {
-        println!(
+        say!(
             "  ... and {} more findings",
             report.violations.len() - shown
         );
@@ -75,7 +82,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         if let Some(o) = e.offset() {
             at.push_str(&format!("byte offset {o}, "));
         }
-        println!("  read error ({at}after {} events): {e}", report.n_events);
+        say!("  read error ({at}after {} events): {e}", report.n_events);
     }
     ExitCode::FAILURE
 }
