@@ -70,7 +70,7 @@
 //! # Features
 //!
 //! - `http`: `AdminServer` and `AdminConfig`, an admin endpoint that serves
-//!   snapshots (adds `tiny_http`).
+//!   snapshots (no dependency added).
 //!
 //! MSRV: the workspace's `rust-version`.
 #![forbid(unsafe_code)]
@@ -90,6 +90,6 @@ pub use dump::{dump_on_signal, SignalDump};
 pub use dump::{install_panic_hook, DumpTarget, PANIC_DUMP_TIMEOUT};
 pub use error::Error;
 #[cfg(feature = "http")]
-pub use http::{AdminConfig, AdminServer};
+pub use http::{AdminConfig, AdminServer, MAX_REQUEST_HEAD};
 pub use recorder::{FlightRecorder, FlightRecorderConfig, Stats};
 pub use snapshot::Snapshot;
