@@ -8,8 +8,14 @@
 //! almost nothing, so the signal only wakes a helper thread (through
 //! `signal-hook`'s self-pipe), which writes the dump.
 //!
-//! Dumps to a path are written to a temporary file next to it and renamed
-//! over it, so the path always holds a complete trace.
+//! Dumps to a path are written to a new temporary file next to it and
+//! renamed over it, so the path always holds a complete trace. The
+//! temporary file is created exclusively (`O_EXCL`, mode 0600 on Unix) under
+//! an unpredictable name, so it never follows a link or reuses a file that
+//! someone else put there; and a dump refuses a path that is a symbolic
+//! link, a directory, a device, a FIFO or a socket
+//! ([`Error::UnsafeDumpPath`]), so it only ever creates or replaces a
+//! regular file.
 
 use std::fmt;
 use std::fs;
@@ -91,26 +97,113 @@ impl From<String> for DumpTarget {
     }
 }
 
+/// What is at `path`, if a dump must not replace it.
+fn unsafe_target(path: &Path) -> io::Result<Option<&'static str>> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let t = meta.file_type();
+    Ok(if t.is_symlink() {
+        Some("a symbolic link")
+    } else if t.is_dir() {
+        Some("a directory")
+    } else if t.is_file() {
+        None
+    } else {
+        Some("a device, FIFO or socket")
+    })
+}
+
+/// An unpredictable 64-bit number (std's per-process random hash keys,
+/// mixed with the time and a counter).
+fn unpredictable() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// Creates a new file for writing that nobody else can have prepared:
+/// exclusively, owner-only on Unix.
+fn create_new(path: &Path) -> io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// Writes a file at `path` with `write`, through a new temporary file in
+/// the same directory renamed over it; refuses a path that is not a regular
+/// file (or nothing). On failure nothing is left behind.
+pub(crate) fn write_file(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<fs::File>) -> io::Result<()>,
+) -> Result<(), Error> {
+    if let Some(what) = unsafe_target(path)? {
+        return Err(Error::UnsafeDumpPath {
+            path: path.to_path_buf(),
+            what,
+        });
+    }
+    let name = path.file_name().ok_or_else(|| Error::UnsafeDumpPath {
+        path: path.to_path_buf(),
+        what: "not a file name",
+    })?;
+    let (tmp, file) = {
+        let mut attempt = 0;
+        loop {
+            let mut tmp_name = std::ffi::OsString::from(".");
+            tmp_name.push(name);
+            tmp_name.push(format!(".{:016x}.tmp", unpredictable()));
+            let tmp = path.with_file_name(tmp_name);
+            match create_new(&tmp) {
+                Ok(f) => break (tmp, f),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let res = (|| {
+        let mut out = BufWriter::new(file);
+        write(&mut out)?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        // Checked again just before the rename, which replaces the entry
+        // at `path` itself (never what a link there points to).
+        if let Some(what) = unsafe_target(path)? {
+            return Err(Error::UnsafeDumpPath {
+                path: path.to_path_buf(),
+                what,
+            });
+        }
+        fs::rename(&tmp, path).map_err(Error::from)
+    })();
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res
+}
+
 /// Takes a snapshot of `recorder` and writes it to `target`; returns its
 /// size. With `advance` false the current generation is not completed.
 fn dump(recorder: &FlightRecorder, target: &DumpTarget, advance: bool) -> Result<u64, Error> {
     let snapshot = recorder.capture_for_dump(advance)?;
     match &target.0 {
-        Target::Path(path) => {
-            let mut name = path.file_name().unwrap_or_default().to_owned();
-            name.push(format!(".{}.tmp", std::process::id()));
-            let tmp = path.with_file_name(name);
-            let res = (|| {
-                let mut file = BufWriter::new(fs::File::create(&tmp)?);
-                snapshot.write_to(&mut file)?;
-                file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-                fs::rename(&tmp, path)
-            })();
-            if res.is_err() {
-                let _ = fs::remove_file(&tmp);
-            }
-            res?;
-        }
+        Target::Path(path) => write_file(path, |file| snapshot.write_to(file).map(drop))?,
         Target::Writer(w) => {
             let mut w = w.lock().unwrap_or_else(|e| e.into_inner());
             snapshot.write_to(&mut *w)?;
@@ -244,4 +337,124 @@ pub fn dump_on_signal(
         thread: Some(thread),
         dumps,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory under the system's temporary directory.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "trace-flight-dump-{name}-{}-{:x}",
+            std::process::id(),
+            unpredictable()
+        ));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn dump_bytes(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+        write_file(path, |f| f.write_all(bytes))
+    }
+
+    /// The names in `dir`, sorted.
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_dump_creates_or_replaces_a_regular_file() {
+        let dir = scratch("regular");
+        let path = dir.join("crash.trace");
+        dump_bytes(&path, b"first").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"first");
+        dump_bytes(&path, b"second").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"second");
+        assert_eq!(listing(&dir), ["crash.trace"], "no temporary file left");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "owner-only: {mode:o}");
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_dump_never_follows_or_replaces_a_link() {
+        let dir = scratch("link");
+        let victim = dir.join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        let link = dir.join("crash.trace");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let dangling = dir.join("dangling.trace");
+        std::os::unix::fs::symlink(dir.join("elsewhere"), &dangling).unwrap();
+        for path in [&link, &dangling] {
+            let err = dump_bytes(path, b"dump").unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::UnsafeDumpPath {
+                        what: "a symbolic link",
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+            assert!(err.to_string().contains("refusing to dump to"), "{err}");
+            assert!(fs::symlink_metadata(path).unwrap().file_type().is_symlink());
+        }
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert!(!dir.join("elsewhere").exists());
+        assert_eq!(listing(&dir), ["crash.trace", "dangling.trace", "victim"]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_dump_refuses_fifos_devices_and_directories() {
+        let dir = scratch("special");
+        let fifo = dir.join("fifo.trace");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let sub = dir.join("sub.trace");
+        fs::create_dir(&sub).unwrap();
+        let mut cases = vec![
+            (fifo.clone(), "a device, FIFO or socket"),
+            (sub.clone(), "a directory"),
+        ];
+        // A device node of our own where we may make one (root); the
+        // system's null device is only classified, never written.
+        let dev = dir.join("null.trace");
+        let mknod = std::process::Command::new("mknod")
+            .arg(&dev)
+            .args(["c", "1", "3"])
+            .status();
+        if mknod.is_ok_and(|s| s.success()) {
+            cases.push((dev.clone(), "a device, FIFO or socket"));
+        }
+        assert_eq!(
+            unsafe_target(Path::new("/dev/null")).unwrap(),
+            Some("a device, FIFO or socket")
+        );
+        for (path, what) in &cases {
+            let before = fs::symlink_metadata(path).unwrap().file_type();
+            let err = dump_bytes(path, b"dump").unwrap_err();
+            assert!(
+                matches!(&err, Error::UnsafeDumpPath { what: w, .. } if w == what),
+                "{}: {err}",
+                path.display()
+            );
+            assert_eq!(fs::symlink_metadata(path).unwrap().file_type(), before);
+        }
+        assert!(listing(&dir).iter().all(|n| !n.ends_with(".tmp")));
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

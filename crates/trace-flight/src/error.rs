@@ -30,6 +30,16 @@ pub enum Error {
     /// Writing the snapshot failed.
     #[error("writing the snapshot failed: {0}")]
     Io(#[from] io::Error),
+    /// A dump's path names something a dump must not replace or follow: a
+    /// symbolic link, a directory, a device, a FIFO or a socket. Nothing was
+    /// written.
+    #[error("refusing to dump to {}: it is {what}; a dump only creates or replaces a regular file", path.display())]
+    UnsafeDumpPath {
+        /// The dump's path.
+        path: std::path::PathBuf,
+        /// What is there (`a symbolic link`, `a directory`, …).
+        what: &'static str,
+    },
     /// The recorder could not subscribe to, or advance, the trace runtime.
     #[error(transparent)]
     Runtime(#[from] trace_runtime::Error),
