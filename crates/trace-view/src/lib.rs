@@ -38,7 +38,7 @@ pub use model::{
     TaskInfo, Timeline,
 };
 pub use page::{server_page, standalone_html, DEFAULT_EMBED_BUDGET};
-pub use server::{Handle, Server, MAX_BUCKETS};
+pub use server::{Handle, Server, MAX_BUCKETS, MAX_WINDOW_BLOCKS};
 
 impl Timeline {
     /// Reads a whole trace and lays it out; `title` is what the page shows.

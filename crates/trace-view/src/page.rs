@@ -56,6 +56,46 @@ fn render(title: &str, data: &str) -> String {
     out
 }
 
+/// The `Content-Security-Policy` of the served page: its one inline script
+/// and one inline style, by hash, and nothing else but requests to the
+/// server itself; no framing.
+pub(crate) fn content_security_policy() -> &'static str {
+    static CSP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CSP.get_or_init(|| {
+        format!(
+            "default-src 'none'; script-src 'sha256-{}'; style-src 'sha256-{}'; \
+             connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
+             frame-ancestors 'none'",
+            sha256_base64(SCRIPT.as_bytes()),
+            sha256_base64(STYLE.as_bytes())
+        )
+    })
+}
+
+/// The SHA-256 of `data` in standard base64, as CSP hash sources write it.
+fn sha256_base64(data: &[u8]) -> String {
+    use sha2::Digest;
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let digest = sha2::Sha256::digest(data);
+    let mut out = String::with_capacity(44);
+    for chunk in digest.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -73,6 +113,26 @@ fn escape_html(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csp_hashes_are_base64_sha256() {
+        // RFC 4648 test vectors, through SHA-256 of "" and "abc".
+        assert_eq!(
+            sha256_base64(b""),
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
+        assert_eq!(
+            sha256_base64(b"abc"),
+            "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
+        );
+        let csp = content_security_policy();
+        assert!(csp.contains(&format!("'sha256-{}'", sha256_base64(SCRIPT.as_bytes()))));
+        assert!(csp.contains("frame-ancestors 'none'"));
+        // The page's script and style are exactly what is hashed.
+        let page = server_page("t");
+        assert!(page.contains(&format!("<script>{SCRIPT}</script>")));
+        assert!(page.contains(&format!("<style>{STYLE}</style>")));
+    }
 
     #[test]
     fn assets_fit_in_script_and_style_elements() {

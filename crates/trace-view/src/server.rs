@@ -33,10 +33,18 @@ use crate::page::server_page;
 /// raised to `(t1 - t0) / MAX_BUCKETS` if finer.
 pub const MAX_BUCKETS: i64 = 20_000;
 
-const WORKERS: usize = 4;
+/// The most blocks (over all lanes) a window answer is sized for: the
+/// resolution is raised to `(t1 - t0) * lanes / MAX_WINDOW_BLOCKS` if finer.
+pub const MAX_WINDOW_BLOCKS: i64 = 400_000;
+
+const WORKERS: usize = 8;
 const QUEUE: usize = 32;
 const MAX_HEAD: usize = 16 << 10;
 const MAX_STACK_IDS: usize = 4096;
+/// How long a client has to send its request head, in all.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
+/// How long a client has to take its answer, in all.
+const RESPONSE_DEADLINE: Duration = Duration::from_secs(30);
 
 struct Shared {
     timeline: Timeline,
@@ -181,11 +189,17 @@ fn serve(listener: TcpListener, shared: Arc<Shared>, stop: Arc<AtomicBool>) -> i
             break;
         }
         match conn {
-            Ok(stream) => {
-                if tx.send(stream).is_err() {
-                    break;
+            Ok(stream) => match tx.try_send(stream) {
+                Ok(()) => {}
+                // Every worker busy and the queue full: say so at once
+                // rather than keep the client (or the accept loop) waiting.
+                Err(std::sync::mpsc::TrySendError::Full(stream)) => {
+                    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+                    let _ =
+                        write_response(&stream, &Response::error("503 Service Unavailable"), false);
                 }
-            }
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => break,
+            },
             // A peer that gave up, or descriptors running out for a moment:
             // keep serving.
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
@@ -236,10 +250,33 @@ impl Response {
     }
 }
 
+/// A reader that gives up at a deadline for all its reads together, so a
+/// client cannot hold a worker by trickling bytes.
+struct DeadlineReader<'a> {
+    stream: &'a TcpStream,
+    deadline: std::time::Instant,
+}
+
+impl Read for DeadlineReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let now = std::time::Instant::now();
+        if now >= self.deadline {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(self.deadline - now))?;
+        let mut stream = self.stream;
+        stream.read(buf)
+    }
+}
+
 fn handle(stream: TcpStream, shared: &Shared) -> io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(30)))?;
-    let mut reader = BufReader::new((&stream).take(MAX_HEAD as u64));
+    stream.set_write_timeout(Some(RESPONSE_DEADLINE))?;
+    let deadline = std::time::Instant::now() + REQUEST_DEADLINE;
+    let source = DeadlineReader {
+        stream: &stream,
+        deadline,
+    };
+    let mut reader = BufReader::new(source.take(MAX_HEAD as u64));
     let mut head = Vec::new();
     // Read lines up to the blank line that ends the head.
     loop {
@@ -303,10 +340,17 @@ fn respond(stream: &TcpStream, r: &Response, head_only: bool) -> io::Result<()> 
 
 fn write_response(mut stream: &TcpStream, r: &Response, head_only: bool) -> io::Result<()> {
     let head = format!(
-        "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\n\
+         X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n\
+         Content-Security-Policy: {}\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n\r\n",
         r.status,
         r.ty,
-        r.body.len()
+        r.body.len(),
+        if r.ty.starts_with("text/html") {
+            crate::page::content_security_policy()
+        } else {
+            "default-src 'none'; frame-ancestors 'none'"
+        }
     );
     stream.write_all(head.as_bytes())?;
     if !head_only {
@@ -374,26 +418,21 @@ fn route(target: &str, shared: &Shared) -> Response {
             ) else {
                 return Response::error("400 Bad Request");
             };
-            if t1 <= t0 {
+            let Some((t0, t1)) = clamp_window(tl.span(), t0, t1) else {
                 return Response::error("400 Bad Request");
-            }
-            let res = int_param(query, "res")
-                .unwrap_or(0)
-                .max(0)
-                .max((t1 - t0) / MAX_BUCKETS);
+            };
+            let n_lanes = lanes.iter().filter(|&&l| l < tl.lanes().len()).count();
+            let res = resolution(int_param(query, "res"), t0, t1, n_lanes);
             Response::json(window_json(tl, &WindowQuery { lanes, t0, t1, res }))
         }
         "/api/charts" => {
             let (Some(t0), Some(t1)) = (int_param(query, "t0"), int_param(query, "t1")) else {
                 return Response::error("400 Bad Request");
             };
-            if t1 <= t0 {
+            let Some((t0, t1)) = clamp_window(tl.span(), t0, t1) else {
                 return Response::error("400 Bad Request");
-            }
-            let res = int_param(query, "res")
-                .unwrap_or(0)
-                .max(0)
-                .max((t1 - t0) / MAX_BUCKETS);
+            };
+            let res = resolution(int_param(query, "res"), t0, t1, 1);
             Response::json(charts_json(tl, t0, t1, res))
         }
         "/api/stacks" => {
@@ -417,9 +456,59 @@ fn route(target: &str, shared: &Shared) -> Response {
     }
 }
 
+/// A window `t0 < t1` (ns from the trace's start) cut down to at most one
+/// trace span either side of the trace, so that its width is bounded and
+/// computed without overflow; `None` if empty.
+fn clamp_window(span: i64, t0: i64, t1: i64) -> Option<(i64, i64)> {
+    if t1 <= t0 {
+        return None;
+    }
+    let span = span.max(1);
+    let lo = span.saturating_neg().saturating_sub(1);
+    let hi = span.saturating_mul(2).saturating_add(1);
+    let (t0, t1) = (t0.clamp(lo, hi), t1.clamp(lo, hi));
+    (t0 < t1).then_some((t0, t1))
+}
+
+/// The resolution of an answer over `t0..t1` for `lanes` lanes: what the
+/// client asked for, raised so that a row holds at most [`MAX_BUCKETS`]
+/// blocks and the answer about [`MAX_WINDOW_BLOCKS`].
+fn resolution(asked: Option<i64>, t0: i64, t1: i64, lanes: usize) -> i64 {
+    let width = i128::from(t1) - i128::from(t0);
+    let per_row = width / i128::from(MAX_BUCKETS);
+    let per_answer = width * (lanes.max(1) as i128) / i128::from(MAX_WINDOW_BLOCKS);
+    let res = i128::from(asked.unwrap_or(0).max(0))
+        .max(per_row)
+        .max(per_answer);
+    i64::try_from(res).unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_are_bounded_without_overflow() {
+        // The probe that overflowed `(t1 - t0) / MAX_BUCKETS`.
+        let (t0, t1) = clamp_window(
+            1_000_000,
+            -4_611_686_018_427_387_905,
+            4_611_686_018_427_387_904,
+        )
+        .unwrap();
+        assert_eq!((t0, t1), (-1_000_001, 2_000_001));
+        assert_eq!(resolution(Some(1), t0, t1, 1), 150);
+        assert_eq!(clamp_window(10, i64::MIN, i64::MAX), Some((-11, 21)));
+        assert_eq!(
+            clamp_window(i64::MAX, i64::MIN, i64::MAX),
+            Some((i64::MIN, i64::MAX))
+        );
+        assert!(resolution(Some(0), i64::MIN, i64::MAX, 4096) > 0);
+        assert_eq!(clamp_window(10, 5, 5), None);
+        assert_eq!(clamp_window(10, 100, 200), None);
+        // The answer's size, not only each row's, bounds the resolution.
+        assert_eq!(resolution(Some(1), 0, 1_000_000, 4000), 10_000);
+    }
 
     #[test]
     fn hosts() {
