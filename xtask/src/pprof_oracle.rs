@@ -1,44 +1,47 @@
 //! `cargo xtask oracle-pprof [--check]`: our blocking profiles against Go's.
 //!
 //! For every trace and every kind (`sync`, `net`, `syscall`, `sched`), Go
-//! 1.23 writes `go tool trace -pprof=KIND TRACE` and we write
+//! 1.27 writes `go tool trace -pprof=KIND TRACE` and we write
 //! `trace-tool pprof --kind KIND TRACE`; both are decoded by
 //! `go tool pprof -raw` (which also proves that Go reads our protobuf) and
 //! reduced to canonical text: one block per sample, sorted, each a line
 //! `COUNT DELAY_NS` and one line `\t0xPC FUNCTION FILE:LINE` per frame, leaf
 //! first. That is the form of `Profile::canonical_text` in `trace-analysis`.
+//! Where Go fails on a trace, we must fail too.
 //!
-//! * Golden files: Go's profiles of the curated traces (`testdata/traces`)
-//!   are written to `testdata/pprof/NAME.KIND.txt`, which the tests compare
-//!   against without Go. With `--check` they are verified instead.
-//! * Corpus: every trace of `../shared/go-traces` is compared, and the
-//!   number of matching profiles is reported per kind; any mismatch fails.
+//! * Golden files: Go's profiles of the curated traces (`testdata/traces`
+//!   and `testdata/current/traces`) are written to
+//!   `testdata/pprof/NAME.KIND.txt`, which the tests compare against
+//!   without Go. With `--check` they are verified instead.
+//! * Corpora: every trace of `../shared/go-traces` and of
+//!   `../shared/go-traces-current` is compared, and the number of matching
+//!   profiles is reported per kind and corpus; any mismatch fails.
 //! * Broken traces: each curated trace cut at a third and at two thirds of
-//!   its bytes must give what Go gives (the profile of the generations
-//!   before the break, or an error if there are none).
+//!   its bytes must give what Go gives (the profile of the events up to the
+//!   last sync before the break, or an error).
 //!
-//! Go's `go tool trace` is not deterministic: its reader orders events of
-//! different threads with equal timestamps by Go's random map order, and the
-//! scheduling profile of a busy trace can change from run to run. Like the
-//! corpus' `-d=1` files, the reference is therefore Go 1.23's `cmd/trace`
-//! rebuilt with `../shared/go-traces/tools/deterministic-frontier.patch`
-//! (the order our reader follows). Stock `go tool trace` is compared as well
-//! and reported; a profile that differs from stock Go's is retried a few
-//! times to tell randomness from a real difference.
+//! Go 1.27 is found as `$GO127`, else `/usr/lib/go-1.27/bin/go`; without it
+//! the task is skipped. Since Go 1.24 `go tool trace` orders events of
+//! different threads deterministically (the order our reader follows), so
+//! stock Go is the reference.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
-use crate::{cargo, root, shared_corpus};
+use crate::{cargo, golden::go127, root};
 
 const KINDS: [&str; 4] = ["sync", "net", "syscall", "sched"];
 
-/// How many times stock Go is rerun on a mismatch.
-const STOCK_RETRIES: usize = 4;
+/// The corpora beside the workspace, and the curated copy of each below
+/// `testdata/`.
+const CORPORA: [(&str, &str); 2] = [
+    ("../shared/go-traces", "traces"),
+    ("../shared/go-traces-current", "current/traces"),
+];
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let check = match args {
@@ -46,96 +49,63 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         [flag] if flag == "--check" => true,
         _ => bail!("usage: cargo xtask oracle-pprof [--check]"),
     };
-    let go = go_binary()?;
+    let Some(go) = go127() else {
+        eprintln!("oracle-pprof: skipped, Go 1.27 not found (set GO127, or install /usr/lib/go-1.27/bin/go)");
+        return Ok(());
+    };
+    let version = Command::new(&go)
+        .arg("version")
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .with_context(|| format!("running {} version", go.display()))?;
+    let version = String::from_utf8_lossy(&version.stdout);
+    if !version.contains("go1.27") {
+        bail!("{} is not Go 1.27: {}", go.display(), version.trim());
+    }
     let work = target_dir().join("oracle-pprof");
     fs::create_dir_all(&work)?;
-    let det = deterministic_tool(&go, &work)?;
     cargo(&["build", "--release", "-p", "trace-tool"])?;
-    let ours = target_dir().join("release/trace-tool");
     let tools = Tools {
         go,
-        det,
-        ours,
+        ours: target_dir().join("release/trace-tool"),
         work,
     };
 
-    let golden = golden_files(&tools, check);
-    let truncated = compare_truncated(&tools, &root().join("testdata/traces"));
-    let golden = golden.and(truncated);
-
-    let Some(corpus) = shared_corpus() else {
-        eprintln!("oracle-pprof: the corpus ../shared/go-traces is absent; golden files only");
-        return golden;
-    };
-    let compared = compare_corpus(&tools, &corpus.join("traces"));
-    golden.and(compared)
+    let testdata = root().join("testdata");
+    let curated: Vec<PathBuf> = CORPORA
+        .iter()
+        .map(|(_, dir)| traces(&testdata.join(dir)))
+        .collect::<Result<Vec<_>>>()?
+        .concat();
+    let mut result = golden_files(&tools, &curated, check);
+    result = result.and(compare_truncated(&tools, &curated));
+    for (corpus, _) in CORPORA {
+        let dir = root().join(corpus);
+        if !dir.is_dir() {
+            eprintln!("oracle-pprof: the corpus {corpus} is absent; skipped");
+            continue;
+        }
+        result = result.and(compare_corpus(&tools, &dir.join("traces")));
+    }
+    result
 }
 
 struct Tools {
     go: PathBuf,
-    /// `cmd/trace` with the deterministic-frontier patch, if it could be
-    /// built.
-    det: Option<PathBuf>,
     ours: PathBuf,
     work: PathBuf,
 }
 
 impl Tools {
-    /// The reference profile of `trace`: Go's, deterministic if possible.
-    fn reference(&self, trace: &Path, kind: &str) -> Result<String> {
-        self.try_reference(trace, kind)?
-            .with_context(|| format!("go tool trace -pprof={kind} {} failed", trace.display()))
-    }
-
-    /// Like `reference`, but `None` if Go fails on the trace.
-    fn try_reference(&self, trace: &Path, kind: &str) -> Result<Option<String>> {
-        match &self.det {
-            Some(det) => {
-                self.go_profile(Command::new(det).arg(format!("-pprof={kind}")).arg(trace))
-            }
-            None => self.try_stock(trace, kind),
-        }
-    }
-
-    fn stock(&self, trace: &Path, kind: &str) -> Result<String> {
-        self.try_stock(trace, kind)?
-            .with_context(|| format!("go tool trace -pprof={kind} {} failed", trace.display()))
-    }
-
-    fn try_stock(&self, trace: &Path, kind: &str) -> Result<Option<String>> {
-        self.go_profile(
-            Command::new(&self.go)
-                .args(["tool", "trace", &format!("-pprof={kind}")])
-                .arg(trace),
-        )
-    }
-
-    fn ours(&self, trace: &Path, kind: &str) -> Result<String> {
-        self.try_ours(trace, kind)?
-            .with_context(|| format!("trace-tool pprof --kind {kind} {} failed", trace.display()))
-    }
-
-    /// Our profile, or `None` if `trace-tool` fails on the trace.
-    fn try_ours(&self, trace: &Path, kind: &str) -> Result<Option<String>> {
-        let out = self.work.join("ours.pb.gz");
-        let status = Command::new(&self.ours)
-            .args(["pprof", "--kind", kind])
+    /// Go's profile of `trace`, or `None` if Go fails on the trace.
+    fn go(&self, trace: &Path, kind: &str) -> Result<Option<String>> {
+        let out = Command::new(&self.go)
+            .args(["tool", "trace", &format!("-pprof={kind}")])
             .arg(trace)
-            .arg("-o")
-            .arg(&out)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .context("running trace-tool")?;
-        if !status.success() {
-            return Ok(None);
-        }
-        self.canonical(&out).map(Some)
-    }
-
-    /// Runs a Go command that prints a profile on stdout; its canonical
-    /// text, or `None` if the command fails.
-    fn go_profile(&self, cmd: &mut Command) -> Result<Option<String>> {
-        let out = cmd.output().context("running go tool trace")?;
+            .env("GOTOOLCHAIN", "local")
+            .stderr(Stdio::null())
+            .output()
+            .context("running go tool trace")?;
         if !out.status.success() {
             return Ok(None);
         }
@@ -144,11 +114,29 @@ impl Tools {
         self.canonical(&file).map(Some)
     }
 
+    /// Our profile, or `None` if `trace-tool` fails on the trace.
+    fn ours(&self, trace: &Path, kind: &str) -> Result<Option<String>> {
+        let out = self.work.join("ours.pb.gz");
+        let status = Command::new(&self.ours)
+            .args(["pprof", "--kind", kind])
+            .arg(trace)
+            .arg("-o")
+            .arg(&out)
+            .stderr(Stdio::null())
+            .status()
+            .context("running trace-tool")?;
+        if !status.success() {
+            return Ok(None);
+        }
+        self.canonical(&out).map(Some)
+    }
+
     /// `go tool pprof -raw FILE`, canonicalized.
     fn canonical(&self, profile: &Path) -> Result<String> {
         let out = Command::new(&self.go)
             .args(["tool", "pprof", "-raw"])
             .arg(profile)
+            .env("GOTOOLCHAIN", "local")
             .output()
             .context("running go tool pprof")?;
         if !out.status.success() {
@@ -159,6 +147,17 @@ impl Tools {
             );
         }
         canonical_from_raw(&String::from_utf8_lossy(&out.stdout))
+    }
+}
+
+/// How a profile compared: `None` if equal, else what differs.
+fn compare(go: &Option<String>, ours: &Option<String>) -> Option<String> {
+    let what = |p: &Option<String>| if p.is_some() { "a profile" } else { "an error" };
+    match (go, ours) {
+        (Some(a), Some(b)) if a == b => None,
+        (None, None) => None,
+        (Some(_), Some(_)) => Some("different profiles".into()),
+        _ => Some(format!("Go gives {}, we give {}", what(go), what(ours))),
     }
 }
 
@@ -227,15 +226,17 @@ fn canonical_from_raw(raw: &str) -> Result<String> {
 
 /// Writes (or with `check`, verifies) `testdata/pprof/NAME.KIND.txt` for
 /// every curated trace.
-fn golden_files(tools: &Tools, check: bool) -> Result<()> {
-    let testdata = root().join("testdata");
-    let dir = testdata.join("pprof");
+fn golden_files(tools: &Tools, curated: &[PathBuf], check: bool) -> Result<()> {
+    let dir = root().join("testdata/pprof");
     fs::create_dir_all(&dir)?;
     let mut wanted = BTreeMap::new();
-    for trace in traces(&testdata.join("traces"))? {
-        let name = stem(&trace);
+    for trace in curated {
+        let name = stem(trace);
         for kind in KINDS {
-            wanted.insert(format!("{name}.{kind}.txt"), tools.reference(&trace, kind)?);
+            let profile = tools.go(trace, kind)?.with_context(|| {
+                format!("go tool trace -pprof={kind} {} failed", trace.display())
+            })?;
+            wanted.insert(format!("{name}.{kind}.txt"), profile);
         }
     }
     let mut stale = Vec::new();
@@ -276,55 +277,36 @@ fn golden_files(tools: &Tools, check: bool) -> Result<()> {
 /// Compares our profiles with Go's on every trace in `dir`.
 fn compare_corpus(tools: &Tools, dir: &Path) -> Result<()> {
     let traces = traces(dir)?;
-    let mut matched = BTreeMap::<&str, (usize, usize)>::new();
+    // Per kind: identical profiles, how many of them have samples, and
+    // traces both fail on.
+    let mut matched = BTreeMap::<&str, [usize; 3]>::new();
     let mut failures = Vec::new();
     for trace in &traces {
-        let name = stem(trace);
         for kind in KINDS {
+            let go = tools.go(trace, kind)?;
             let ours = tools.ours(trace, kind)?;
-            let reference = tools.reference(trace, kind)?;
-            let entry = matched.entry(kind).or_default();
-            if ours == reference {
-                entry.0 += 1;
-            } else {
-                failures.push(format!("{name} {kind}: differs from Go"));
-            }
-            if tools.det.is_some() {
-                // Stock Go, possibly several times.
-                let mut runs = 0;
-                let same = loop {
-                    runs += 1;
-                    if tools.stock(trace, kind)? == ours {
-                        break true;
+            match compare(&go, &ours) {
+                None => {
+                    let m = matched.entry(kind).or_default();
+                    m[0] += 1;
+                    match &go {
+                        Some(p) if !p.is_empty() => m[1] += 1,
+                        Some(_) => {}
+                        None => m[2] += 1,
                     }
-                    if runs > STOCK_RETRIES {
-                        break false;
-                    }
-                };
-                if same {
-                    entry.1 += 1;
-                    if runs > 1 {
-                        eprintln!("  {name} {kind}: stock Go matched on run {runs} (Go is nondeterministic here)");
-                    }
-                } else {
-                    eprintln!("  {name} {kind}: stock Go differed on all {runs} runs");
                 }
+                Some(diff) => failures.push(format!("{} {kind}: {diff}", stem(trace))),
             }
         }
     }
     eprintln!("oracle-pprof: {} traces of {}", traces.len(), dir.display());
-    for (kind, (det, stock)) in &matched {
-        if tools.det.is_some() {
-            eprintln!(
-                "  {kind:<8} {det}/{n} identical to Go's (deterministic cmd/trace), {stock}/{n} to stock go tool trace",
-                n = traces.len()
-            );
-        } else {
-            eprintln!(
-                "  {kind:<8} {det}/{n} identical to stock go tool trace",
-                n = traces.len()
-            );
-        }
+    for kind in KINDS {
+        let [same, samples, errors] = matched.get(kind).copied().unwrap_or_default();
+        eprintln!(
+            "  {kind:<8} {same}/{} identical to go tool trace -pprof={kind} (Go 1.27): {samples} with samples, {} empty, {errors} errors on both sides",
+            traces.len(),
+            same - samples - errors
+        );
     }
     if !failures.is_empty() {
         bail!("profiles differ from Go's:\n  {}", failures.join("\n  "));
@@ -333,40 +315,32 @@ fn compare_corpus(tools: &Tools, dir: &Path) -> Result<()> {
 }
 
 /// Compares our profiles with Go's on broken traces: each curated trace cut
-/// at a third and at two thirds of its bytes. Go keeps the generations
-/// before the break (and fails if there are none); so must we.
-fn compare_truncated(tools: &Tools, dir: &Path) -> Result<()> {
+/// at a third and at two thirds of its bytes.
+fn compare_truncated(tools: &Tools, curated: &[PathBuf]) -> Result<()> {
     let mut cases = 0;
+    let mut errors = 0;
     let mut failures = Vec::new();
     let cut = tools.work.join("truncated.trace");
-    for trace in traces(dir)? {
-        let bytes = fs::read(&trace)?;
+    for trace in curated {
+        let bytes = fs::read(trace)?;
         for (num, den) in [(1, 3), (2, 3)] {
             fs::write(&cut, &bytes[..bytes.len() * num / den])?;
             for kind in KINDS {
                 cases += 1;
-                let ours = tools.try_ours(&cut, kind)?;
-                let reference = tools.try_reference(&cut, kind)?;
-                if ours != reference {
-                    let what =
-                        |p: &Option<String>| if p.is_some() { "a profile" } else { "an error" };
+                let go = tools.go(&cut, kind)?;
+                let ours = tools.ours(&cut, kind)?;
+                errors += usize::from(go.is_none() && ours.is_none());
+                if let Some(diff) = compare(&go, &ours) {
                     failures.push(format!(
-                        "{} cut at {num}/{den}, {kind}: Go gives {}, we give {}{}",
-                        stem(&trace),
-                        what(&reference),
-                        what(&ours),
-                        if ours.is_some() && reference.is_some() {
-                            " (different)"
-                        } else {
-                            ""
-                        }
+                        "{} cut at {num}/{den}, {kind}: {diff}",
+                        stem(trace)
                     ));
                 }
             }
         }
     }
     eprintln!(
-        "oracle-pprof: {}/{cases} profiles of truncated curated traces identical to Go's",
+        "oracle-pprof: {}/{cases} profiles of truncated curated traces identical to Go's ({errors} errors on both sides)",
         cases - failures.len()
     );
     if !failures.is_empty() {
@@ -397,100 +371,6 @@ fn stem(p: &Path) -> String {
 
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
-}
-
-/// Go 1.23: `$GO`, else Debian's `/usr/lib/go-1.23/bin/go`, else `go` on the
-/// path (`../shared/tools/install-go-oracle.sh` installs it).
-fn go_binary() -> Result<PathBuf> {
-    let candidates = [
-        std::env::var_os("GO").map(PathBuf::from),
-        Some(PathBuf::from("/usr/lib/go-1.23/bin/go")),
-        Some(PathBuf::from("go")),
-    ];
-    for go in candidates.into_iter().flatten() {
-        if let Ok(out) = Command::new(&go).arg("version").output() {
-            let version = String::from_utf8_lossy(&out.stdout);
-            if out.status.success() && version.contains("go1.23") {
-                return Ok(go);
-            }
-        }
-    }
-    bail!("Go 1.23 not found (set GO, or run ../shared/tools/install-go-oracle.sh)")
-}
-
-/// Builds Go's `cmd/trace` with the corpus' deterministic-frontier patch
-/// into `work`, once; `None` (stock Go is the reference then) if the patch
-/// is not there.
-fn deterministic_tool(go: &Path, work: &Path) -> Result<Option<PathBuf>> {
-    let Some(patch) = shared_corpus().map(|c| c.join("tools/deterministic-frontier.patch")) else {
-        return Ok(None);
-    };
-    if !patch.is_file() {
-        return Ok(None);
-    }
-    let tool = work.join("trace-det");
-    let stamp = work.join("trace-det.patch");
-    let patch_text = fs::read(&patch)?;
-    if tool.is_file() && fs::read(&stamp).ok().as_deref() == Some(patch_text.as_slice()) {
-        return Ok(Some(tool));
-    }
-    let out = Command::new(go)
-        .args(["env", "GOROOT"])
-        .output()
-        .context("go env GOROOT")?;
-    let goroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    let src = work.join("overlay");
-    let _ = fs::remove_dir_all(&src);
-    let files = ["generation.go", "reader.go"];
-    fs::create_dir_all(src.join("src/internal/trace"))?;
-    for f in files {
-        fs::copy(
-            goroot.join("src/internal/trace").join(f),
-            src.join("src/internal/trace").join(f),
-        )?;
-    }
-    let status = Command::new("patch")
-        .args(["-s", "-p1", "-d"])
-        .arg(&src)
-        .arg("-i")
-        .arg(&patch)
-        .status()
-        .context("running patch")?;
-    if !status.success() {
-        bail!("applying {} failed", patch.display());
-    }
-    let replace: Vec<String> = files
-        .iter()
-        .map(|f| {
-            format!(
-                "{:?}: {:?}",
-                goroot.join("src/internal/trace").join(f),
-                src.join("src/internal/trace").join(f)
-            )
-        })
-        .collect();
-    let overlay = work.join("overlay.json");
-    fs::write(
-        &overlay,
-        format!("{{\"Replace\": {{{}}}}}", replace.join(", ")),
-    )?;
-    eprintln!(
-        "oracle-pprof: building Go's cmd/trace with {}",
-        patch.display()
-    );
-    let status = Command::new(go)
-        .arg("build")
-        .arg(format!("-overlay={}", overlay.display()))
-        .arg("-o")
-        .arg(&tool)
-        .arg("cmd/trace")
-        .status()
-        .context("go build cmd/trace")?;
-    if !status.success() {
-        bail!("building the deterministic cmd/trace failed");
-    }
-    fs::write(&stamp, patch_text)?;
-    Ok(Some(tool))
 }
 
 #[cfg(test)]

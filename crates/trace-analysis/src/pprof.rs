@@ -9,15 +9,17 @@
 //! | [`ProfileKind::Sched`] | `sched` | runnable, waiting to be scheduled |
 //!
 //! Each sample is a stack with two values, `contentions/count` and
-//! `delay/nanoseconds`, computed exactly as Go 1.23's `cmd/trace` does
-//! (`pprof.go`). That includes Go's particular notion of when a state ends:
-//! only state transitions that carry a stack are looked at, so for example a
-//! syscall "ends" at the goroutine's next stacked transition rather than at
-//! its `GoSyscallEnd`, and time is clipped to each goroutine's lifetime as
-//! Go's goroutine summary records it (from its first start to its end, see
-//! [`crate::summary`]). The same samples as Go's, stack for stack and
-//! nanosecond for nanosecond, is the point: these profiles are compared
-//! against Go's on the whole conformance corpus.
+//! `delay/nanoseconds`, computed exactly as Go 1.27's `cmd/trace` does
+//! (`pprof.go`): a goroutine is in the profiled state from the transition
+//! that put it there (for a reason the kind tracks) to its next transition
+//! to another state, the sample's stack is the stack of the event that
+//! started it (none for events without one, such as a goroutine's status at
+//! the start of a generation: those count under an empty stack), and time is
+//! clipped to each goroutine's lifetime as Go's goroutine summary records it
+//! (from its first start to its end, see [`crate::summary`]). Of a trace that
+//! breaks, the events up to its last sync count. The same samples as Go's,
+//! stack for stack and nanosecond for nanosecond, is the point: these
+//! profiles are compared against Go's on the whole conformance corpus.
 //!
 //! ```
 //! use trace_analysis::pprof::{Profile, ProfileKind, Profiler};
@@ -28,7 +30,7 @@
 //! for event in Reader::new(std::fs::File::open(path)?)? {
 //!     profiler.event(&event?);
 //! }
-//! let profile = profiler.finish();
+//! let profile = profiler.finish()?;
 //! let mut gz = Vec::new();
 //! profile.write_pprof(&mut gz)?; // what `go tool pprof` reads
 //! assert_eq!(Profile::from_pprof(&gz)?, profile);
@@ -49,6 +51,42 @@ use crate::proto::{fields, Encoder};
 use crate::summary::Summarizer;
 
 pub use crate::proto::DecodeError;
+
+/// Why a trace has no profile; Go's `go tool trace -pprof` fails on it too.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The trace could not be read, and no sync event came before the
+    /// error (Go: "failed to parse any useful part of the trace").
+    Read(trace_reader::Error),
+    /// The events that count hold no goroutine (Go: "failed to find
+    /// matching goroutines").
+    NoGoroutines,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Read(e) => write!(f, "failed to parse any useful part of the trace: {e}"),
+            Error::NoGoroutines => f.write_str("the trace has no goroutines"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Read(e) => Some(e),
+            Error::NoGoroutines => None,
+        }
+    }
+}
+
+impl From<trace_reader::Error> for Error {
+    fn from(e: trace_reader::Error) -> Self {
+        Error::Read(e)
+    }
+}
 
 /// Which blocking profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -159,7 +197,7 @@ pub struct Profile {
 const MAX_STACK: usize = 128;
 
 /// A frame, interned.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FrameRef {
     pc: u64,
     func: Sym,
@@ -167,16 +205,29 @@ struct FrameRef {
     line: i64,
 }
 
-/// Stacks of all generations, deduplicated by their program counters as Go
-/// does (stack ids are only meaningful within a generation).
+/// A stack as a profile sees it: the group of stacks with its program
+/// counters, and which of the group's frame lists this one has.
+#[derive(Debug, Clone, Copy)]
+struct StackRef {
+    group: u32,
+    variant: u32,
+}
+
+/// Stacks of all generations, grouped by their program counters as Go
+/// groups them (stack ids are only meaningful within a generation). Stacks
+/// of a group nearly always have the same frames; where they do not, Go
+/// prints the frames of the stack of the group's last sample, so each
+/// group keeps every distinct frame list.
 #[derive(Debug, Default)]
 struct StackTable {
     by_pcs: HashMap<Box<[u64]>, u32>,
-    frames: Vec<Box<[FrameRef]>>,
-    /// Stack id → index, for the current generation.
-    current: HashMap<u64, u32>,
+    /// The distinct frame lists of each group.
+    groups: Vec<Vec<Box<[FrameRef]>>>,
+    /// Stack id → stack, for the current generation.
+    current: HashMap<u64, StackRef>,
     names: Interner,
     pcs: Vec<u64>,
+    frames: Vec<FrameRef>,
 }
 
 impl StackTable {
@@ -184,44 +235,61 @@ impl StackTable {
         self.current.clear();
     }
 
-    fn intern(&mut self, stack: Stack<'_>) -> u32 {
-        if let Some(&i) = self.current.get(&stack.id()) {
-            return i;
+    /// The group of `stack`; no stack is the empty stack, as in Go (whose
+    /// `NoStack` has no PCs).
+    fn intern(&mut self, stack: Option<Stack<'_>>) -> StackRef {
+        let id = stack.map_or(0, |s| s.id());
+        if let Some(&r) = self.current.get(&id) {
+            return r;
         }
+        let names = &mut self.names;
+        self.frames.clear();
+        self.frames.extend(
+            stack
+                .iter()
+                .flat_map(|s| s.frames())
+                .take(MAX_STACK)
+                .map(|f| FrameRef {
+                    pc: f.pc,
+                    func: names.intern(f.func.as_bytes()),
+                    file: names.intern(f.file.as_bytes()),
+                    line: f.line as i64,
+                }),
+        );
         self.pcs.clear();
-        self.pcs
-            .extend(stack.frames().take(MAX_STACK).map(|f| f.pc));
+        self.pcs.extend(self.frames.iter().map(|f| f.pc));
         // Go compares fixed arrays of 128 PCs padded with zeros.
         while self.pcs.last() == Some(&0) {
             self.pcs.pop();
         }
-        let i = match self.by_pcs.get(&self.pcs[..]) {
-            Some(&i) => i,
+        let group = match self.by_pcs.get(&self.pcs[..]) {
+            Some(&g) => g,
             None => {
-                let i = u32::try_from(self.frames.len()).expect("fewer than 2^32 stacks");
-                let names = &mut self.names;
-                let frames = stack
-                    .frames()
-                    .take(MAX_STACK)
-                    .map(|f| FrameRef {
-                        pc: f.pc,
-                        func: names.intern(f.func.as_bytes()),
-                        file: names.intern(f.file.as_bytes()),
-                        line: f.line as i64,
-                    })
-                    .collect();
-                self.frames.push(frames);
-                self.by_pcs.insert(self.pcs[..].into(), i);
-                i
+                let g = u32::try_from(self.groups.len()).expect("fewer than 2^32 stacks");
+                self.groups.push(Vec::new());
+                self.by_pcs.insert(self.pcs[..].into(), g);
+                g
             }
         };
-        self.current.insert(stack.id(), i);
-        i
+        let variants = &mut self.groups[group as usize];
+        let variant = match variants.iter().position(|v| **v == self.frames[..]) {
+            Some(v) => v,
+            None => {
+                variants.push(self.frames[..].into());
+                variants.len() - 1
+            }
+        };
+        let r = StackRef {
+            group,
+            variant: u32::try_from(variant).expect("fewer than 2^32 variants"),
+        };
+        self.current.insert(id, r);
+        r
     }
 
-    fn frames(&self, i: u32) -> Vec<Frame> {
+    fn frames(&self, r: StackRef) -> Vec<Frame> {
         let s = |sym| String::from(&**self.names.get(sym));
-        self.frames[i as usize]
+        self.groups[r.group as usize][r.variant as usize]
             .iter()
             .map(|f| Frame {
                 pc: f.pc,
@@ -239,7 +307,7 @@ struct Span {
     g: GoId,
     start: i64,
     end: i64,
-    stack: u32,
+    stack: StackRef,
 }
 
 /// Computes one blocking profile from the event stream.
@@ -254,14 +322,12 @@ pub struct Profiler {
     summarizer: Summarizer,
     stacks: StackTable,
     /// Goroutines in the profiled state: since when, from which stack.
-    tracking: HashMap<GoId, (i64, u32)>,
+    tracking: HashMap<GoId, (i64, StackRef)>,
     spans: Vec<Span>,
     last_time: Option<i64>,
-    /// The time of the last sync event that closed a generation with
-    /// events (today's readers also put a sync before each generation).
-    last_sync: Option<i64>,
-    /// Whether an event other than a sync came since the last sync.
-    since_sync: bool,
+    /// The time of the last sync event, and how many spans had ended by
+    /// then: what Go keeps of a trace that breaks after it.
+    last_sync: Option<(i64, usize)>,
 }
 
 impl Profiler {
@@ -275,7 +341,6 @@ impl Profiler {
             spans: Vec::new(),
             last_time: None,
             last_sync: None,
-            since_sync: false,
         }
     }
 
@@ -290,20 +355,15 @@ impl Profiler {
         let t = ev.time().as_nanos();
         self.last_time = Some(t);
         if ev.kind() == EventKind::Sync {
-            // Sync events close generations, and stack ids are per generation.
-            if self.since_sync || self.last_sync.is_some() {
-                self.last_sync = Some(t);
-            }
-            self.since_sync = false;
+            // A sync begins each generation (and one ends the trace), and
+            // stack ids are per generation.
+            self.last_sync = Some((t, self.spans.len()));
             self.stacks.new_generation();
             return;
         }
-        self.since_sync = true;
         if ev.kind() != EventKind::StateTransition {
             return;
         }
-        // Go only looks at transitions with a stack of the event's own.
-        let Some(stack) = ev.stack() else { return };
         let Some(st) = ev.state_transition() else {
             return;
         };
@@ -314,7 +374,9 @@ impl Profiler {
         match self.tracking.get(&id) {
             None => {
                 if to == state && self.kind.tracks(st.reason.as_bytes()) {
-                    let s = self.stacks.intern(stack);
+                    // The event's own stack (for a goroutine's status, its
+                    // status stack), not the transition's.
+                    let s = self.stacks.intern(ev.stack());
                     self.tracking.insert(id, (t, s));
                 }
             }
@@ -331,22 +393,29 @@ impl Profiler {
         }
     }
 
-    /// The profile of the whole stream.
-    pub fn finish(self) -> Profile {
+    /// The profile of the whole stream: an error if it had no goroutine.
+    pub fn finish(self) -> Result<Profile, Error> {
         let end = self.last_time.unwrap_or(0);
-        self.build(end)
+        let spans = self.spans.len();
+        self.build(end, spans)
     }
 
-    /// The profile of the stream up to its last `Sync` event, which is what
-    /// Go's tool keeps of a trace that turns out to be broken (`None` if no
-    /// `Sync` closed a generation with events: Go gives up).
-    pub fn finish_at_last_sync(self) -> Option<Profile> {
-        let end = self.last_sync?;
-        Some(self.build(end))
+    /// The profile of a stream that broke with `error`, as Go's tool makes
+    /// it: of the events up to the last `Sync` event (with the goroutines'
+    /// lifetimes as all events seen had them), or the error if no `Sync`
+    /// came.
+    pub fn finish_after_error(self, error: trace_reader::Error) -> Result<Profile, Error> {
+        let Some((end, spans)) = self.last_sync else {
+            return Err(Error::Read(error));
+        };
+        self.build(end, spans)
     }
 
-    fn build(self, trace_end: i64) -> Profile {
+    fn build(self, trace_end: i64, spans: usize) -> Result<Profile, Error> {
         let summary = self.summarizer.finish();
+        if summary.goroutines.is_empty() {
+            return Err(Error::NoGoroutines);
+        }
         // Go clips each span to the goroutine's lifetime as its summary has
         // it: from its first start (or the beginning of time if it never
         // ran) to its end (or the end of the trace).
@@ -359,9 +428,10 @@ impl Profiler {
                 (g.id, (start, end))
             })
             .collect();
-        let mut totals: HashMap<u32, (i64, i64)> = HashMap::new();
-        let mut order = Vec::new();
-        for s in self.spans.iter().filter(|s| s.end <= trace_end) {
+        // Per group of stacks: count, delay, and the stack of its last
+        // sample, whose frames Go prints.
+        let mut totals: HashMap<u32, (i64, i64, StackRef)> = HashMap::new();
+        for s in &self.spans[..spans] {
             let Some(&(g_start, g_end)) = lifetimes.get(&s.g) else {
                 continue;
             };
@@ -370,20 +440,18 @@ impl Profiler {
             }
             let overlap = g_end.min(s.end) - g_start.max(s.start);
             if overlap > 0 {
-                let e = totals.entry(s.stack).or_insert_with(|| {
-                    order.push(s.stack);
-                    (0, 0)
-                });
+                let e = totals.entry(s.stack.group).or_insert((0, 0, s.stack));
                 e.0 += 1;
                 e.1 += overlap;
+                e.2 = s.stack;
             }
         }
-        let mut samples: Vec<Sample> = order
-            .into_iter()
-            .map(|i| Sample {
-                count: totals[&i].0,
-                delay_ns: totals[&i].1,
-                stack: self.stacks.frames(i),
+        let mut samples: Vec<Sample> = totals
+            .into_values()
+            .map(|(count, delay_ns, stack)| Sample {
+                count,
+                delay_ns,
+                stack: self.stacks.frames(stack),
             })
             .collect();
         samples.sort_by(|a, b| {
@@ -391,24 +459,25 @@ impl Profiler {
                 .cmp(&(a.delay_ns, a.count))
                 .then_with(|| a.stack.cmp(&b.stack))
         });
-        Profile { samples }
+        Ok(Profile { samples })
     }
 }
 
 /// Computes the profile of `kind` for a whole trace.
 ///
-/// Like Go's tool, a trace that is broken after its first generation still
-/// gives the profile of its complete generations; a trace broken before is
-/// an error.
-pub fn profile(input: impl Read, kind: ProfileKind) -> Result<Profile, trace_reader::Error> {
+/// Like Go's tool, a trace that breaks still gives the profile of its
+/// events up to the last sync event before the break (see
+/// [`Profiler::finish_after_error`]); a trace without goroutines is an
+/// error.
+pub fn profile(input: impl Read, kind: ProfileKind) -> Result<Profile, Error> {
     let mut reader = trace_reader::Reader::new(input)?;
     let mut profiler = Profiler::new(kind);
     loop {
         match reader.read_event() {
             Ok(Some(ev)) => profiler.event(&ev),
-            Ok(None) => return Ok(profiler.finish()),
-            Err(e) if e.is_go_eof() => return Ok(profiler.finish()),
-            Err(e) => return profiler.finish_at_last_sync().ok_or(e),
+            Ok(None) => return profiler.finish(),
+            Err(e) if e.is_go_eof() => return profiler.finish(),
+            Err(e) => return profiler.finish_after_error(e),
         }
     }
 }

@@ -32,7 +32,7 @@
 
 use std::io::Read;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use hashbrown::{HashMap, HashSet};
 use trace_reader::{
@@ -184,6 +184,10 @@ pub struct GcStats {
 pub struct TraceStats {
     /// The first event's time, in nanoseconds.
     pub start_ns: i64,
+    /// The wall-clock time of the first event, from the clock snapshot of
+    /// the first `Sync` event (Go 1.25+ traces only; `None` for older ones,
+    /// or if the snapshot's time is not representable).
+    pub start_wall: Option<SystemTime>,
     /// The last event's time, in nanoseconds.
     pub end_ns: i64,
     /// From the first event to the last.
@@ -192,7 +196,8 @@ pub struct TraceStats {
     pub events: u64,
     /// How many events of each kind, by Go's kind name, sorted by name.
     pub events_by_kind: Vec<(&'static str, u64)>,
-    /// Generations (each ends with a `Sync` event).
+    /// Generations: a `Sync` event begins each, and one more ends the
+    /// trace.
     pub generations: u64,
     /// Distinct goroutine ids.
     pub goroutines: usize,
@@ -262,6 +267,7 @@ pub struct StatsBuilder {
     names: Interner,
     first: Option<i64>,
     last: i64,
+    start_wall: Option<SystemTime>,
     counts: [u64; KINDS.len() + 1],
     created: u64,
     procs: HashSet<ProcId>,
@@ -291,6 +297,13 @@ impl StatsBuilder {
         self.last = t;
         let kind = ev.kind();
         let i = KINDS.iter().position(|&k| k == kind).unwrap_or(KINDS.len());
+        if i == 0 && self.counts[0] == 0 {
+            // The first sync: its clock snapshot dates the trace.
+            self.start_wall = ev
+                .sync()
+                .and_then(|s| s.clock_snapshot)
+                .and_then(|c| wall_at(c.wall()?, self.first?.checked_sub(c.trace.as_nanos())?));
+        }
         self.counts[i] += 1;
         if ev.thread().is_some() {
             self.threads.insert(ev.thread());
@@ -436,11 +449,12 @@ impl StatsBuilder {
         let start = self.first.unwrap_or(0);
         TraceStats {
             start_ns: start,
+            start_wall: self.start_wall,
             end_ns: end,
             duration: nanos(end - start),
             events: self.counts.iter().sum(),
             events_by_kind,
-            generations: self.counts[0],
+            generations: self.counts[0].saturating_sub(1),
             goroutines: summary.goroutines.len(),
             goroutines_created: self.created,
             procs: self.procs.len(),
@@ -542,6 +556,25 @@ pub fn stats(input: impl Read) -> Result<TraceStats, trace_reader::Error> {
     Ok(builder.finish())
 }
 
+/// `wall` moved by `offset_ns`.
+fn wall_at(wall: SystemTime, offset_ns: i64) -> Option<SystemTime> {
+    let d = Duration::from_nanos(offset_ns.unsigned_abs());
+    if offset_ns >= 0 {
+        wall.checked_add(d)
+    } else {
+        wall.checked_sub(d)
+    }
+}
+
+/// Nanoseconds since the Unix epoch (negative before it), if they fit.
+pub fn unix_nanos(t: SystemTime) -> Option<i64> {
+    let ns = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => i128::try_from(d.as_nanos()).ok()?,
+        Err(e) => -i128::try_from(e.duration().as_nanos()).ok()?,
+    };
+    i64::try_from(ns).ok()
+}
+
 fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -582,8 +615,11 @@ impl TraceStats {
     pub fn to_json(&self) -> String {
         let mut out = Vec::with_capacity(4096);
         let mut o = Object::new(&mut out);
-        o.int("start_ns", self.start_ns)
-            .int("end_ns", self.end_ns)
+        o.int("start_ns", self.start_ns);
+        if let Some(wall) = self.start_wall.and_then(unix_nanos) {
+            o.int("start_wall_unix_ns", wall);
+        }
+        o.int("end_ns", self.end_ns)
             .uint("duration_ns", ns(self.duration))
             .uint("events", self.events)
             .raw("events_by_kind", |out| {

@@ -1,7 +1,9 @@
 //! Our blocking profiles against Go's, without Go: the golden files under
-//! `testdata/pprof/` hold what Go 1.23's `go tool trace -pprof=KIND` writes
-//! for each curated trace (see `testdata/pprof/README.md`; `cargo xtask
-//! oracle-pprof` regenerates them and compares the whole corpus with Go).
+//! `testdata/pprof/` hold what Go 1.27's `go tool trace -pprof=KIND` writes
+//! for each curated trace, of Go 1.22–1.23 (`testdata/traces`) and of Go
+//! 1.25–1.27 (`testdata/current/traces`) (see `testdata/pprof/README.md`;
+//! `cargo xtask oracle-pprof` regenerates them and compares both corpora
+//! with Go).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -12,15 +14,23 @@ fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
-fn traces() -> Vec<(String, PathBuf)> {
-    let mut v: Vec<(String, PathBuf)> = fs::read_dir(testdata().join("traces"))
-        .expect("testdata/traces")
+/// The curated traces in `dir` (below `testdata/`), by name.
+fn traces_in(dir: &str) -> Vec<(String, PathBuf)> {
+    let mut v: Vec<(String, PathBuf)> = fs::read_dir(testdata().join(dir))
+        .unwrap_or_else(|e| panic!("testdata/{dir}: {e}"))
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "trace"))
         .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), p))
         .collect();
     v.sort();
-    assert!(!v.is_empty());
+    assert!(!v.is_empty(), "no traces in testdata/{dir}");
+    v
+}
+
+/// Every curated trace, old and current.
+fn traces() -> Vec<(String, PathBuf)> {
+    let mut v = traces_in("traces");
+    v.extend(traces_in("current/traces"));
     v
 }
 
@@ -28,13 +38,15 @@ fn traces() -> Vec<(String, PathBuf)> {
 fn profiles_match_go_golden_files() {
     let mut failures = Vec::new();
     let mut checked = 0;
-    for (name, path) in traces() {
+    let traces = traces();
+    for (name, path) in &traces {
         for kind in ProfileKind::ALL {
             let golden = testdata().join(format!("pprof/{name}.{kind}.txt"));
             let want = fs::read_to_string(&golden).unwrap_or_else(|e| {
                 panic!("{}: {e} (run `cargo xtask oracle-pprof`)", golden.display())
             });
-            let profile = pprof::profile(fs::File::open(&path).unwrap(), kind).unwrap();
+            let profile = pprof::profile(fs::File::open(path).unwrap(), kind)
+                .unwrap_or_else(|e| panic!("{name} {kind}: {e}"));
             // Through the encoder and back, so that the bytes are checked.
             let mut gz = Vec::new();
             profile.write_pprof(&mut gz).unwrap();
@@ -50,7 +62,7 @@ fn profiles_match_go_golden_files() {
         failures.is_empty(),
         "profiles differ from Go's: {failures:?}"
     );
-    assert!(checked >= 80);
+    assert_eq!(checked, traces.len() * ProfileKind::ALL.len());
 }
 
 #[test]
@@ -83,16 +95,59 @@ fn decodes_a_profile_written_by_go() {
 }
 
 #[test]
-fn broken_traces_keep_their_complete_generations() {
-    // 362 generations: cut in the middle, the generations before the cut
-    // are profiled, as Go does (`cargo xtask oracle-pprof` compares cut
-    // traces with Go's tool).
-    let bytes =
-        fs::read(testdata().join("traces/go123-testprog-gomaxprocs-advance0.trace")).unwrap();
-    let whole = pprof::profile(&bytes[..], ProfileKind::Sched).unwrap();
-    let half = pprof::profile(&bytes[..bytes.len() / 2], ProfileKind::Sched).unwrap();
-    assert!(!half.samples.is_empty());
-    assert!(half.total_delay_ns() < whole.total_delay_ns());
-    // Cut inside the first generation: nothing to keep, an error.
-    assert!(pprof::profile(&bytes[..2000], ProfileKind::Sched).is_err());
+fn broken_traces_keep_the_events_before_their_last_sync() {
+    // Many generations, in both the old framing (Go 1.23) and the Go 1.26
+    // one (end-of-generation events): cut in the middle, the events before
+    // the last sync are profiled, as Go does (`cargo xtask oracle-pprof`
+    // compares cut traces with Go's tool).
+    for trace in [
+        "traces/go123-testprog-gomaxprocs-advance0.trace",
+        "current/traces/go127-nestedtasks-advance0.trace",
+    ] {
+        let bytes = fs::read(testdata().join(trace)).unwrap();
+        let whole = pprof::profile(&bytes[..], ProfileKind::Sched).unwrap();
+        let half = pprof::profile(&bytes[..bytes.len() / 2], ProfileKind::Sched)
+            .unwrap_or_else(|e| panic!("{trace} cut in half: {e}"));
+        assert!(!half.samples.is_empty(), "{trace}");
+        assert!(half.total_delay_ns() < whole.total_delay_ns(), "{trace}");
+        // Cut inside the first generation: the reader yields a sync and
+        // then fails, so no goroutine is known, and Go gives up.
+        let err = pprof::profile(&bytes[..2000], ProfileKind::Sched).unwrap_err();
+        assert!(matches!(err, pprof::Error::NoGoroutines), "{trace}: {err}");
+    }
+}
+
+#[test]
+fn unreadable_or_empty_traces_are_errors() {
+    for input in [&b""[..], b"not a trace at all"] {
+        let err = pprof::profile(input, ProfileKind::Sync).unwrap_err();
+        assert!(matches!(err, pprof::Error::Read(_)), "{err}");
+    }
+    // A header and nothing else: a trace without goroutines.
+    let err = pprof::profile(&b"go 1.26 trace\0\0\0"[..], ProfileKind::Sync).unwrap_err();
+    assert!(matches!(err, pprof::Error::NoGoroutines), "{err}");
+}
+
+#[test]
+fn events_without_a_stack_count_under_the_empty_stack() {
+    // Go 1.27 profiles every goroutine transition, also those without a
+    // stack (a goroutine's status at the start of a generation, say): their
+    // time goes to a sample with no frames. The traces that have one are
+    // those whose golden files have one.
+    let mut seen = 0;
+    for (name, path) in traces() {
+        for kind in ProfileKind::ALL {
+            let golden =
+                fs::read_to_string(testdata().join(format!("pprof/{name}.{kind}.txt"))).unwrap();
+            let go_has_empty = golden
+                .split_inclusive('\n')
+                .zip(golden.split_inclusive('\n').skip(1).chain([""]))
+                .any(|(line, next)| !line.starts_with('\t') && !next.starts_with('\t'));
+            let profile = pprof::profile(fs::File::open(&path).unwrap(), kind).unwrap();
+            let ours_has_empty = profile.samples.iter().any(|s| s.stack.is_empty());
+            assert_eq!(ours_has_empty, go_has_empty, "{name} {kind}");
+            seen += usize::from(ours_has_empty);
+        }
+    }
+    assert!(seen > 0, "no curated trace has a sample without a stack");
 }

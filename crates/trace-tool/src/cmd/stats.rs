@@ -81,6 +81,31 @@ pub(crate) fn human(d: Duration) -> String {
     format!("{v:.decimals$}{unit}")
 }
 
+/// Nanoseconds since the Unix epoch as RFC 3339 in UTC with nanoseconds:
+/// `2006-01-02T15:04:05.000000000Z`.
+fn rfc3339(unix_ns: i64) -> String {
+    let secs = unix_ns.div_euclid(1_000_000_000);
+    let nanos = unix_ns.rem_euclid(1_000_000_000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
+}
+
 fn opt(d: Option<Duration>) -> String {
     d.map_or_else(|| "-".to_string(), human)
 }
@@ -149,7 +174,14 @@ fn render(s: &TraceStats, top: usize) -> String {
         .iter()
         .map(|(k, n)| format!("{k} {}", count(*n)))
         .collect();
-    let mut rows = vec![
+    let mut rows = Vec::new();
+    if let Some(ns) = s.start_wall.and_then(stats::unix_nanos) {
+        rows.push(vec![
+            "started".into(),
+            format!("{} (wall clock)", rfc3339(ns)),
+        ]);
+    }
+    rows.extend([
         vec!["duration".into(), human(s.duration)],
         vec!["events".into(), count(s.events)],
         vec!["  by kind".into(), kinds.join(", ")],
@@ -164,7 +196,7 @@ fn render(s: &TraceStats, top: usize) -> String {
         ],
         vec!["procs".into(), count(s.procs as u64)],
         vec!["threads".into(), count(s.threads as u64)],
-    ];
+    ]);
     if let Some(p) = s.gomaxprocs {
         rows.push(vec!["GOMAXPROCS".into(), p.to_string()]);
     }
@@ -354,6 +386,16 @@ mod tests {
         assert_eq!(human(d(9_999)), "10.0µs");
         assert_eq!(human(d(99_999)), "100µs");
         assert_eq!(human(d(999_600)), "1.00ms");
+    }
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999999999Z");
+        assert_eq!(
+            rfc3339(951_782_400_000_000_001),
+            "2000-02-29T00:00:00.000000001Z"
+        );
     }
 
     #[test]
