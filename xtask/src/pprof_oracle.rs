@@ -32,7 +32,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
-use crate::{cargo, golden::go127, root};
+use crate::{cargo, go127, root};
 
 const KINDS: [&str; 4] = ["sync", "net", "syscall", "sched"];
 
