@@ -242,8 +242,15 @@ pub struct Outcome {
     pub samples: usize,
     /// How many were unfinished.
     pub unfinished: usize,
-    /// Whether the bound holds.
+    /// Whether the bound holds (a type absent from the trace holds it; see
+    /// `missing`).
     pub passed: bool,
+    /// Whether the rule names a type that does not occur in the trace at
+    /// all (often a typo: callers may want to fail on it).
+    pub missing: bool,
+    /// The slowest task or region of the type (or the one open longest),
+    /// to name when the bound is exceeded.
+    pub slowest: Option<crate::stats::Instance>,
 }
 
 fn outcome(rule: &Rule, s: Option<&SpanStats>, ty: Arc<str>) -> Outcome {
@@ -268,6 +275,8 @@ fn outcome(rule: &Rule, s: Option<&SpanStats>, ty: Arc<str>) -> Outcome {
         samples: s.map_or(0, |s| s.latency.count()),
         unfinished: s.map_or(0, |s| s.unfinished),
         passed: value.is_none_or(|v| v <= rule.limit),
+        missing: s.is_none_or(|s| s.count() == 0),
+        slowest: s.and_then(|s| s.slowest),
     }
 }
 
@@ -359,6 +368,13 @@ mod tests {
                 unfinished: 1,
                 unfinished_open: Some(ms(500)),
                 without_begin: 0,
+                slowest: Some(crate::stats::Instance {
+                    task: 7,
+                    goroutine: Some(3),
+                    start_ns: 1000,
+                    duration: ms(500),
+                    unfinished: true,
+                }),
             }],
             ..TraceStats::default()
         };
@@ -370,8 +386,13 @@ mod tests {
         let max = &check("region:max:db.query=200ms")[0];
         assert!(!max.passed && max.at_least && max.value == Some(ms(500)));
         assert!(check("region:max:db.query=500ms")[0].passed);
+        assert_eq!(
+            max.slowest.map(|i| (i.task, i.goroutine)),
+            Some((7, Some(3)))
+        );
+        assert!(!max.missing);
         let absent = &check("region:max:other=1ms")[0];
-        assert!(absent.passed && absent.value.is_none());
+        assert!(absent.passed && absent.value.is_none() && absent.missing);
         assert_eq!(check("region:max:*=1s").len(), 1);
         assert!(check("task:max:*=1ns").is_empty());
     }

@@ -120,6 +120,25 @@ pub struct SpanStats {
     pub unfinished_open: Option<Duration>,
     /// How many ended without their begin in the trace.
     pub without_begin: usize,
+    /// The slowest complete one, or the one open longest if that is
+    /// longer: what a latency bound names when it is exceeded.
+    pub slowest: Option<Instance>,
+}
+
+/// One task or region: which, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Instance {
+    /// The task's id; for a region, the id of the task it belongs to (0:
+    /// the background task).
+    pub task: u64,
+    /// For a region, the goroutine it ran on.
+    pub goroutine: Option<i64>,
+    /// When it began, in ns of the trace's clock.
+    pub start_ns: i64,
+    /// How long it took (at least, if `unfinished`).
+    pub duration: Duration,
+    /// Whether it was still open when the trace (or its goroutine) ended.
+    pub unfinished: bool,
 }
 
 impl SpanStats {
@@ -230,12 +249,45 @@ struct SpanAcc {
     unfinished: usize,
     unfinished_open: Option<Duration>,
     without_begin: usize,
+    slowest: Option<Instance>,
 }
 
 impl SpanAcc {
-    fn unfinished(&mut self, open: Duration) {
+    fn unfinished(&mut self, open: Duration, which: Instance) {
         self.unfinished += 1;
         self.unfinished_open = self.unfinished_open.max(Some(open));
+        self.note(Instance {
+            duration: open,
+            unfinished: true,
+            ..which
+        });
+    }
+
+    fn done(&mut self, d: Duration, which: Instance) {
+        self.done.push(d);
+        self.note(Instance {
+            duration: d,
+            unfinished: false,
+            ..which
+        });
+    }
+
+    /// Keeps the slowest instance (the first of equals).
+    fn note(&mut self, i: Instance) {
+        if self.slowest.is_none_or(|s| i.duration > s.duration) {
+            self.slowest = Some(i);
+        }
+    }
+}
+
+/// An instance of a task or region before its duration is known.
+fn instance(task: u64, goroutine: Option<i64>, start_ns: i64) -> Instance {
+    Instance {
+        task,
+        goroutine,
+        start_ns,
+        duration: Duration::ZERO,
+        unfinished: false,
     }
 }
 
@@ -350,8 +402,7 @@ impl StatsBuilder {
                             self.tasks
                                 .entry(ty)
                                 .or_default()
-                                .done
-                                .push(nanos(t - begin));
+                                .done(nanos(t - begin), instance(task.id.0, None, begin));
                         }
                         None => {
                             let ty = self.names.intern(task.ty.as_bytes());
@@ -400,11 +451,11 @@ impl StatsBuilder {
         for r in &summary.unfinished_regions {
             record_region(&mut self.regions, &mut self.names, r, end);
         }
-        for (_, (begin, ty)) in self.open_tasks.drain() {
+        for (id, (begin, ty)) in self.open_tasks.drain() {
             self.tasks
                 .entry(ty)
                 .or_default()
-                .unfinished(nanos(end - begin));
+                .unfinished(nanos(end - begin), instance(id.0, None, begin));
         }
         if let Some(begin) = self.gc_open {
             self.gc_mark += end - begin;
@@ -419,6 +470,7 @@ impl StatsBuilder {
                     unfinished: a.unfinished,
                     unfinished_open: a.unfinished_open,
                     without_begin: a.without_begin,
+                    slowest: a.slowest,
                 })
                 .collect();
             v.sort_by(|a, b| a.ty.cmp(&b.ty));
@@ -482,6 +534,7 @@ fn record_region(
     now: i64,
 ) {
     let ty = names.intern(r.ty.as_bytes());
+    let which = |b: trace_reader::Time| instance(r.task.0, Some(r.goroutine.0), b.as_nanos());
     match (r.start, r.end) {
         // Not a user region: a goroutine inheriting its creator's task.
         (RegionStart::Inherited(_), _) => {}
@@ -489,20 +542,19 @@ fn record_region(
             regions
                 .entry(ty)
                 .or_default()
-                .done
-                .push(nanos(e.nanos_since(b)));
+                .done(nanos(e.nanos_since(b)), which(b));
         }
         (RegionStart::Began(b), RegionEnd::GoroutineEnded(e)) => {
             regions
                 .entry(ty)
                 .or_default()
-                .unfinished(nanos(e.nanos_since(b)));
+                .unfinished(nanos(e.nanos_since(b)), which(b));
         }
         (RegionStart::Began(b), _) => {
             regions
                 .entry(ty)
                 .or_default()
-                .unfinished(nanos(now - b.as_nanos()));
+                .unfinished(nanos(now - b.as_nanos()), which(b));
         }
         (RegionStart::BeforeTrace, _) => regions.entry(ty).or_default().without_begin += 1,
     }

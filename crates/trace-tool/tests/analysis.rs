@@ -176,6 +176,31 @@ fn check_exit_status_follows_the_bounds() {
     ]);
     assert_eq!(fail.status.code(), Some(1));
     assert!(stdout(&fail).contains("FAIL  region max \"leaf-work\""));
+    // The FAIL line names the slowest region: its task, goroutine, start
+    // and duration, which is the maximum the line reports.
+    let line = stdout(&fail)
+        .lines()
+        .find(|l| l.starts_with("FAIL"))
+        .unwrap()
+        .to_string();
+    let max = line.split(" = ").nth(1).unwrap().split(' ').next().unwrap();
+    assert!(
+        line.contains("; slowest: region of task ")
+            && line.contains(" on goroutine ")
+            && line.contains(" into the trace, took ")
+            && line.ends_with(&format!("took {max}")),
+        "{line}"
+    );
+
+    // A type that is not in the trace (a typo) fails, unless allowed.
+    let typo = tool(&["check", t, "--max-task", "levell=100ms"]);
+    assert_eq!(typo.status.code(), Some(1), "{}", stdout(&typo));
+    assert_eq!(
+        stdout(&typo).trim(),
+        "FAIL  task max \"levell\": no task of this type in the trace (a typo? --allow-missing lets it pass)"
+    );
+    let allowed = tool(&["check", t, "--max-task", "levell=100ms", "--allow-missing"]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", stdout(&allowed));
 
     let quiet = tool(&[
         "check",

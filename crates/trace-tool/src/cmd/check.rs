@@ -14,7 +14,10 @@ use super::stats::human;
 /// is exceeded, 0 if all hold, 2 if the trace cannot be read or the rules
 /// are malformed. Bounds are inclusive; `max` also counts regions and tasks
 /// still open at the end (they took at least that long); percentiles are
-/// nearest-rank over complete ones. A type absent from the trace passes.
+/// nearest-rank over complete ones. A type absent from the trace fails (a
+/// misspelt type would otherwise turn the gate off) unless
+/// `--allow-missing`. A FAIL line names the slowest task or region of the
+/// type: its task id, goroutine and start time.
 ///
 /// Examples: `--max-region 'db.query=50ms'`, `--p99-task 'checkout=200ms'`,
 /// `--rule 'region:p90:*=10ms'` (every region type).
@@ -42,6 +45,9 @@ pub(crate) struct Args {
     /// Print only the bounds that are exceeded.
     #[arg(short, long)]
     quiet: bool,
+    /// Let a bound on a type that does not occur in the trace pass.
+    #[arg(long)]
+    allow_missing: bool,
 }
 
 impl Args {
@@ -76,13 +82,23 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     }
 }
 
-fn describe(o: &Outcome) -> String {
+/// Whether an outcome passes, a missing type counting as a failure unless
+/// allowed.
+fn passes(o: &Outcome, allow_missing: bool) -> bool {
+    o.passed && (allow_missing || !o.missing)
+}
+
+fn describe(o: &Outcome, start_ns: i64, allow_missing: bool) -> String {
     let what = format!("{} {} {:?}", o.rule.kind, o.rule.stat, &*o.ty);
     let limit = human(o.rule.limit);
     match o.value {
         None if o.unfinished > 0 => {
             format!("ok    {what}: none complete ({} unfinished)", o.unfinished)
         }
+        None if o.missing && !allow_missing => format!(
+            "FAIL  {what}: no {} of this type in the trace (a typo? --allow-missing lets it pass)",
+            o.rule.kind
+        ),
         None => format!("ok    {what}: none in the trace"),
         Some(v) => {
             let at_least = if o.at_least { "at least " } else { "" };
@@ -100,8 +116,35 @@ fn describe(o: &Outcome) -> String {
                 s.push_str(&format!(", {} unfinished", o.unfinished));
             }
             s.push(')');
+            if let (false, Some(i)) = (o.passed, o.slowest) {
+                s.push_str(&format!(
+                    "; slowest: {} at {} into the trace",
+                    instance_name(&o.rule.kind.to_string(), &i),
+                    human(std::time::Duration::from_nanos(
+                        i.start_ns.saturating_sub(start_ns).max(0) as u64
+                    ))
+                ));
+                s.push_str(&format!(
+                    ", {}{}",
+                    if i.unfinished {
+                        "open for at least "
+                    } else {
+                        "took "
+                    },
+                    human(i.duration)
+                ));
+            }
             s
         }
+    }
+}
+
+/// `task 17` or `region of task 17 on goroutine 42`.
+fn instance_name(kind: &str, i: &trace_analysis::stats::Instance) -> String {
+    match i.goroutine {
+        Some(g) if i.task == 0 => format!("{kind} on goroutine {g} (background task)"),
+        Some(g) => format!("{kind} of task {} on goroutine {g}", i.task),
+        None => format!("{kind} {}", i.task),
     }
 }
 
@@ -116,9 +159,10 @@ fn check_cmd(args: &Args) -> anyhow::Result<bool> {
     let outcomes = check::evaluate(&rules, &stats);
     let mut ok = true;
     for o in &outcomes {
-        ok &= o.passed;
-        if !(args.quiet && o.passed) {
-            println!("{}", describe(o));
+        let passed = passes(o, args.allow_missing);
+        ok &= passed;
+        if !(args.quiet && passed) {
+            println!("{}", describe(o, stats.start_ns, args.allow_missing));
         }
     }
     Ok(ok)
