@@ -473,8 +473,8 @@ pub fn profile(input: impl Read, kind: ProfileKind) -> Result<Profile, Error> {
     let mut reader = trace_reader::Reader::new(input)?;
     let mut profiler = Profiler::new(kind);
     loop {
-        match reader.read_event() {
-            Ok(Some(ev)) => profiler.event(&ev),
+        match reader.read_event_ref() {
+            Ok(Some(ev)) => profiler.event(ev),
             Ok(None) => return profiler.finish(),
             Err(e) if e.is_go_eof() => return profiler.finish(),
             Err(e) => return profiler.finish_after_error(e),

@@ -598,9 +598,11 @@ pub fn is_sync_reason(reason: &str) -> bool {
 /// A trace that turns out to be broken is an error, even after some events.
 pub fn stats(input: impl Read) -> Result<TraceStats, trace_reader::Error> {
     let mut builder = StatsBuilder::new();
-    for ev in trace_reader::Reader::new(input)? {
-        match ev {
-            Ok(ev) => builder.event(&ev),
+    let mut reader = trace_reader::Reader::new(input)?;
+    loop {
+        match reader.read_event_ref() {
+            Ok(Some(ev)) => builder.event(ev),
+            Ok(None) => break,
             Err(e) if e.is_go_eof() => break,
             Err(e) => return Err(e),
         }

@@ -53,8 +53,8 @@ fn convert(args: &Args) -> anyhow::Result<()> {
     let out = input::create(args.output.as_deref()).context("creating the output")?;
     let mut writer = ChromeWriter::new(out);
     let failure = loop {
-        match reader.read_event() {
-            Ok(Some(ev)) => writer.event(&ev).context("writing")?,
+        match reader.read_event_ref() {
+            Ok(Some(ev)) => writer.event(ev).context("writing")?,
             Ok(None) => break None,
             Err(e) if e.is_go_eof() => break None,
             Err(e) => break Some(e),

@@ -81,7 +81,7 @@ fn dump(input: impl Read, go: GoRelease, out: &mut impl Write) -> Result<(), Fai
     let mut reader =
         Reader::with_options(input, Options::new().compat(compat)).map_err(Failure::Trace)?;
     loop {
-        match reader.read_event() {
+        match reader.read_event_ref() {
             Ok(Some(event)) => {
                 match go {
                     GoRelease::Go123 => event.write_go123(out),
