@@ -130,6 +130,17 @@ impl Builder {
         }
     }
 
+    /// Adds a batch of this generation whose payload was just appended to
+    /// the arena at `start`, and takes its time into the generation's
+    /// earliest.
+    fn add_batch(&mut self, h: &BatchHeader, start: usize, offset: u64) -> Result<(), Error> {
+        if self.min_ts == 0 || h.time < self.min_ts {
+            self.min_ts = h.time;
+        }
+        self.process_in_arena(h, start, offset)
+            .map_err(|e| e.in_generation(self.gen))
+    }
+
     /// Adds a batch whose payload was just appended to the arena, at `start`:
     /// an event batch stays there, the payload of any other batch is dropped
     /// from the arena once processed.
@@ -372,11 +383,7 @@ impl GenerationReader {
                     .at(batch_offset)
                     .in_generation(b.gen));
             }
-            if b.min_ts == 0 || h.time < b.min_ts {
-                b.min_ts = h.time;
-            }
-            b.process_in_arena(&h, start, payload_offset)
-                .map_err(|e| e.in_generation(b.gen))?;
+            b.add_batch(&h, start, payload_offset)?;
         }
         let gen = b.gen;
         b.finish().map(Some).map_err(|e| e.in_generation(gen))
@@ -465,11 +472,7 @@ impl GenerationReader {
                     .at(batch_offset)
                     .in_generation(b.gen));
             }
-            if b.min_ts == 0 || h.time < b.min_ts {
-                b.min_ts = h.time;
-            }
-            b.process_in_arena(&h, start, payload_offset)
-                .map_err(|e| e.in_generation(b.gen))?;
+            b.add_batch(&h, start, payload_offset)?;
         }
         let gen = b.gen;
         let generation = b.finish().map_err(|e| e.in_generation(gen))?;
