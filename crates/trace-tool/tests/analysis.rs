@@ -1,29 +1,16 @@
 //! The analysis subcommands end to end: `stats`, `pprof`, `convert`,
 //! `check`, run as the real binary on curated traces.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
+use common::{stdout, testdata, tool};
 use trace_analysis::pprof::Profile;
-
-fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
-}
 
 fn trace(name: &str) -> PathBuf {
     testdata().join("traces").join(format!("{name}.trace"))
-}
-
-fn tool(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trace-tool"))
-        .args(args)
-        .output()
-        .expect("trace-tool runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("UTF-8 output")
 }
 
 /// How many events Go 1.27's `go tool trace -d=parsed` printed for a trace.

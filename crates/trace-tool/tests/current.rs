@@ -4,14 +4,18 @@
 //! 1.27 printed for the same traces (`testdata/current/expected`, and the
 //! counts of `testdata/current/MANIFEST.tsv`).
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
+
+use common::{stdout, testdata, tool};
 
 fn current() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/current")
+    testdata().join("current")
 }
 
 /// The curated current traces, by name.
@@ -25,17 +29,6 @@ fn traces() -> Vec<(String, PathBuf)> {
     v.sort();
     assert!(!v.is_empty());
     v
-}
-
-fn tool(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trace-tool"))
-        .args(args)
-        .output()
-        .expect("trace-tool runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("UTF-8 output")
 }
 
 fn ok(o: &Output, what: &str) {
