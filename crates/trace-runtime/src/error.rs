@@ -33,4 +33,12 @@ pub enum Error {
     /// The setting can only be changed before tracing first starts.
     #[error("the clock can only be chosen before tracing first starts")]
     ClockFixed,
+    /// The trace format can only change while tracing is off: the
+    /// configured format applies from the next tracing session, this one
+    /// goes on in `in_use`.
+    #[error("tracing is on in the {in_use} format; the new format applies from the next session")]
+    FormatFixed {
+        /// The format of the current session.
+        in_use: crate::Format,
+    },
 }

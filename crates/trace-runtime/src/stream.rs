@@ -20,7 +20,7 @@ use crate::subscriber::Subscriber;
 use std::sync::Arc;
 
 use crate::sync::lock_std;
-use crate::Generation;
+use crate::{Format, Generation};
 
 /// The state of streaming, as [`stream_state`] reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +79,29 @@ impl Shared {
 struct StreamSubscriber(Arc<Shared>);
 
 impl Subscriber for StreamSubscriber {
+    fn on_join(&self, _first: Generation, format: Format) {
+        // The file header goes first: the format is the session's.
+        self.on_batches_dyn(&format.header());
+    }
+
     fn on_batches(&self, _gen: Generation, batches: &[u8]) {
+        self.on_batches_dyn(batches);
+    }
+
+    fn on_generation_end(&self, _gen: Generation) {
+        lock_std(&self.0.queue).flush = true;
+        self.0.ready.notify_one();
+    }
+
+    fn on_close(&self) {
+        lock_std(&self.0.queue).closed = true;
+        self.0.ready.notify_one();
+    }
+}
+
+impl StreamSubscriber {
+    /// Queues `batches` for the writer thread.
+    fn on_batches_dyn(&self, batches: &[u8]) {
         let shared = &self.0;
         let mut q = lock_std(&shared.queue);
         if q.failed {
@@ -95,21 +117,11 @@ impl Subscriber for StreamSubscriber {
         drop(q);
         shared.ready.notify_one();
     }
-
-    fn on_generation_end(&self, _gen: Generation) {
-        lock_std(&self.0.queue).flush = true;
-        self.0.ready.notify_one();
-    }
-
-    fn on_close(&self) {
-        lock_std(&self.0.queue).closed = true;
-        self.0.ready.notify_one();
-    }
 }
 
-/// The writer thread: the file header, then every queued chunk.
+/// The writer thread: every queued chunk (the file header first).
 fn write_loop(shared: &Shared, mut writer: impl Write) -> Result<(), Error> {
-    let mut pending = Some(crate::file_header().to_vec());
+    let mut pending: Option<Vec<u8>> = None;
     loop {
         if let Some(chunk) = pending.take() {
             if let Err(e) = writer.write_all(&chunk) {
@@ -147,8 +159,10 @@ fn write_loop(shared: &Shared, mut writer: impl Write) -> Result<(), Error> {
     }
 }
 
-/// Starts streaming a trace to `writer`, like Go's `trace.Start`: the Go
-/// 1.23 file header, then every generation from now until [`stop`].
+/// Starts streaming a trace to `writer`, like Go's `trace.Start`: the file
+/// header of the session's [`Format`] (see
+/// [`Config::format`](crate::Config::format)), then every generation from
+/// now until [`stop`].
 ///
 /// Tracing turns on with the first subscriber (this stream or a flight
 /// recorder); events recorded after `start` returns are in the stream.
@@ -189,7 +203,7 @@ pub fn start(writer: impl Write + Send + 'static) -> Result<(), Error> {
     };
     let sub = Arc::new(StreamSubscriber(Arc::clone(&shared)));
     match rt.subscribe_with(sub, |id| shared.id.store(id, Ordering::Release)) {
-        Ok((id, _)) => {
+        Ok((id, _, _)) => {
             *stream = Some(Session { id, shared, thread });
             Ok(())
         }
