@@ -1,9 +1,13 @@
 //! Streams a multi-threaded workload to a trace file:
 //!
 //! ```text
-//! cargo run --release -p trace-annotate --example demo -- OUT.trace
+//! cargo run --release -p trace-annotate --example demo -- OUT.trace [--format 1.23]
 //! go tool trace OUT.trace
 //! ```
+//!
+//! The trace is in the Go 1.26 format (`go 1.26 trace`, what Go 1.26 and
+//! 1.27 write, with a clock snapshot per generation), or with
+//! `--format 1.23` in Go 1.23's, for older tools.
 //!
 //! A dispatcher (the main thread) accepts "requests", each a task; four
 //! named worker threads handle them in nested subtasks, regions and logs,
@@ -17,6 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use trace_annotate::{log, logf, new_task, start_region, with_region, Task};
+use trace_runtime::Format;
 
 /// Busy work, so that regions have a visible length.
 fn spin(micros: u64) -> u64 {
@@ -68,12 +73,24 @@ fn worker(index: usize, jobs: mpsc::Receiver<Request>) {
     }
 }
 
+const USAGE: &str = "usage: demo [OUT.trace] [--format 1.23|1.26]";
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "demo.trace".into());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (path, rest) = match args.split_first() {
+        Some((path, rest)) if !path.starts_with("--") => (path.clone(), rest),
+        _ => ("demo.trace".to_owned(), &args[..]),
+    };
+    let format = match rest {
+        [] => Format::Go126,
+        [flag, v] if flag == "--format" && v == "1.26" => Format::Go126,
+        [flag, v] if flag == "--format" && v == "1.23" => Format::Go123,
+        _ => return Err(USAGE.into()),
+    };
     trace_runtime::configure(
-        trace_runtime::Config::default().generation_period(Duration::from_millis(200)),
+        trace_runtime::Config::default()
+            .format(format)
+            .generation_period(Duration::from_millis(200)),
     )?;
     trace_runtime::start(BufWriter::new(File::create(&path)?))?;
 
