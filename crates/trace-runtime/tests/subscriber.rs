@@ -245,3 +245,76 @@ fn the_format_is_fixed_per_session() {
     assert_eq!(parse(&trace).version, other.version());
     configure(common::config()).unwrap();
 }
+
+/// Keeps every generation, for traces that begin at any of them.
+#[derive(Default)]
+struct AllGenerations {
+    format: Mutex<Option<Format>>,
+    gens: Mutex<Vec<(u64, Vec<u8>)>>,
+}
+
+impl Subscriber for AllGenerations {
+    fn on_join(&self, _: Generation, format: Format) {
+        *self.format.lock().unwrap() = Some(format);
+    }
+    fn on_batches(&self, gen: Generation, batches: &[u8]) {
+        let mut gens = self.gens.lock().unwrap();
+        match gens.last_mut() {
+            Some((g, bytes)) if *g == gen.get() => bytes.extend_from_slice(batches),
+            _ => gens.push((gen.get(), batches.to_vec())),
+        }
+    }
+    fn on_generation_end(&self, _: Generation) {}
+}
+
+/// Tasks dropped while generations advance, some of them silent through
+/// the generation before their drop: the drop records their end, so a
+/// trace beginning at that generation must know them (the sweep of a
+/// generation can run after a drop in the next one). Every suffix of the
+/// generations is a valid trace.
+#[test]
+fn tasks_dropped_across_a_switch_are_stated_before_it() {
+    let _g = serial();
+    configure(common::config().generation_period(Duration::from_secs(3600))).unwrap();
+    let all = Arc::new(AllGenerations::default());
+    let sub = subscribe(all.clone()).unwrap();
+    let stop_advancing = Arc::new(AtomicBool::new(false));
+    let advancer = {
+        let stop_advancing = stop_advancing.clone();
+        thread::spawn(move || {
+            while !stop_advancing.load(Ordering::Relaxed) {
+                advance().unwrap();
+            }
+        })
+    };
+    for _ in 0..200 {
+        let tasks: Vec<_> = (0..8)
+            .map(|_| trace_runtime::AsyncTask::new("dropped"))
+            .collect();
+        for t in &tasks {
+            t.poll_begin().end(trace_runtime::PollOutcome::Pending);
+        }
+        // Silent through at least one whole generation, then dropped.
+        advance().unwrap();
+        advance().unwrap();
+        drop(tasks);
+    }
+    stop_advancing.store(true, Ordering::Relaxed);
+    advancer.join().unwrap();
+    sub.unsubscribe().unwrap();
+    configure(common::config()).unwrap();
+    let format = all.format.lock().unwrap().unwrap();
+    let gens = all.gens.lock().unwrap();
+    assert!(gens.len() > 400, "{} generations", gens.len());
+    for k in 0..gens.len() {
+        let mut trace = format.header().to_vec();
+        for (_, bytes) in &gens[k..] {
+            trace.extend_from_slice(bytes);
+        }
+        if k % 100 == 0 {
+            save(&format!("dropped_tasks_from_{k}_{format:?}"), &trace);
+        }
+        let report = trace_reader::validate(&trace[..]);
+        assert!(report.is_valid(), "from generation {}: {report}", gens[k].0);
+    }
+}
