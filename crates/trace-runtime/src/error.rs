@@ -1,6 +1,7 @@
 //! The crate's error type.
 
 use std::io;
+use std::path::PathBuf;
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -12,6 +13,16 @@ pub enum Error {
     /// [`stop`](crate::stop) was called without an active stream.
     #[error("tracing is not streaming")]
     NotStreaming,
+    /// The trace file could not be created
+    /// ([`stream_file`](crate::stream_file)).
+    #[error("creating the trace file {}: {source}", path.display())]
+    CreateFile {
+        /// The file's path.
+        path: PathBuf,
+        /// Why it failed.
+        #[source]
+        source: io::Error,
+    },
     /// The stream's writer failed; the stream ended at the last generation
     /// boundary.
     #[error("writing the trace failed: {0}")]

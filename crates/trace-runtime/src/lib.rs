@@ -13,7 +13,9 @@
 //!   own P and goroutine, named after the thread, with its exit recorded.
 //! - **Async tasks as goroutines**: an [`AsyncTask`] is a goroutine of its
 //!   own, running while polled, waiting while pending, runnable once woken.
-//! - **Streaming** like Go's `trace.Start`/`trace.Stop`: [`start`], [`stop`].
+//! - **Streaming** like Go's `trace.Start`/`trace.Stop`: [`start`], [`stop`];
+//!   or [`stream`]/[`stream_file`], whose [`Stream`] guard stops the trace
+//!   when dropped (also on an early return or a panic).
 //! - **Subscribers**: [`subscribe`] any [`Subscriber`] (a flight recorder) to
 //!   receive whole generations; [`advance`] completes the current one.
 //!   [`limit_generations`] makes generations shorter or smaller for as long
@@ -85,7 +87,7 @@ pub use event::{
 pub use format::Format;
 pub use limits::{limit_generations, request_advance, GenerationLimits, LimitGuard};
 pub use stack::StackMode;
-pub use stream::{start, stop, stream_state, StreamState};
+pub use stream::{start, stop, stream, stream_file, stream_state, Stream, StreamState};
 pub use subscriber::{Generation, Subscriber};
 pub use task::{AsyncTask, PollGuard, PollOutcome, TaskWaker};
 
