@@ -14,14 +14,11 @@
 //! and end the request tasks they did not begin; short-lived helper threads
 //! come and go; generations advance every 200 ms.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use trace_annotate::{log, logf, new_task, start_region, with_region, Task};
-use trace_runtime::Format;
+use trace_annotate::{log, logf, new_task, start_region, with_region, Config, Format, Task};
 
 /// Busy work, so that regions have a visible length.
 fn spin(micros: u64) -> u64 {
@@ -87,12 +84,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         [flag, v] if flag == "--format" && v == "1.23" => Format::Go123,
         _ => return Err(USAGE.into()),
     };
-    trace_runtime::configure(
-        trace_runtime::Config::default()
+    trace_annotate::configure(
+        Config::default()
             .format(format)
             .generation_period(Duration::from_millis(200)),
     )?;
-    trace_runtime::start(BufWriter::new(File::create(&path)?))?;
+    // Recording until `trace` is dropped (also if `?` returns early).
+    let trace = trace_annotate::start_file(&path)?;
 
     let mut senders = Vec::new();
     let mut workers = Vec::new();
@@ -125,7 +123,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     session.end();
 
-    trace_runtime::stop()?;
+    trace.stop()?;
     println!("{id} requests traced to {path}");
     Ok(())
 }
