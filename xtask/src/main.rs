@@ -62,7 +62,7 @@ const TASKS: &[(&str, Task, &str)] = &[
     (
         "oracle",
         oracle::run,
-        "check the traces our recorder writes with `go tool trace -d=1`",
+        "our recorder's traces, both formats, through Go 1.27 (-d=parsed) and the 1.23 ones Go 1.23 (-d=1)",
     ),
     (
         "bench",

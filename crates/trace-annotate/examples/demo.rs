@@ -1,22 +1,24 @@
 //! Streams a multi-threaded workload to a trace file:
 //!
 //! ```text
-//! cargo run --release -p trace-annotate --example demo -- OUT.trace
+//! cargo run --release -p trace-annotate --example demo -- OUT.trace [--format 1.23]
 //! go tool trace OUT.trace
 //! ```
+//!
+//! The trace is in the Go 1.26 format (`go 1.26 trace`, what Go 1.26 and
+//! 1.27 write, with a clock snapshot per generation), or with
+//! `--format 1.23` in Go 1.23's, for older tools.
 //!
 //! A dispatcher (the main thread) accepts "requests", each a task; four
 //! named worker threads handle them in nested subtasks, regions and logs,
 //! and end the request tasks they did not begin; short-lived helper threads
 //! come and go; generations advance every 200 ms.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use trace_annotate::{log, logf, new_task, start_region, with_region, Task};
+use trace_annotate::{log, logf, new_task, start_region, with_region, Config, Format, Task};
 
 /// Busy work, so that regions have a visible length.
 fn spin(micros: u64) -> u64 {
@@ -68,14 +70,27 @@ fn worker(index: usize, jobs: mpsc::Receiver<Request>) {
     }
 }
 
+const USAGE: &str = "usage: demo [OUT.trace] [--format 1.23|1.26]";
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "demo.trace".into());
-    trace_runtime::configure(
-        trace_runtime::Config::default().generation_period(Duration::from_millis(200)),
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (path, rest) = match args.split_first() {
+        Some((path, rest)) if !path.starts_with("--") => (path.clone(), rest),
+        _ => ("demo.trace".to_owned(), &args[..]),
+    };
+    let format = match rest {
+        [] => Format::Go126,
+        [flag, v] if flag == "--format" && v == "1.26" => Format::Go126,
+        [flag, v] if flag == "--format" && v == "1.23" => Format::Go123,
+        _ => return Err(USAGE.into()),
+    };
+    trace_annotate::configure(
+        Config::default()
+            .format(format)
+            .generation_period(Duration::from_millis(200)),
     )?;
-    trace_runtime::start(BufWriter::new(File::create(&path)?))?;
+    // Recording until `trace` is dropped (also if `?` returns early).
+    let trace = trace_annotate::start_file(&path)?;
 
     let mut senders = Vec::new();
     let mut workers = Vec::new();
@@ -108,7 +123,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     session.end();
 
-    trace_runtime::stop()?;
+    trace.stop()?;
     println!("{id} requests traced to {path}");
     Ok(())
 }

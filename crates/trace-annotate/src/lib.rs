@@ -10,6 +10,7 @@
 //! | `trace.Log(ctx, category, message)` | [`log`], [`Task::log`] |
 //! | `trace.Logf(ctx, category, format, ...)` | [`logf!`] |
 //! | `trace.IsEnabled()` | [`is_enabled`] |
+//! | `trace.Start(w)` / `defer trace.Stop()` | [`start`], [`start_file`]: the [`Stream`] guard stops the trace when dropped |
 //!
 //! [`TracedExt::traced`] runs a future as a goroutine of its own (async
 //! tasks as goroutines). With the `tracing` feature (on by default), [`TraceLayer`] records
@@ -28,13 +29,18 @@
 //! are ended when the regions nested in them end, since the format requires
 //! strict nesting. A [`Task`] may end on any thread.
 //!
+//! Recording needs nothing else: [`start_file`] or [`start`] stream a trace
+//! (in the Go 1.26 format Go 1.26 and 1.27 write, or Go 1.23's with
+//! [`configure`] and [`Format::Go123`]) until the returned guard is
+//! dropped.
+//!
 //! # Example
 //!
 //! ```
 //! use trace_annotate::{logf, new_task, with_region};
 //!
 //! let path = std::env::temp_dir().join("trace-annotate-example.trace");
-//! trace_runtime::start(std::io::BufWriter::new(std::fs::File::create(&path)?))?;
+//! let trace = trace_annotate::start_file(&path)?;
 //! let task = new_task("request");
 //! {
 //!     let _parse = task.start_region("parse");
@@ -45,8 +51,8 @@
 //!     task.end(); // on another thread
 //! });
 //! worker.join().unwrap();
-//! trace_runtime::stop()?;
-//! assert!(std::fs::metadata(&path)?.len() > 16);
+//! trace.stop()?; // or let it drop
+//! assert!(std::fs::read(&path)?.starts_with(b"go 1.26 trace"));
 //! # std::fs::remove_file(&path)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -65,6 +71,80 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use trace_runtime::TaskId;
+pub use trace_runtime::{configure, Config, Error, Format, Stream};
+
+/// Starts streaming a trace to `writer` (wrap files in a `BufWriter`), like
+/// Go's `trace.Start`; the returned guard stops the stream and flushes the
+/// writer when dropped, like `defer trace.Stop()`, also when the function
+/// returns early or a panic unwinds. Call [`Stream::stop`] to see the
+/// errors of stopping. See [`trace_runtime::stream`].
+///
+/// # Errors
+///
+/// [`Error::AlreadyStreaming`] if a stream is active; see
+/// [`trace_runtime::start`].
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+///
+/// #[derive(Clone, Default)]
+/// struct Shared(Arc<Mutex<Vec<u8>>>);
+/// impl std::io::Write for Shared {
+///     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+///         self.0.lock().unwrap().write(buf)
+///     }
+///     fn flush(&mut self) -> std::io::Result<()> {
+///         Ok(())
+///     }
+/// }
+///
+/// let out = Shared::default();
+/// let result = std::panic::catch_unwind({
+///     let out = out.clone();
+///     move || {
+///         let _trace = trace_annotate::start(out).unwrap();
+///         trace_annotate::log("step", "before the panic");
+///         panic!("boom");
+///     }
+/// });
+/// assert!(result.is_err());
+/// // The guard stopped the trace while the panic unwound: it is complete.
+/// let trace = out.0.lock().unwrap().clone();
+/// assert!(trace.starts_with(b"go 1.26 trace"));
+/// assert!(!trace_annotate::is_enabled());
+/// ```
+pub fn start(writer: impl std::io::Write + Send + 'static) -> Result<Stream, Error> {
+    trace_runtime::stream(writer)
+}
+
+/// Creates (or truncates) the file at `path` and streams a trace to it,
+/// like [`start`]; the guard stops the trace and flushes the file when
+/// dropped.
+///
+/// # Errors
+///
+/// [`Error::CreateFile`] if the file cannot be created; otherwise as
+/// [`start`].
+///
+/// ```
+/// fn run(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+///     let _trace = trace_annotate::start_file(path)?;
+///     let task = trace_annotate::new_task("job");
+///     task.log("input", "missing");
+///     Err("no input")?; // returns early: the trace is stopped all the same
+///     Ok(())
+/// }
+///
+/// let path = std::env::temp_dir().join("trace-annotate-start-file.trace");
+/// assert!(run(&path).is_err());
+/// let trace = std::fs::read(&path)?;
+/// assert!(trace.starts_with(b"go 1.26 trace")); // `go tool trace` opens it
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn start_file(path: impl AsRef<std::path::Path>) -> Result<Stream, Error> {
+    trace_runtime::stream_file(path)
+}
 
 /// Whether tracing is on (some subscriber is recording): one relaxed atomic
 /// load.

@@ -36,25 +36,30 @@ fn types(lines: &[String], kind: &str) -> Vec<String> {
 #[test]
 fn regions_nest_and_out_of_order_ends_are_deferred() {
     let _g = serial();
-    let lines = record("regions", || {
-        let outer = start_region("outer");
-        let middle = start_region("middle");
-        let inner = start_region("inner");
-        // Ended out of order: recorded when the regions inside end.
-        drop(outer);
-        drop(inner);
-        with_region("sibling", || {});
-        drop(middle);
-        with_region("after", || {});
-    });
-    assert_eq!(
-        types(&lines, "RegionBegin"),
-        ["outer", "middle", "inner", "sibling", "after"]
-    );
-    assert_eq!(
-        types(&lines, "RegionEnd"),
-        ["inner", "sibling", "middle", "outer", "after"]
-    );
+    // In both formats: the same events.
+    for format in common::both_formats() {
+        common::use_format(format);
+        let lines = record(&format!("regions_{format:?}"), || {
+            let outer = start_region("outer");
+            let middle = start_region("middle");
+            let inner = start_region("inner");
+            // Ended out of order: recorded when the regions inside end.
+            drop(outer);
+            drop(inner);
+            with_region("sibling", || {});
+            drop(middle);
+            with_region("after", || {});
+        });
+        assert_eq!(
+            types(&lines, "RegionBegin"),
+            ["outer", "middle", "inner", "sibling", "after"]
+        );
+        assert_eq!(
+            types(&lines, "RegionEnd"),
+            ["inner", "sibling", "middle", "outer", "after"]
+        );
+    }
+    common::use_format(common::format());
 }
 
 #[test]

@@ -435,6 +435,7 @@ fn every_generation_can_begin_a_trace() {
     trace_runtime::configure(config.clone().generation_period(Duration::from_millis(1))).unwrap();
     let gens = Arc::new(Generations::default());
     let sub = trace_runtime::subscribe(gens.clone()).unwrap();
+    let format = sub.format();
     let tasks: Arc<Vec<trace_runtime::AsyncTask>> = Arc::new(
         (0..64)
             .map(|_| trace_runtime::AsyncTask::new("churn"))
@@ -480,7 +481,7 @@ fn every_generation_can_begin_a_trace() {
     let gens = gens.0.lock().unwrap();
     assert!(gens.len() > 20, "{} generations", gens.len());
     for k in 0..gens.len() {
-        let mut trace = trace_runtime::file_header().to_vec();
+        let mut trace = format.header().to_vec();
         for (_, bytes) in &gens[k..] {
             trace.extend_from_slice(bytes);
         }

@@ -4,9 +4,12 @@
 //! the snapshot back and prints the slow request's task as found in it.
 //!
 //! ```text
-//! cargo run --release -p trace-flight --example flight -- OUT.trace
+//! cargo run --release -p trace-flight --example flight -- OUT.trace [--format 1.23]
 //! go tool trace OUT.trace
 //! ```
+//!
+//! The snapshot is in the Go 1.26 format (what Go 1.26 and 1.27 write),
+//! or with `--format 1.23` in Go 1.23's.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
@@ -62,8 +65,18 @@ fn serve(request: u64) -> u64 {
     id
 }
 
+const USAGE: &str = "usage: flight OUT.trace [--format 1.23|1.26]";
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let out = std::env::args().nth(1).ok_or("usage: flight OUT.trace")?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let format = match args.get(1..).unwrap_or_default() {
+        [] => trace_runtime::Format::Go126,
+        [flag, v] if flag == "--format" && v == "1.26" => trace_runtime::Format::Go126,
+        [flag, v] if flag == "--format" && v == "1.23" => trace_runtime::Format::Go123,
+        _ => return Err(USAGE.into()),
+    };
+    let out = args.first().ok_or(USAGE)?.clone();
+    trace_runtime::configure(trace_runtime::Config::default().format(format))?;
     let recorder = Arc::new(FlightRecorder::new(FlightRecorderConfig {
         min_age: Duration::from_secs(2),
         max_bytes: 4 << 20,

@@ -25,7 +25,7 @@
 //! let mut trace = Vec::new();
 //! recorder.write_to(&mut trace)?; // a whole trace: `go tool trace` opens it
 //! recorder.stop()?;
-//! assert!(trace.starts_with(b"go 1.23 trace"));
+//! assert!(trace.starts_with(b"go 1.26 trace"));
 //! # Ok::<(), trace_flight::Error>(())
 //! ```
 //!
@@ -59,13 +59,23 @@
 //!   ([`dump_on_signal`]), and an **admin HTTP endpoint** (`AdminServer`,
 //!   feature `http`): loopback by default, bearer token, rate-limited.
 //!
+//! # Formats
+//!
+//! A snapshot is in the format of the tracing session it was recorded in
+//! (`trace_runtime::Config::format`, fixed from the moment tracing turns on
+//! until it turns off, so a recorder's generations all share it):
+//! by default Go 1.26's (`go 1.26 trace`, what Go 1.26 and 1.27 write, with
+//! a clock snapshot per generation), or Go 1.23's for older tools.
+//! [`Snapshot::format`] says which.
+//!
 //! # Reading a snapshot's Sync events
 //!
-//! Snapshots are in the Go 1.23 format. Its reader (Go's and ours) emits
-//! one `Sync` event at the end of each generation, so a snapshot of one
-//! generation reads as its events then one `Sync`; Go 1.25's reader emits a
-//! `Sync` before each generation and one at the end, which is why Go's own
-//! flight-recorder tests count two for one generation.
+//! Today's readers (Go 1.25+, and ours) emit a `Sync` event before each
+//! generation and one at the end, so a snapshot of one generation reads as
+//! two Syncs around its events, which is what Go's own flight-recorder
+//! tests count; in the Go 1.26 format each but the last carries the clock
+//! snapshot of the generation it opens. (Go 1.23's reader emits one `Sync`
+//! at the end of each generation of a Go 1.23-format snapshot.)
 //!
 //! # Features
 //!

@@ -47,7 +47,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use trace_runtime::{Generation, GenerationLimits, LimitGuard, Subscriber};
+use trace_runtime::{Format, Generation, GenerationLimits, LimitGuard, Subscriber};
 
 use crate::blocks::{Blocks, Pool, BLOCK};
 
@@ -69,6 +69,9 @@ pub(crate) fn period_for(min_age: Duration) -> Duration {
 #[derive(Debug)]
 pub(crate) struct Complete {
     pub(crate) gen: Generation,
+    /// The trace format it is in (the session's: all generations of a ring
+    /// share it).
+    pub(crate) format: Format,
     pub(crate) started: Instant,
     pub(crate) ended: Instant,
     pub(crate) data: Blocks,
@@ -95,6 +98,9 @@ pub(crate) struct Counters {
 
 #[derive(Debug)]
 struct State {
+    /// The format of the tracing session the ring receives from (given to
+    /// `on_join`; it never changes while the ring is subscribed).
+    format: Format,
     open: Option<Open>,
     done: VecDeque<Arc<Complete>>,
     done_bytes: u64,
@@ -152,6 +158,7 @@ impl Ring {
             // Enough free blocks for the generations evicted at a time.
             pool: Arc::new(Pool::new((max_bytes as usize / BLOCK / 4).max(4))),
             state: Mutex::new(State {
+                format: Format::default(),
                 open: None,
                 done: VecDeque::new(),
                 done_bytes: 0,
@@ -251,6 +258,10 @@ impl Ring {
 }
 
 impl Subscriber for Ring {
+    fn on_join(&self, _first: Generation, format: Format) {
+        self.state().format = format;
+    }
+
     fn on_batches(&self, gen: Generation, batches: &[u8]) {
         // The copy happens under the lock that snapshots take to share the
         // complete generations; deliveries are small enough (a quarter of
@@ -314,8 +325,10 @@ impl Subscriber for Ring {
             }
         }
         st.done_bytes += open.data.len();
+        let format = st.format;
         st.done.push_back(Arc::new(Complete {
             gen,
+            format,
             started: open.started,
             ended: now,
             data: open.data,
@@ -429,6 +442,17 @@ mod tests {
             captured.iter().map(|g| g.gen.get()).collect::<Vec<_>>(),
             [2]
         );
+    }
+
+    #[test]
+    fn generations_keep_the_format_the_ring_joined_in() {
+        for format in [Format::Go123, Format::Go126] {
+            let ring = Ring::new(1 << 20, Duration::from_secs(3600));
+            ring.on_join(gen(4), format);
+            deliver(&ring, 4, 1, 10);
+            deliver(&ring, 5, 1, 10);
+            assert!(ring.complete().iter().all(|g| g.format == format));
+        }
     }
 
     #[test]

@@ -9,7 +9,10 @@ use crate::ring::Complete;
 
 /// A flight-recorder snapshot: a valid trace made of the file header and
 /// whole consecutive generations, taken by
-/// [`FlightRecorder::snapshot`](crate::FlightRecorder::snapshot).
+/// [`FlightRecorder::snapshot`](crate::FlightRecorder::snapshot). The
+/// generations are all of the tracing session the recorder records in, so
+/// of one [`Format`](trace_runtime::Format) ([`format`](Snapshot::format)),
+/// whose header the snapshot starts with.
 ///
 /// It holds shared references to the generations, not a copy: taking it
 /// costs a generation advance and a few reference counts, and the recorder
@@ -33,7 +36,8 @@ use crate::ring::Complete;
 /// let mut bytes = Vec::new();
 /// snapshot.read_to_end(&mut bytes)?;
 /// assert_eq!(bytes.len() as u64, snapshot.size());
-/// assert!(bytes.starts_with(&trace_runtime::file_header()));
+/// assert!(bytes.starts_with(&snapshot.format().header()));
+/// assert!(bytes.starts_with(b"go 1.26 trace")); // the default format
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -55,8 +59,10 @@ struct ReadPos {
 }
 
 impl Snapshot {
+    /// A snapshot of `gens` (consecutive generations of one format): the
+    /// header of their format, then their bytes.
     pub(crate) fn new(gens: Vec<Arc<Complete>>) -> Self {
-        let header = trace_runtime::file_header();
+        let header = gens.first().map(|g| g.format).unwrap_or_default().header();
         let size = header.len() as u64 + gens.iter().map(|g| g.data.len()).sum::<u64>();
         Self {
             header,
@@ -64,6 +70,12 @@ impl Snapshot {
             size,
             pos: ReadPos::default(),
         }
+    }
+
+    /// The trace format of the snapshot (the format of the tracing session
+    /// it was recorded in).
+    pub fn format(&self) -> trace_runtime::Format {
+        self.gens.first().map(|g| g.format).unwrap_or_default()
     }
 
     /// The size of the trace in bytes, header included.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{read_back, save, serial, Capture, Summary};
+use common::{both_formats, read_back, save, serial, use_format, Capture, Summary};
 use trace_flight::{Error, FlightRecorder, FlightRecorderConfig};
 use trace_runtime::{log, TaskId};
 
@@ -30,7 +30,8 @@ fn test_flight_recorder(fr: &FlightRecorder, f: impl FnOnce(&dyn Fn())) -> Vec<u
     f(&snapshot);
     fr.stop().unwrap();
     let bytes = buf.bytes();
-    read_back(&bytes);
+    let summary = read_back(&bytes);
+    assert_eq!(summary.version, Some(common::format().version()));
     bytes
 }
 
@@ -220,9 +221,19 @@ fn a_tiny_min_age_keeps_few_generations() {
     save("tiny_min_age", &trace);
 }
 
+/// A stream and a recorder of one session, in either format: both traces
+/// are in the session's format.
 #[test]
 fn streaming_and_a_recorder_together() {
     let _g = serial();
+    for format in both_formats() {
+        use_format(format);
+        streaming_and_a_recorder_together_in(format);
+    }
+    use_format(common::format());
+}
+
+fn streaming_and_a_recorder_together_in(format: trace_runtime::Format) {
     let stream = Capture::default();
     trace_runtime::start(stream.clone()).unwrap();
     log(TaskId::BACKGROUND, "both", "before the recorder");
@@ -235,6 +246,7 @@ fn streaming_and_a_recorder_together() {
     let mut snapshot = Vec::new();
     fr.write_to(&mut snapshot).unwrap();
     fr.stop().unwrap();
+    assert!(snapshot.starts_with(&format.header()));
     trace_runtime::stop().unwrap();
     let stream = stream.bytes();
     assert!(!stream.is_empty() && !snapshot.is_empty());
@@ -245,6 +257,8 @@ fn streaming_and_a_recorder_together() {
         snapshot.len()
     );
     let (s, f) = (read_back(&stream), read_back(&snapshot));
+    assert_eq!(s.version, Some(format.version()));
+    assert_eq!(f.version, Some(format.version()));
     assert!(s
         .logs
         .contains(&("both".into(), "before the recorder".into())));
@@ -252,6 +266,6 @@ fn streaming_and_a_recorder_together() {
     assert!(!f
         .logs
         .contains(&("both".into(), "before the recorder".into())));
-    save("with_stream_stream", &stream);
-    save("with_stream_snapshot", &snapshot);
+    save(&format!("with_stream_stream_{format:?}"), &stream);
+    save(&format!("with_stream_snapshot_{format:?}"), &snapshot);
 }

@@ -23,6 +23,7 @@ fn a_panic_dumps_a_snapshot_then_runs_the_previous_hook() {
             *dumped_first.lock().unwrap() = Some(path.exists());
         }));
     }
+    common::use_format(common::format());
     let recorder = Arc::new(FlightRecorder::default());
     recorder.start().unwrap();
     install_panic_hook(recorder.clone(), path.as_path());

@@ -16,6 +16,7 @@ fn sigusr2_dumps_a_snapshot() {
     let dir = std::env::temp_dir().join(format!("trace-flight-signal-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("signal.trace");
+    common::use_format(common::format());
     let recorder = Arc::new(FlightRecorder::default());
     recorder.start().unwrap();
     let registration =

@@ -91,6 +91,7 @@ fn eight_threads_under_a_recorder() {
         max_bytes,
         ..FlightRecorderConfig::default()
     });
+    common::use_format(common::format());
     fr.start().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let n_requests = Arc::new(AtomicU64::new(0));

@@ -144,8 +144,9 @@ struct Completed {
 
 impl Completed {
     /// Appends a batch with `header` and `payload` to generation `gen`'s
-    /// output; returns the bytes added.
-    fn append(&mut self, header: BatchHeader, payload: &[u8]) -> usize {
+    /// output, counted as an event batch if `events`; returns the bytes
+    /// added.
+    fn append(&mut self, header: BatchHeader, payload: &[u8], events: bool) -> usize {
         let out = &mut self.gens[(header.gen % 2) as usize];
         if out.gen != header.gen {
             debug_assert!(out.chunks.is_empty(), "generation {} not taken", out.gen);
@@ -166,7 +167,7 @@ impl Completed {
         let before = chunk.len();
         header.encode(chunk, SizeEncoding::Minimal);
         chunk.extend_from_slice(payload);
-        out.n_batches += 1;
+        out.n_batches += u64::from(events);
         chunk.len() - before
     }
 }
@@ -340,7 +341,8 @@ impl Buffers {
             time: batch.base,
             size: batch.len as u64,
         };
-        let added = sync::lock(&self.completed).append(header, &batch.buf[..batch.len]) as u64;
+        let added =
+            sync::lock(&self.completed).append(header, &batch.buf[..batch.len], true) as u64;
         let waiting = self
             .completed_bytes
             .fetch_add(added, Ordering::Relaxed)
@@ -349,9 +351,21 @@ impl Buffers {
         crate::limits::batch_closed(waiting)
     }
 
-    /// Appends an already encoded batch (from the advancer: statuses of
-    /// silent threads) to the output of `gen`.
+    /// Appends an already encoded event batch (from the advancer: statuses
+    /// of silent threads) to the output of `gen`.
     pub(crate) fn push_batch(&self, gen: u64, m: u64, time: u64, payload: &[u8]) {
+        self.push(gen, m, time, payload, true);
+    }
+
+    /// Appends a structural batch of the no-thread id (the sync batch that
+    /// opens a Go 1.26 generation) to the output of `gen`; it does not
+    /// count as an event batch. Call before [`switch`](Buffers::switch)ing
+    /// to `gen` to make it the generation's first batch.
+    pub(crate) fn push_structural(&self, gen: u64, time: u64, payload: &[u8]) {
+        self.push(gen, trace_wire::NO_THREAD, time, payload, false);
+    }
+
+    fn push(&self, gen: u64, m: u64, time: u64, payload: &[u8], events: bool) {
         let header = BatchHeader {
             experiment: Experiment::None,
             gen,
@@ -359,7 +373,7 @@ impl Buffers {
             time,
             size: payload.len() as u64,
         };
-        let added = sync::lock(&self.completed).append(header, payload) as u64;
+        let added = sync::lock(&self.completed).append(header, payload, events) as u64;
         self.completed_bytes.fetch_add(added, Ordering::Relaxed);
     }
 
@@ -702,6 +716,32 @@ mod tests {
         assert_eq!(n_batches, 1);
         assert_eq!(chunks.len(), 1);
         assert!(chunks[0].len() > CHUNK + 10);
+    }
+
+    #[test]
+    fn a_structural_batch_pushed_before_the_switch_comes_first_and_is_not_counted() {
+        let b = Buffers::new(1);
+        b.switch(1);
+        let w = WriterState::new(4);
+        b.write_on(0, &w, 10, |w| w.event(44, &[1, 0, 0, 0]));
+        b.push_structural(2, 20, &[trace_wire::ty::SYNC]);
+        b.switch(2);
+        b.write_on(0, &w, 30, |w| w.event(44, &[2, 0, 0, 0]));
+        b.drain(1);
+        assert_eq!(b.take_completed(1).1, 1);
+        b.switch(3);
+        b.drain(2);
+        let (chunks, n) = b.take_completed(2);
+        assert_eq!(n, 1, "only the event batch counts");
+        let mut data = Version::Go126.header().to_vec();
+        data.extend_from_slice(&chunks.concat());
+        let mut batches = Batches::new(&data).unwrap();
+        let first = batches.next_batch().unwrap().unwrap();
+        assert_eq!(
+            (first.header.m, first.header.time, first.payload),
+            (trace_wire::NO_THREAD, 20, &[trace_wire::ty::SYNC][..])
+        );
+        assert_eq!(batches.next_batch().unwrap().unwrap().header.m, 4);
     }
 
     #[test]

@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::raw;
 
@@ -82,6 +82,36 @@ pub(crate) fn now() -> u64 {
         }
     }
     raw::monotonic_ns()
+}
+
+/// The trace clock, `CLOCK_MONOTONIC` and the wall clock, read together
+/// (what a Go 1.25+ sync batch's `ClockSnapshot` holds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Snapshot {
+    /// The trace clock, in ticks.
+    pub(crate) ticks: u64,
+    /// `CLOCK_MONOTONIC`, in nanoseconds.
+    pub(crate) mono: u64,
+    /// The wall clock: seconds since the Unix epoch (0 before it).
+    pub(crate) sec: u64,
+    /// The wall clock: nanoseconds within the second.
+    pub(crate) nsec: u64,
+}
+
+/// Reads the three clocks, one right after the other (about 100 ns apart
+/// in all, the trace clock first).
+pub(crate) fn snapshot() -> Snapshot {
+    let ticks = now();
+    let mono = raw::monotonic_ns();
+    let wall = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    Snapshot {
+        ticks,
+        mono,
+        sec: wall.as_secs(),
+        nsec: u64::from(wall.subsec_nanos()),
+    }
 }
 
 /// Ticks per second. For the TSC, the first call calibrates (sleeping until

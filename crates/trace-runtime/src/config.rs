@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::clock::ClockSource;
+use crate::format::Format;
 use crate::stack::StackMode;
 
 /// Recorder settings, applied with [`configure`](crate::configure).
@@ -15,6 +16,7 @@ use crate::stack::StackMode;
 ///     .generation_period(Duration::from_millis(500))
 ///     .stacks(StackMode::Off);
 /// assert_eq!(config.get_generation_period(), Duration::from_millis(500));
+/// assert_eq!(config.get_format(), trace_runtime::Format::Go126);
 /// ```
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -23,6 +25,7 @@ pub struct Config {
     pub(crate) stacks: StackMode,
     pub(crate) clock: ClockSource,
     pub(crate) stream_backlog: usize,
+    pub(crate) format: Format,
 }
 
 impl Default for Config {
@@ -33,6 +36,7 @@ impl Default for Config {
             stacks: StackMode::Off,
             clock: ClockSource::Auto,
             stream_backlog: 256 << 20,
+            format: Format::Go126,
         }
     }
 }
@@ -75,6 +79,27 @@ impl Config {
         self
     }
 
+    /// The trace format (default [`Format::Go126`]). It is fixed for a
+    /// tracing session, from the moment tracing turns on (the first
+    /// subscriber joins) until it turns off (the last one leaves), so that
+    /// every subscriber of the session (streams, flight recorders) receives
+    /// generations of one format: configured while tracing is on, a
+    /// different format applies from the next session
+    /// ([`configure`](crate::configure) says so with
+    /// [`Error::FormatFixed`](crate::Error::FormatFixed)).
+    ///
+    /// ```
+    /// use trace_runtime::{Config, Format};
+    ///
+    /// // For tools that read only Go 1.23 traces:
+    /// let config = Config::default().format(Format::Go123);
+    /// assert_eq!(config.get_format(), Format::Go123);
+    /// ```
+    pub fn format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
+    }
+
     /// The generation period.
     pub fn get_generation_period(&self) -> Duration {
         self.generation_period
@@ -98,5 +123,10 @@ impl Config {
     /// The stream backlog limit.
     pub fn get_stream_backlog(&self) -> usize {
         self.stream_backlog
+    }
+
+    /// The trace format.
+    pub fn get_format(&self) -> Format {
+        self.format
     }
 }

@@ -1,6 +1,7 @@
 //! The crate's error type.
 
 use std::io;
+use std::path::PathBuf;
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -12,6 +13,16 @@ pub enum Error {
     /// [`stop`](crate::stop) was called without an active stream.
     #[error("tracing is not streaming")]
     NotStreaming,
+    /// The trace file could not be created
+    /// ([`stream_file`](crate::stream_file)).
+    #[error("creating the trace file {}: {source}", path.display())]
+    CreateFile {
+        /// The file's path.
+        path: PathBuf,
+        /// Why it failed.
+        #[source]
+        source: io::Error,
+    },
     /// The stream's writer failed; the stream ended at the last generation
     /// boundary.
     #[error("writing the trace failed: {0}")]
@@ -33,4 +44,12 @@ pub enum Error {
     /// The setting can only be changed before tracing first starts.
     #[error("the clock can only be chosen before tracing first starts")]
     ClockFixed,
+    /// The trace format can only change while tracing is off: the
+    /// configured format applies from the next tracing session, this one
+    /// goes on in `in_use`.
+    #[error("tracing is on in the {in_use} format; the new format applies from the next session")]
+    FormatFixed {
+        /// The format of the current session.
+        in_use: crate::Format,
+    },
 }

@@ -1,5 +1,7 @@
-//! Records a Rust program as a Go execution trace (format v2, Go 1.23), so
-//! that `go tool trace` and our own tools can open it.
+//! Records a Rust program as a Go execution trace (format v2), so that
+//! `go tool trace` and our own tools can open it: in the format Go 1.26 and
+//! 1.27 write by default, with a clock snapshot (wall time) per generation,
+//! or in Go 1.23's for older tools ([`Format`]).
 //!
 //! This is the recording engine; most programs use it through
 //! `trace-annotate`. It provides:
@@ -11,14 +13,16 @@
 //!   own P and goroutine, named after the thread, with its exit recorded.
 //! - **Async tasks as goroutines**: an [`AsyncTask`] is a goroutine of its
 //!   own, running while polled, waiting while pending, runnable once woken.
-//! - **Streaming** like Go's `trace.Start`/`trace.Stop`: [`start`], [`stop`].
+//! - **Streaming** like Go's `trace.Start`/`trace.Stop`: [`start`], [`stop`];
+//!   or [`stream`]/[`stream_file`], whose [`Stream`] guard stops the trace
+//!   when dropped (also on an early return or a panic).
 //! - **Subscribers**: [`subscribe`] any [`Subscriber`] (a flight recorder) to
 //!   receive whole generations; [`advance`] completes the current one.
 //!   [`limit_generations`] makes generations shorter or smaller for as long
 //!   as a subscriber needs it; [`request_advance`] asks for an advance
 //!   without waiting.
-//! - **Settings**: [`configure`] with a [`Config`] (generation period, stacks,
-//!   clock).
+//! - **Settings**: [`configure`] with a [`Config`] (format, generation
+//!   period, stacks, clock).
 //!
 //! # Design
 //!
@@ -46,7 +50,7 @@
 //! region_end(TaskId::BACKGROUND, "load");
 //! trace_runtime::stop()?;
 //! // `go tool trace` opens the file.
-//! assert!(std::fs::read(&path)?.starts_with(b"go 1.23 trace\0\0\0"));
+//! assert!(std::fs::read(&path)?.starts_with(b"go 1.26 trace\0\0\0"));
 //! # std::fs::remove_file(&path)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -62,6 +66,7 @@ mod clock;
 mod config;
 mod error;
 mod event;
+mod format;
 mod limits;
 mod raw;
 mod runtime;
@@ -79,9 +84,10 @@ pub use error::Error;
 pub use event::{
     is_enabled, log, new_task_id, region_begin, region_end, task_begin, task_end, timestamp, TaskId,
 };
+pub use format::Format;
 pub use limits::{limit_generations, request_advance, GenerationLimits, LimitGuard};
 pub use stack::StackMode;
-pub use stream::{start, stop, stream_state, StreamState};
+pub use stream::{start, stop, stream, stream_file, stream_state, Stream, StreamState};
 pub use subscriber::{Generation, Subscriber};
 pub use task::{AsyncTask, PollGuard, PollOutcome, TaskWaker};
 
@@ -91,16 +97,29 @@ use std::sync::Arc;
 #[doc(hidden)]
 pub mod loom_api;
 
-/// The trace format version the recorder writes.
-pub const FORMAT: trace_wire::Version = trace_wire::Version::Go123;
-
-/// The 16-byte file header that precedes the generations of a trace.
+/// The format of the current tracing session, `None` while tracing is off.
+/// It is fixed from the moment tracing turns on (the first subscriber
+/// joins) until it turns off (see [`Config::format`]).
 ///
 /// ```
-/// assert_eq!(&trace_runtime::file_header(), b"go 1.23 trace\0\0\0");
+/// assert_eq!(trace_runtime::format_in_use(), None);
+/// ```
+pub fn format_in_use() -> Option<Format> {
+    runtime::runtime().and_then(|rt| rt.session_format())
+}
+
+/// The 16-byte file header of the format the recorder writes now: the
+/// current session's, or while tracing is off the configured one.
+/// A subscriber uses the format given to
+/// [`Subscriber::on_join`] instead, which cannot change under it.
+///
+/// ```
+/// assert_eq!(&trace_runtime::file_header(), b"go 1.26 trace\0\0\0");
 /// ```
 pub fn file_header() -> [u8; 16] {
-    FORMAT.header()
+    format_in_use()
+        .unwrap_or_else(|| config().get_format())
+        .header()
 }
 
 /// Applies recorder settings; they take effect at once (the generation
@@ -109,7 +128,9 @@ pub fn file_header() -> [u8; 16] {
 /// # Errors
 ///
 /// [`Error::ClockFixed`] if `config` asks for a different clock than the one
-/// chosen when tracing first started (the rest of `config` is applied).
+/// chosen when tracing first started; [`Error::FormatFixed`] if tracing is
+/// on in another format than `config`'s, which then applies from the next
+/// session. In both cases the rest of `config` is applied.
 ///
 /// ```
 /// use std::time::Duration;
@@ -136,6 +157,7 @@ pub fn config() -> Config {
 pub struct Subscription {
     id: u64,
     first: Option<Generation>,
+    format: Format,
     active: bool,
 }
 
@@ -143,6 +165,12 @@ impl Subscription {
     /// The first generation the subscriber receives.
     pub fn first_generation(&self) -> Option<Generation> {
         self.first
+    }
+
+    /// The format of the generations the subscriber receives (also given
+    /// to [`Subscriber::on_join`]).
+    pub fn format(&self) -> Format {
+        self.format
     }
 
     /// Removes the subscriber: completes the current generation, delivers
@@ -176,10 +204,11 @@ impl Drop for Subscription {
 ///
 /// See [`Subscriber`] for an example.
 pub fn subscribe(subscriber: Arc<dyn Subscriber>) -> Result<Subscription, Error> {
-    let (id, first) = runtime::runtime_or_init().subscribe_with(subscriber, |_| {})?;
+    let (id, first, format) = runtime::runtime_or_init().subscribe_with(subscriber, |_| {})?;
     Ok(Subscription {
         id,
         first: Generation::new(first),
+        format,
         active: true,
     })
 }

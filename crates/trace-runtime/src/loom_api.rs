@@ -39,6 +39,11 @@ impl Buffers {
         })
     }
 
+    /// Pushes a structural (no-thread) batch into `gen`'s output.
+    pub fn push_structural(&self, gen: u64, time: u64, payload: &[u8]) {
+        self.0.push_structural(gen, time, payload);
+    }
+
     pub fn drain(&self, gen: u64) {
         self.0.drain(gen);
     }

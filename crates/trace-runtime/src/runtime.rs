@@ -8,15 +8,25 @@
 //!
 //! Advance from generation N:
 //! 1. decide the next set of subscribers (leavers out, joiners in); the next
-//!    generation is N+1, or 0 (tracing off) if nobody is left;
-//! 2. switch the buffers to it;
-//! 3. drain: close every open batch of N and take N's tables;
-//! 4. sweep: statuses for registered threads that wrote nothing in N;
-//! 5. if N has no event at all, write one `ProcStatus` (Go 1.23 rejects an
+//!    generation is N+1, or 0 (tracing off) if nobody is left; a session
+//!    that starts (N = 0) takes the configured format, which holds until
+//!    tracing turns off;
+//! 2. in the Go 1.26 format, write N+1's sync batch (frequency and a clock
+//!    snapshot), so that it is the generation's first batch;
+//! 3. switch the buffers to N+1;
+//! 4. drain: close every open batch of N and take N's tables;
+//! 5. sweep: statuses for registered threads that wrote nothing in N;
+//! 6. if N has no event at all, write one `ProcStatus` (Go 1.23 rejects an
 //!    empty generation);
-//! 6. write N's frequency batch, stack table (symbolizing new PCs) and string
-//!    table, deliver the rest of N and end it;
-//! 7. install the next set of subscribers; only now may N+1 be delivered.
+//! 7. in the Go 1.23 format, write N's frequency batch; write N's stack
+//!    table (symbolizing new PCs) and string table; in the Go 1.26 format,
+//!    the end-of-generation event; deliver the rest of N and end it;
+//! 8. tell joiners their first generation and the format
+//!    (`Subscriber::on_join`), and install the next set of subscribers;
+//!    only now may N+1 be delivered.
+//!
+//! The format is only ever looked at here, once per generation: recording
+//! threads write the same events in both formats.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as StdOrdering};
 use std::sync::{Condvar, Mutex as StdMutex, MutexGuard as StdMutexGuard, OnceLock};
@@ -29,6 +39,7 @@ use trace_wire::{ty, NO_THREAD};
 use crate::buffer::{Buffers, GenTables};
 use crate::config::Config;
 use crate::error::Error;
+use crate::format::Format;
 use crate::stack::{self, Symbols};
 use crate::subscriber::{self, Entry, Multiplexer, Subscriber, SubscriberSet};
 use std::sync::Arc;
@@ -98,9 +109,11 @@ struct Control {
     joins: Vec<Entry>,
     leaves: Vec<u64>,
     next_id: u64,
-    /// First generation of each subscriber whose join was served, until its
-    /// caller picks it up.
-    joined: HashMap<u64, u64>,
+    /// First generation and format of each subscriber whose join was
+    /// served, until its caller picks it up.
+    joined: HashMap<u64, (u64, Format)>,
+    /// The format of the current tracing session (`None`: tracing off).
+    session: Option<Format>,
     last_closed: u64,
     flusher: Option<Thread>,
     flusher_id: Option<ThreadId>,
@@ -136,6 +149,7 @@ impl Runtime {
                 leaves: Vec::new(),
                 next_id: 1,
                 joined: HashMap::new(),
+                session: None,
                 last_closed: 0,
                 flusher: None,
                 flusher_id: None,
@@ -157,6 +171,7 @@ impl Runtime {
             && config.clock != in_use;
         stack::set_mode(config.stacks);
         let mut c = self.control();
+        let format_fixed = c.session.filter(|&in_use| in_use != config.format);
         c.config = config;
         if let Some(f) = &c.flusher {
             f.unpark();
@@ -165,7 +180,16 @@ impl Runtime {
         if clock_differs {
             return Err(Error::ClockFixed);
         }
+        if let Some(in_use) = format_fixed {
+            return Err(Error::FormatFixed { in_use });
+        }
         Ok(())
+    }
+
+    /// The format of the current tracing session, `None` while tracing is
+    /// off.
+    pub(crate) fn session_format(&self) -> Option<Format> {
+        self.control().session
     }
 
     /// The current configuration.
@@ -215,14 +239,14 @@ impl Runtime {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers `sub`; returns its id and first generation once it is
-    /// receiving.
+    /// Registers `sub`; returns its id, first generation and format once it
+    /// is receiving.
     /// `on_id` learns the id before any delivery.
     pub(crate) fn subscribe_with(
         &'static self,
         sub: Arc<dyn Subscriber>,
         on_id: impl FnOnce(u64),
-    ) -> Result<(u64, u64), Error> {
+    ) -> Result<(u64, u64, Format), Error> {
         let mut c = self.control();
         self.check_not_flusher(&c)?;
         self.ensure_flusher(&mut c)?;
@@ -232,8 +256,8 @@ impl Runtime {
         c.joins.push(Entry { id, sub });
         let ticket = Self::request(&mut c);
         let mut c = self.wait_served(c, ticket);
-        let first = c.joined.remove(&id).unwrap_or(0);
-        Ok((id, first))
+        let (first, format) = c.joined.remove(&id).unwrap_or((0, c.config.format));
+        Ok((id, first, format))
     }
 
     /// Removes subscriber `id` at the next generation boundary; with `wait`,
@@ -335,36 +359,57 @@ impl Runtime {
 
     /// One generation switch (runs on the flusher thread).
     fn advance_now(&self) {
-        let (target, joins, leaves, next_gen) = {
-            let mut c = self.control();
-            (
-                c.requested,
-                std::mem::take(&mut c.joins),
-                std::mem::take(&mut c.leaves),
-                c.next_gen,
-            )
-        };
         let set = self.mux.current();
         let old = self.buffers.generation();
         let mut next = SubscriberSet::default();
         let mut leaving = Vec::new();
-        for e in &set.entries {
-            if leaves.contains(&e.id) {
-                leaving.push(e.clone());
-            } else {
-                next.entries.push(e.clone());
+        // Under the control lock: the subscribers of the next generation,
+        // its number, and the session's format (so that `configure` sees
+        // the session that this advance starts or ends).
+        let (target, joins, cancelled, new, old_format, new_format) = {
+            let mut c = self.control();
+            let leaves = std::mem::take(&mut c.leaves);
+            for e in &set.entries {
+                if leaves.contains(&e.id) {
+                    leaving.push(e.clone());
+                } else {
+                    next.entries.push(e.clone());
+                }
             }
-        }
-        // A subscriber that leaves before its join was served never receives.
-        let (cancelled, joins): (Vec<Entry>, Vec<Entry>) =
-            joins.into_iter().partition(|e| leaves.contains(&e.id));
-        next.entries.extend(joins.iter().cloned());
-        let new = match (next.entries.is_empty(), old) {
-            (true, _) => 0,
-            (false, 0) => next_gen,
-            (false, old) => old + 1,
+            // A subscriber that leaves before its join was served never
+            // receives.
+            let (cancelled, joins): (Vec<Entry>, Vec<Entry>) = std::mem::take(&mut c.joins)
+                .into_iter()
+                .partition(|e| leaves.contains(&e.id));
+            next.entries.extend(joins.iter().cloned());
+            let new = match (next.entries.is_empty(), old) {
+                (true, _) => 0,
+                (false, 0) => c.next_gen,
+                (false, old) => old + 1,
+            };
+            // The format of the generation that ends (if any), and of the
+            // one that begins: a session keeps the format it started with.
+            let old_format = c.session.unwrap_or(c.config.format);
+            let new_format = match (new, old) {
+                (0, _) => None,
+                (_, 0) => Some(c.config.format),
+                _ => Some(old_format),
+            };
+            c.session = new_format;
+            (c.requested, joins, cancelled, new, old_format, new_format)
         };
-        let switch_ts = clock::now();
+        let switch_ts = match new_format {
+            Some(Format::Go126) => {
+                // The sync batch opens the new generation: pushed before
+                // the switch, it precedes every batch written in it.
+                let freq = clock::frequency();
+                let snapshot = clock::snapshot();
+                let payload = tables::sync_payload(freq, &snapshot);
+                self.buffers.push_structural(new, snapshot.ticks, &payload);
+                snapshot.ticks
+            }
+            Some(Format::Go123) | None => clock::now(),
+        };
         self.buffers.switch(new);
         if new != 0 {
             // After the switch: see `last_generation`.
@@ -374,7 +419,7 @@ impl Runtime {
         ACTIVE.store(new != 0, StdOrdering::SeqCst);
         let mut failed = Vec::new();
         if old != 0 {
-            failed = self.close_generation(old, switch_ts, &set);
+            failed = self.close_generation(old, old_format, switch_ts, &set);
         }
         for e in leaving.iter().chain(&cancelled) {
             failed.extend(subscriber::deliver(
@@ -384,12 +429,23 @@ impl Runtime {
                 |s| s.on_close(),
             ));
         }
+        if let (Some(first), Some(format)) = (Generation::new(new), new_format) {
+            for e in &joins {
+                failed.extend(subscriber::deliver(
+                    &SubscriberSet {
+                        entries: vec![e.clone()],
+                    },
+                    |s| s.on_join(first, format),
+                ));
+            }
+        }
         failed.retain(|id| next.entries.iter().any(|e| e.id == *id));
         self.mux.replace(next);
         let mut c = self.control();
         c.done = c.done.max(target);
         for e in &joins {
-            c.joined.insert(e.id, new);
+            c.joined
+                .insert(e.id, (new, new_format.unwrap_or(old_format)));
         }
         if new != 0 {
             c.next_gen = new + 1;
@@ -408,9 +464,15 @@ impl Runtime {
         self.served.notify_all();
     }
 
-    /// Steps 3–6 of the protocol for generation `gen`; returns the ids of
-    /// subscribers that panicked.
-    fn close_generation(&self, gen: u64, switch_ts: u64, set: &SubscriberSet) -> Vec<u64> {
+    /// Steps 4–7 of the protocol for generation `gen`, written in
+    /// `format`; returns the ids of subscribers that panicked.
+    fn close_generation(
+        &self,
+        gen: u64,
+        format: Format,
+        switch_ts: u64,
+        set: &SubscriberSet,
+    ) -> Vec<u64> {
         let tables = self.buffers.drain(gen);
         self.threads.sweep(gen, |m, payload| {
             self.buffers.push_batch(gen, m, switch_ts, payload);
@@ -440,8 +502,19 @@ impl Runtime {
             out.extend_from_slice(&payload);
             self.threads.put_p(p, stopped);
         }
-        tables::write_frequency_batch(&mut out, gen, switch_ts, clock::frequency());
-        self.write_tables(gen, &tables, &mut out);
+        match format {
+            Format::Go123 => {
+                tables::write_frequency_batch(&mut out, gen, switch_ts, clock::frequency());
+                // Table batches at time 0, as this format always had them.
+                self.write_tables(gen, 0, &tables, &mut out);
+            }
+            Format::Go126 => {
+                // Newer readers date a generation's sync by its earliest
+                // batch: table batches get the generation's end.
+                self.write_tables(gen, switch_ts, &tables, &mut out);
+                tables::write_end_of_generation(&mut out);
+            }
+        }
         failed.extend(subscriber::deliver(set, |s| s.on_batches(g, &out)));
         failed.extend(subscriber::deliver(set, |s| s.on_generation_end(g)));
         self.buffers.retire(gen);
@@ -454,8 +527,9 @@ impl Runtime {
         failed
     }
 
-    /// Writes the stack and string tables of `gen`.
-    fn write_tables(&self, gen: u64, tables: &[GenTables], out: &mut Vec<u8>) {
+    /// Writes the stack and string tables of `gen`, in batches of header
+    /// time `time`.
+    fn write_tables(&self, gen: u64, time: u64, tables: &[GenTables], out: &mut Vec<u8>) {
         let n = tables.len();
         // Function and file names of stack frames go in the extra lane `n`.
         let mut names = StringTable::default();
@@ -469,7 +543,7 @@ impl Runtime {
         };
         let mut scratch = Vec::new();
         let mut frames: Vec<[u64; 4]> = Vec::new();
-        let mut w = TableBatchWriter::new(out, gen, ty::STACKS);
+        let mut w = TableBatchWriter::new(out, gen, time, ty::STACKS);
         for (lane, t) in tables.iter().enumerate() {
             for (i, pcs) in t.stacks.iter().enumerate() {
                 let resolved: Vec<_> = pcs
@@ -488,7 +562,7 @@ impl Runtime {
             }
         }
         w.finish();
-        let mut w = TableBatchWriter::new(out, gen, ty::STRINGS);
+        let mut w = TableBatchWriter::new(out, gen, time, ty::STRINGS);
         for (lane, t) in tables.iter().enumerate() {
             for (i, s) in t.strings.iter().enumerate() {
                 w.string(tables::global_id(i, lane, n + 1), s, &mut scratch);

@@ -1,4 +1,5 @@
-//! Streaming a trace to a writer, like Go's `trace.Start` and `trace.Stop`.
+//! Streaming a trace to a writer, like Go's `trace.Start` and `trace.Stop`,
+//! or with a guard that stops it when dropped ([`stream`], [`stream_file`]).
 //!
 //! The stream is a [`Subscriber`] that copies each delivery into a queue; a
 //! dedicated thread writes the queue to the user's writer, so a slow writer
@@ -9,7 +10,9 @@
 //! blocked and memory stays bounded.
 
 use std::collections::VecDeque;
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::thread::{self, JoinHandle};
@@ -20,7 +23,7 @@ use crate::subscriber::Subscriber;
 use std::sync::Arc;
 
 use crate::sync::lock_std;
-use crate::Generation;
+use crate::{Format, Generation};
 
 /// The state of streaming, as [`stream_state`] reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +82,29 @@ impl Shared {
 struct StreamSubscriber(Arc<Shared>);
 
 impl Subscriber for StreamSubscriber {
+    fn on_join(&self, _first: Generation, format: Format) {
+        // The file header goes first: the format is the session's.
+        self.on_batches_dyn(&format.header());
+    }
+
     fn on_batches(&self, _gen: Generation, batches: &[u8]) {
+        self.on_batches_dyn(batches);
+    }
+
+    fn on_generation_end(&self, _gen: Generation) {
+        lock_std(&self.0.queue).flush = true;
+        self.0.ready.notify_one();
+    }
+
+    fn on_close(&self) {
+        lock_std(&self.0.queue).closed = true;
+        self.0.ready.notify_one();
+    }
+}
+
+impl StreamSubscriber {
+    /// Queues `batches` for the writer thread.
+    fn on_batches_dyn(&self, batches: &[u8]) {
         let shared = &self.0;
         let mut q = lock_std(&shared.queue);
         if q.failed {
@@ -95,21 +120,11 @@ impl Subscriber for StreamSubscriber {
         drop(q);
         shared.ready.notify_one();
     }
-
-    fn on_generation_end(&self, _gen: Generation) {
-        lock_std(&self.0.queue).flush = true;
-        self.0.ready.notify_one();
-    }
-
-    fn on_close(&self) {
-        lock_std(&self.0.queue).closed = true;
-        self.0.ready.notify_one();
-    }
 }
 
-/// The writer thread: the file header, then every queued chunk.
+/// The writer thread: every queued chunk (the file header first).
 fn write_loop(shared: &Shared, mut writer: impl Write) -> Result<(), Error> {
-    let mut pending = Some(crate::file_header().to_vec());
+    let mut pending: Option<Vec<u8>> = None;
     loop {
         if let Some(chunk) = pending.take() {
             if let Err(e) = writer.write_all(&chunk) {
@@ -147,8 +162,10 @@ fn write_loop(shared: &Shared, mut writer: impl Write) -> Result<(), Error> {
     }
 }
 
-/// Starts streaming a trace to `writer`, like Go's `trace.Start`: the Go
-/// 1.23 file header, then every generation from now until [`stop`].
+/// Starts streaming a trace to `writer`, like Go's `trace.Start`: the file
+/// header of the session's [`Format`] (see
+/// [`Config::format`](crate::Config::format)), then every generation from
+/// now until [`stop`].
 ///
 /// Tracing turns on with the first subscriber (this stream or a flight
 /// recorder); events recorded after `start` returns are in the stream.
@@ -169,6 +186,11 @@ fn write_loop(shared: &Shared, mut writer: impl Write) -> Result<(), Error> {
 /// # Ok::<(), trace_runtime::Error>(())
 /// ```
 pub fn start(writer: impl Write + Send + 'static) -> Result<(), Error> {
+    start_session(writer).map(drop)
+}
+
+/// [`start`]; returns the session's id.
+fn start_session(writer: impl Write + Send + 'static) -> Result<u64, Error> {
     let mut stream = lock_std(&STREAM);
     if stream.is_some() {
         return Err(Error::AlreadyStreaming);
@@ -189,9 +211,9 @@ pub fn start(writer: impl Write + Send + 'static) -> Result<(), Error> {
     };
     let sub = Arc::new(StreamSubscriber(Arc::clone(&shared)));
     match rt.subscribe_with(sub, |id| shared.id.store(id, Ordering::Release)) {
-        Ok((id, _)) => {
+        Ok((id, _, _)) => {
             *stream = Some(Session { id, shared, thread });
-            Ok(())
+            Ok(id)
         }
         Err(e) => {
             lock_std(&shared.queue).closed = true;
@@ -214,8 +236,13 @@ pub fn start(writer: impl Write + Send + 'static) -> Result<(), Error> {
 /// last generation written in full, if any); [`Error::WouldDeadlock`] from a
 /// subscriber callback.
 pub fn stop() -> Result<(), Error> {
+    stop_session(None)
+}
+
+/// [`stop`]s the stream if it is session `id` (any session if `None`).
+fn stop_session(id: Option<u64>) -> Result<(), Error> {
     let mut stream = lock_std(&STREAM);
-    let Some(session) = stream.take() else {
+    let Some(session) = stream.take_if(|s| id.is_none_or(|id| s.id == id)) else {
         return Err(Error::NotStreaming);
     };
     if let Some(rt) = runtime() {
@@ -244,4 +271,91 @@ pub fn stream_state() -> StreamState {
         Some(s) if lock_std(&s.shared.queue).failed => StreamState::Failed,
         Some(_) => StreamState::Active,
     }
+}
+
+/// A trace being streamed, from [`stream`] or [`stream_file`]: a guard
+/// that stops the stream when it goes out of scope, as Go's
+/// `defer trace.Stop()` does, also on an early return (`?`) and while a
+/// panic unwinds, so that what was written is a complete, valid trace.
+///
+/// Dropping it discards [`stop`]'s errors; call [`Stream::stop`] to see
+/// them. If the stream was already stopped (by [`stop`]), dropping the
+/// guard does nothing, even if another stream runs by then. Nothing stops
+/// the stream if the process exits without unwinding
+/// (`std::process::exit`, `panic = "abort"`).
+#[derive(Debug)]
+#[must_use = "the stream stops when the guard is dropped"]
+pub struct Stream {
+    id: u64,
+    stopped: bool,
+}
+
+impl Stream {
+    /// Stops the stream, like [`stop`], and returns its errors.
+    ///
+    /// # Errors
+    ///
+    /// As [`stop`]; [`Error::NotStreaming`] if the stream was already
+    /// stopped by [`stop`].
+    pub fn stop(mut self) -> Result<(), Error> {
+        self.stopped = true;
+        stop_session(Some(self.id))
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        if !self.stopped {
+            let _ = stop_session(Some(self.id));
+        }
+    }
+}
+
+/// Starts streaming a trace to `writer`, like [`start`], and returns a
+/// guard that [`stop`]s the stream when dropped.
+///
+/// # Errors
+///
+/// As [`start`].
+///
+/// ```
+/// fn traced() -> Result<(), Box<dyn std::error::Error>> {
+///     let _trace = trace_runtime::stream(std::io::sink())?;
+///     trace_runtime::log(trace_runtime::TaskId::BACKGROUND, "step", "one");
+///     Err("something failed")?; // the trace stops here all the same
+///     Ok(())
+/// }
+/// assert!(traced().is_err());
+/// assert_eq!(trace_runtime::stream_state(), trace_runtime::StreamState::Off);
+/// ```
+pub fn stream(writer: impl Write + Send + 'static) -> Result<Stream, Error> {
+    let id = start_session(writer)?;
+    Ok(Stream { id, stopped: false })
+}
+
+/// Creates (or truncates) the file at `path` and streams a trace to it
+/// through a buffer, like [`stream`].
+///
+/// # Errors
+///
+/// [`Error::CreateFile`] if the file cannot be created; otherwise as
+/// [`start`].
+///
+/// ```
+/// let path = std::env::temp_dir().join("trace-runtime-stream-file.trace");
+/// {
+///     let _trace = trace_runtime::stream_file(&path)?;
+///     trace_runtime::log(trace_runtime::TaskId::BACKGROUND, "file", "hello");
+/// } // stopped and flushed here
+/// assert!(std::fs::read(&path)?.starts_with(b"go 1.26 trace"));
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn stream_file(path: impl AsRef<Path>) -> Result<Stream, Error> {
+    let path = path.as_ref();
+    let file = File::create(path).map_err(|source| Error::CreateFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    stream(BufWriter::new(file))
 }

@@ -11,12 +11,14 @@ use std::fmt;
 use std::num::NonZeroU64;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use crate::format::Format;
 use crate::sync::{Arc, ArcCell};
 
 /// A generation number: the unit in which traces are delivered. Every
-/// generation is self-contained (its own frequency, string and stack tables,
-/// and statuses), and a trace is a file header followed by consecutive
-/// generations.
+/// generation is self-contained (its own frequency, clock snapshot in the
+/// Go 1.26 format, string and stack tables, and statuses), and a trace is a
+/// file header followed by consecutive generations of one
+/// [`Format`](crate::Format).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Generation(NonZeroU64);
 
@@ -47,14 +49,18 @@ impl fmt::Display for Generation {
 /// A consumer of recorded generations, registered with [`subscribe`].
 ///
 /// The recorder calls a subscriber from its background flusher thread, one
-/// call at a time, in this order: for each generation `g` from the one the
-/// subscriber joined at, [`on_batches`] zero or more times with the batches
-/// of `g` in order (whole batches, each with its header), then
-/// [`on_generation_end`] once `g` is complete; finally [`on_close`] when the
-/// subscription ends. Generations are consecutive. Writing the bytes of
-/// every generation after [`file_header`](crate::file_header) gives a valid
-/// trace; so does any run of consecutive *complete* generations, which is
-/// what a flight recorder keeps.
+/// call at a time, in this order: [`on_join`] once, with the first
+/// generation it receives and the session's [`Format`]; then for each
+/// generation `g` from that one on, [`on_batches`] zero or more times with
+/// the bytes of `g` in order (whole batches, each with its header; in the
+/// Go 1.26 format the last delivery of `g` ends with the end-of-generation
+/// event), then [`on_generation_end`] once `g` is complete; finally
+/// [`on_close`] when the subscription ends. Generations are consecutive,
+/// and all in the format given to [`on_join`] (it is fixed while tracing is
+/// on, see [`Config::format`](crate::Config::format)). Writing the bytes of
+/// every generation after that format's [`header`](Format::header) gives a
+/// valid trace; so does any run of consecutive *complete* generations, which
+/// is what a flight recorder keeps.
 ///
 /// Implementors must return quickly (copy the bytes, hand them to another
 /// thread): every subscriber and the recorder's memory wait on these calls.
@@ -71,16 +77,20 @@ impl fmt::Display for Generation {
 ///
 /// ```
 /// use std::collections::VecDeque;
-/// use std::sync::{Arc, Mutex};
-/// use trace_runtime::{Generation, Subscriber};
+/// use std::sync::{Arc, Mutex, OnceLock};
+/// use trace_runtime::{Format, Generation, Subscriber};
 ///
 /// #[derive(Default)]
 /// struct Ring {
+///     format: OnceLock<Format>,
 ///     open: Mutex<Vec<u8>>,
 ///     done: Mutex<VecDeque<(Generation, Vec<u8>)>>,
 /// }
 ///
 /// impl Subscriber for Ring {
+///     fn on_join(&self, _first: Generation, format: Format) {
+///         let _ = self.format.set(format);
+///     }
 ///     fn on_batches(&self, _gen: Generation, batches: &[u8]) {
 ///         self.open.lock().unwrap().extend_from_slice(batches);
 ///     }
@@ -98,21 +108,30 @@ impl fmt::Display for Generation {
 /// let sub = trace_runtime::subscribe(ring.clone())?;
 /// trace_runtime::log(trace_runtime::TaskId::BACKGROUND, "recorder", "hello");
 /// trace_runtime::advance()?;
-/// let mut snapshot = trace_runtime::file_header().to_vec();
+/// let mut snapshot = ring.format.get().unwrap().header().to_vec();
 /// for (_, bytes) in ring.done.lock().unwrap().iter() {
 ///     snapshot.extend_from_slice(bytes);
 /// }
-/// assert!(snapshot.len() > 16);
+/// assert!(snapshot.starts_with(b"go 1.26 trace"));
 /// sub.unsubscribe()?;
 /// # Ok::<(), trace_runtime::Error>(())
 /// ```
 ///
 /// [`subscribe`]: crate::subscribe
 /// [`Subscription::unsubscribe`]: crate::Subscription::unsubscribe
+/// [`on_join`]: Subscriber::on_join
 /// [`on_batches`]: Subscriber::on_batches
 /// [`on_generation_end`]: Subscriber::on_generation_end
 /// [`on_close`]: Subscriber::on_close
 pub trait Subscriber: Send + Sync + 'static {
+    /// The subscriber receives generations from `first` on, all in
+    /// `format`: called once, before any other call. A subscriber that
+    /// writes a trace starts it with `format.header()`. The default does
+    /// nothing.
+    fn on_join(&self, first: Generation, format: Format) {
+        let _ = (first, format);
+    }
+
     /// Finished batches of generation `gen`, in order.
     fn on_batches(&self, gen: Generation, batches: &[u8]);
 

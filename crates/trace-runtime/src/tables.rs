@@ -265,17 +265,19 @@ pub(crate) fn global_id(index: usize, lane: usize, stride: usize) -> u64 {
 pub(crate) struct TableBatchWriter<'a> {
     out: &'a mut Vec<u8>,
     gen: u64,
+    time: u64,
     marker: u8,
     payload: Vec<u8>,
 }
 
 impl<'a> TableBatchWriter<'a> {
     /// A writer of `Strings` (marker [`ty::STRINGS`]) or `Stacks`
-    /// ([`ty::STACKS`]) batches.
-    pub(crate) fn new(out: &'a mut Vec<u8>, gen: u64, marker: u8) -> Self {
+    /// ([`ty::STACKS`]) batches with header time `time`.
+    pub(crate) fn new(out: &'a mut Vec<u8>, gen: u64, time: u64, marker: u8) -> Self {
         Self {
             out,
             gen,
+            time,
             marker,
             payload: Vec::new(),
         }
@@ -329,7 +331,7 @@ impl<'a> TableBatchWriter<'a> {
             experiment: Experiment::None,
             gen: self.gen,
             m: NO_THREAD,
-            time: 0,
+            time: self.time,
             size: self.payload.len() as u64,
         }
         .encode(self.out, SizeEncoding::Minimal);
@@ -356,6 +358,27 @@ pub(crate) fn write_frequency_batch(out: &mut Vec<u8>, gen: u64, time: u64, freq
     }
     .encode(out, SizeEncoding::Minimal);
     out.extend_from_slice(&payload);
+}
+
+/// The payload of a Go 1.26 sync batch whose header time is
+/// `snapshot.ticks`: `Sync`, `Frequency`, `ClockSnapshot` (in the order
+/// Go's runtime writes them).
+pub(crate) fn sync_payload(freq: u64, snapshot: &crate::clock::Snapshot) -> Vec<u8> {
+    let mut payload = vec![ty::SYNC, ty::FREQUENCY];
+    varint::encode(freq, &mut payload);
+    payload.push(ty::CLOCK_SNAPSHOT);
+    // The snapshot's time relative to the batch's.
+    varint::encode(0, &mut payload);
+    varint::encode(snapshot.mono, &mut payload);
+    varint::encode(snapshot.sec, &mut payload);
+    varint::encode(snapshot.nsec, &mut payload);
+    payload
+}
+
+/// Appends Go 1.26's end-of-generation event, which follows the last batch
+/// of a generation.
+pub(crate) fn write_end_of_generation(out: &mut Vec<u8>) {
+    out.push(ty::END_OF_GENERATION);
 }
 
 #[cfg(all(test, not(loom)))]
@@ -423,7 +446,7 @@ mod tests {
     #[test]
     fn big_tables_split_into_batches() {
         let mut out = Vec::new();
-        let mut w = TableBatchWriter::new(&mut out, 1, ty::STRINGS);
+        let mut w = TableBatchWriter::new(&mut out, 1, 0, ty::STRINGS);
         let mut scratch = Vec::new();
         let s = vec![b'z'; 1024];
         for id in 1..=200 {
@@ -445,5 +468,42 @@ mod tests {
         }
         assert_eq!(n, 200);
         assert!(n_batches >= 4);
+    }
+
+    #[test]
+    fn sync_batch_and_end_of_generation() {
+        let snapshot = crate::clock::Snapshot {
+            ticks: 1000,
+            mono: 123_456_789,
+            sec: 1_800_000_000,
+            nsec: 999_999_999,
+        };
+        let payload = sync_payload(15_625_000, &snapshot);
+        let mut data = trace_wire::Version::Go126.header().to_vec();
+        BatchHeader {
+            experiment: Experiment::None,
+            gen: 3,
+            m: NO_THREAD,
+            time: snapshot.ticks,
+            size: payload.len() as u64,
+        }
+        .encode(&mut data, SizeEncoding::Minimal);
+        data.extend_from_slice(&payload);
+        write_end_of_generation(&mut data);
+        let mut batches = trace_wire::Batches::new(&data).unwrap();
+        let b = batches.next_batch().unwrap().unwrap();
+        assert_eq!(
+            b.kind(trace_wire::Version::Go126),
+            trace_wire::BatchKind::Sync
+        );
+        let sync = trace_wire::parse_sync(b.payload, 0).unwrap();
+        assert_eq!(sync.frequency, Some(15_625_000));
+        let clock = sync.clock.unwrap();
+        assert_eq!(
+            (clock.dt, clock.mono, clock.sec, clock.nsec),
+            (0, 123_456_789, 1_800_000_000, 999_999_999)
+        );
+        // The end-of-generation event is skipped; nothing follows.
+        assert!(batches.next_batch().unwrap().is_none());
     }
 }

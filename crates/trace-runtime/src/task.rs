@@ -551,11 +551,13 @@ impl TaskRegistry {
     pub(crate) fn register(&self, task: Arc<TaskShared>, now: u64) {
         let mut tasks = sync::lock(&self.tasks);
         if tasks.len() as u64 >= self.prune_at.load(Ordering::Relaxed) {
-            // A task that ended in this generation may still need a status
-            // from the sweep of the previous one.
+            // A task that ended (or was dropped, which records its end) in
+            // this generation may still need a status from the sweep of
+            // the previous one.
             tasks.retain(|t| {
                 let inner = sync::lock(&t.inner);
-                !(t.dropped.load(Ordering::Relaxed) || inner.state == T_DEAD && inner.changed < now)
+                let gone = t.dropped.load(Ordering::Relaxed) || inner.state == T_DEAD;
+                !(gone && inner.changed < now)
             });
             self.prune_at
                 .store((tasks.len() as u64 * 2).max(64), Ordering::Relaxed);
@@ -565,8 +567,9 @@ impl TaskRegistry {
 
     /// Writes, in generation `gen` (already drained), `GoStatus` for every
     /// task the trace knew and that was alive at the end of `gen` without a
-    /// status in it (whatever happened to it since the switch), and forgets
-    /// dead and dropped tasks. `payload` receives the statuses of waiting
+    /// status in it (whatever happened to it since the switch, its drop
+    /// included: the drop records the task's end in a later generation),
+    /// and forgets dead and dropped tasks. `payload` receives the statuses of waiting
     /// and runnable tasks (one no-thread batch); `emit_batch(m, payload)`
     /// one batch per task that was running on thread `m` through all of
     /// `gen` (a running status needs its thread: checklist 15).
@@ -580,16 +583,17 @@ impl TaskRegistry {
         let mut running = Vec::new();
         tasks.retain(|t| {
             let inner = sync::lock(&t.inner);
-            if t.dropped.load(Ordering::Relaxed) {
-                // Never mentioned again: no status needed.
-                return false;
-            }
             let created = t.created.load(Ordering::Acquire);
             let (state, m) = inner.at_end_of(gen);
             let stated = &t.stated[(gen % 2) as usize];
+            // A dropped task is mentioned after `gen` only if its drop
+            // recorded its end after `gen` (the drop may come between the
+            // switch and this sweep).
+            let dropped = t.dropped.load(Ordering::Relaxed);
             if created != 0
                 && created < gen
                 && state != T_DEAD
+                && (!dropped || inner.changed > gen)
                 && stated.load(Ordering::Relaxed) != gen
             {
                 if state == T_RUNNING {
@@ -604,7 +608,8 @@ impl TaskRegistry {
                 // The sequence number is the next generation's by now.
                 stated.store(gen, Ordering::Relaxed);
             }
-            inner.state != T_DEAD
+            // A dropped task is never mentioned again after its drop.
+            inner.state != T_DEAD && !dropped
         });
     }
 }

@@ -7,11 +7,20 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use trace_runtime::Format;
 use trace_runtime::{
     configure, limit_generations, log, request_advance, subscribe, Config, Generation,
     GenerationLimits, Subscriber, TaskId,
 };
 use trace_testkit::serial;
+
+/// The format the tests record in (`trace_testkit::format_minor`).
+fn format() -> Format {
+    match trace_testkit::format_minor() {
+        23 => Format::Go123,
+        _ => Format::Go126,
+    }
+}
 
 /// Records the size of every complete generation.
 #[derive(Default)]
@@ -62,7 +71,12 @@ impl Sizes {
 
 /// Generations that would otherwise last an hour.
 fn hour_long_generations() {
-    configure(Config::default().generation_period(Duration::from_secs(3600))).unwrap();
+    configure(
+        Config::default()
+            .format(format())
+            .generation_period(Duration::from_secs(3600)),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -76,7 +90,7 @@ fn a_period_limit_shortens_generations() {
     sizes.wait_for(4);
     drop(guard);
     sub.unsubscribe().unwrap();
-    configure(Config::default()).unwrap();
+    configure(Config::default().format(format())).unwrap();
 }
 
 #[test]
@@ -108,7 +122,7 @@ fn a_byte_limit_bounds_generations() {
     let done = sizes.wait_for(1);
     drop(guard);
     sub.unsubscribe().unwrap();
-    configure(Config::default()).unwrap();
+    configure(Config::default().format(format())).unwrap();
     // Generations that would last an hour were cut by size. (How close to
     // the bound they stay depends on how fast the flusher gets a CPU: on a
     // loaded machine some overshoot by megabytes.)
@@ -128,5 +142,5 @@ fn request_advance_from_a_callback_completes_the_generation() {
     let sub = subscribe(sizes.clone()).unwrap();
     sizes.wait_for(3);
     sub.unsubscribe().unwrap();
-    configure(Config::default()).unwrap();
+    configure(Config::default().format(format())).unwrap();
 }

@@ -89,6 +89,51 @@ fn writers_racing_an_advance() {
     });
 }
 
+/// The advancer pushes generation 2's sync batch before switching to it
+/// while a thread writes (migrating between slots): the sync batch is the
+/// first batch of generation 2, whatever the interleaving.
+#[test]
+fn a_sync_batch_pushed_before_the_switch_opens_the_generation() {
+    let mut model = loom::model::Builder::new();
+    model.max_branches = 20_000;
+    model.check(|| {
+        let buffers = Arc::new(Buffers::new(2));
+        buffers.switch(1);
+        let writer = {
+            let buffers = buffers.clone();
+            thread::spawn(move || {
+                let writer = Writer::new(7);
+                [0usize, 1]
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, cpu)| buffers.write(cpu, &writer, k as u64).unwrap())
+                    .collect::<Vec<u64>>()
+            })
+        };
+        buffers.push_structural(2, 0, &[trace_wire::ty::SYNC]);
+        buffers.switch(2);
+        buffers.drain(1);
+        let gens = writer.join().unwrap();
+        buffers.switch(0);
+        buffers.drain(2);
+        let mut data = Version::Go126.header().to_vec();
+        data.extend_from_slice(&buffers.take_completed(2));
+        let mut batches = Batches::new(&data).unwrap();
+        let first = batches.next_batch().unwrap().expect("the sync batch");
+        assert_eq!(first.header.m, trace_wire::NO_THREAD);
+        assert_eq!(first.payload, [trace_wire::ty::SYNC]);
+        let mut in_gen2 = 0;
+        while let Some(b) = batches.next_batch().unwrap() {
+            assert_eq!(b.header.m, 7);
+            let mut cur = EventCursor::new(b.payload, Version::Go126, 0);
+            while cur.next_event().unwrap().is_some() {
+                in_gen2 += 1;
+            }
+        }
+        assert_eq!(in_gen2, gens.iter().filter(|&&g| g == 2).count());
+    });
+}
+
 struct Count(loom::sync::atomic::AtomicUsize);
 
 impl Subscriber for Count {

@@ -6,17 +6,17 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use common::{check_sequences, parse, save, serial, Capture};
+use common::{both_formats, check_sequences, parse, save, serial, Capture};
 use trace_runtime::{
     advance, configure, log, new_task_id, region_begin, region_end, start, stop, stream_state,
-    task_begin, task_end, Config, Error, StackMode, StreamState, TaskId,
+    task_begin, task_end, Error, Format, StackMode, StreamState, TaskId,
 };
 use trace_wire::ty;
 
 fn config(period_ms: u64) {
-    configure(Config::default().generation_period(Duration::from_millis(period_ms))).unwrap();
+    configure(common::config().generation_period(Duration::from_millis(period_ms))).unwrap();
 }
 
 /// Runs `f` while streaming into memory; returns the trace.
@@ -33,8 +33,15 @@ fn record(name: &str, f: impl FnOnce()) -> Vec<u8> {
 #[test]
 fn threads_tasks_regions_logs() {
     let _g = serial();
+    for format in both_formats() {
+        configure(common::config().format(format)).unwrap();
+        threads_tasks_regions_logs_in(format);
+    }
     config(1000);
-    let trace = record("threads_tasks_regions_logs", || {
+}
+
+fn threads_tasks_regions_logs_in(format: Format) {
+    let trace = record(&format!("threads_tasks_regions_logs_{format:?}"), || {
         let task = new_task_id();
         task_begin(task, TaskId::BACKGROUND, "job");
         let workers: Vec<_> = (0..4)
@@ -56,7 +63,9 @@ fn threads_tasks_regions_logs() {
         }
         task_end(task);
     });
+    assert!(trace.starts_with(&format.header()));
     let t = parse(&trace);
+    assert_eq!(t.version, format.version());
     check_sequences(&t, "w", 4, 100);
     assert_eq!(t.count(ty::USER_REGION_BEGIN), 400);
     assert_eq!(t.count(ty::USER_REGION_END), 400);
@@ -102,6 +111,9 @@ fn start_stop_cycles() {
     });
     let mut last_gen = 0;
     for cycle in 0..20 {
+        // Sessions alternate between the formats.
+        let format = both_formats()[cycle % 2];
+        configure(common::config().format(format)).unwrap();
         let trace = record(&format!("cycle_{cycle}"), || {
             log(TaskId::BACKGROUND, "main", &format!("m:0:{cycle}"));
             tx.send(Some(0)).unwrap();
@@ -112,6 +124,7 @@ fn start_stop_cycles() {
             }
         });
         let t = parse(&trace);
+        assert_eq!(t.version, format.version(), "cycle {cycle}");
         let first = t.gens.first().unwrap().gen;
         assert!(
             first > last_gen,
@@ -124,6 +137,7 @@ fn start_stop_cycles() {
     }
     tx.send(None).unwrap();
     helper.join().unwrap();
+    config(1000);
 }
 
 #[test]
@@ -281,7 +295,7 @@ impl Write for SlowWriter {
 fn slow_writers_are_cut_off() {
     let _g = serial();
     configure(
-        Config::default()
+        common::config()
             .generation_period(Duration::from_millis(1))
             .stream_backlog(4096),
     )
@@ -319,9 +333,9 @@ fn a_function_with_a_recognizable_name() {
 #[test]
 fn stacks() {
     let _g = serial();
-    configure(Config::default().stacks(StackMode::Unwind)).unwrap();
+    configure(common::config().stacks(StackMode::Unwind)).unwrap();
     let trace = record("stacks", a_function_with_a_recognizable_name);
-    configure(Config::default()).unwrap();
+    configure(common::config()).unwrap();
     let t = parse(&trace);
     let (g, ev) = t
         .gens
@@ -341,7 +355,7 @@ fn stacks() {
 fn stacks_from_frame_pointers_are_valid_with_or_without_frame_pointers() {
     let _g = serial();
     for mode in [StackMode::FramePointers, StackMode::Auto] {
-        configure(Config::default().stacks(mode)).unwrap();
+        configure(common::config().stacks(mode)).unwrap();
         let trace = record(&format!("stacks_{mode:?}"), || {
             for i in 0..10 {
                 a_function_with_a_recognizable_name();
@@ -350,9 +364,91 @@ fn stacks_from_frame_pointers_are_valid_with_or_without_frame_pointers() {
                 log(TaskId::BACKGROUND, "i", &i.to_string());
             }
         });
-        configure(Config::default()).unwrap();
+        configure(common::config()).unwrap();
         // Whatever the walk found, the tables are complete and consistent.
         let t = parse(&trace);
         assert_eq!(t.count(ty::USER_LOG), 20);
+    }
+}
+
+/// The Go 1.26 format's clock snapshots: every generation's sync batch
+/// holds one, taken when the generation began; the reader hands it out on
+/// the Sync event that opens the generation, with a wall time close to
+/// `SystemTime::now()`; the three clocks it holds advance alike from one
+/// generation to the next (they were read together). The Go 1.23 format
+/// has none.
+#[test]
+fn clock_snapshots_carry_the_wall_time() {
+    let _g = serial();
+    configure(common::config().format(Format::Go126)).unwrap();
+    let before = SystemTime::now();
+    let trace = record("clock_snapshots", || {
+        for i in 0..5 {
+            log(TaskId::BACKGROUND, "clock", &i.to_string());
+            thread::sleep(Duration::from_millis(10));
+            advance().unwrap();
+        }
+    });
+    let after = SystemTime::now();
+    let t = parse(&trace);
+    assert!(t.gens.len() >= 5);
+    for g in &t.gens {
+        // The batch's time is the snapshot's trace time (`dt` 0).
+        let (time, clock) = g.sync.expect("a sync batch");
+        assert_eq!(clock.dt, 0, "{clock:?}");
+        assert!(time != 0 && clock.mono != 0 && clock.sec != 0, "{clock:?}");
+    }
+
+    let mut snapshots = Vec::new();
+    let mut syncs = 0;
+    for event in trace_reader::Reader::new(&trace[..]).unwrap() {
+        let event = event.unwrap();
+        if let Some(sync) = event.sync() {
+            syncs += 1;
+            snapshots.extend(sync.clock_snapshot);
+        }
+    }
+    // One Sync per generation, carrying its snapshot, and a last one.
+    assert_eq!(syncs, t.gens.len() + 1);
+    assert_eq!(snapshots.len(), t.gens.len());
+    // Allowance for a loaded machine, where the flusher can be preempted
+    // between two clock reads.
+    let slack = Duration::from_millis(25);
+    for s in &snapshots {
+        let wall = s.wall().unwrap();
+        assert!(
+            wall + slack >= before && wall <= after + slack,
+            "{wall:?} not within {before:?}..{after:?}"
+        );
+        let now = SystemTime::now();
+        assert!(now.duration_since(wall).unwrap() < Duration::from_secs(10));
+    }
+    let slack = slack.as_nanos() as i64;
+    for w in snapshots.windows(2) {
+        let wall = w[1].wall().unwrap().duration_since(w[0].wall().unwrap());
+        let wall = wall.unwrap().as_nanos() as i64;
+        let mono = w[1].mono as i64 - w[0].mono as i64;
+        let trace = w[1].trace.nanos_since(w[0].trace);
+        assert!(mono >= 10_000_000, "generations last 10 ms: {mono} ns");
+        assert!(
+            (wall - mono).abs() < slack,
+            "wall {wall} ns, mono {mono} ns"
+        );
+        assert!(
+            (trace - mono).abs() < slack,
+            "trace {trace} ns, mono {mono} ns"
+        );
+    }
+
+    configure(common::config().format(Format::Go123)).unwrap();
+    let trace = record("clock_snapshots_go123", || {
+        log(TaskId::BACKGROUND, "clock", "none")
+    });
+    config(1000);
+    let reader = trace_reader::Reader::new(&trace[..]).unwrap();
+    for event in reader {
+        if let Some(sync) = event.unwrap().sync() {
+            assert!(sync.clock_snapshot.is_none());
+        }
     }
 }

@@ -8,23 +8,30 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::{check_sequence_counts, check_sequences, parse, save, serial, Capture};
+use common::{both_formats, check_sequence_counts, check_sequences, parse, save, serial, Capture};
 use trace_runtime::{
-    advance, configure, file_header, log, start, stop, subscribe, Config, Generation, Subscriber,
-    TaskId,
+    advance, configure, log, start, stop, subscribe, Error, Format, Generation, Subscriber, TaskId,
 };
 
 /// Keeps every generation it receives, and checks the call protocol.
 #[derive(Default)]
 struct Ring {
+    joined: Mutex<Option<(Generation, Format)>>,
     open: Mutex<Option<(Generation, Vec<u8>)>>,
     done: Mutex<Vec<(Generation, Vec<u8>)>>,
     closed: AtomicUsize,
 }
 
 impl Subscriber for Ring {
+    fn on_join(&self, first: Generation, format: Format) {
+        let before = self.joined.lock().unwrap().replace((first, format));
+        assert!(before.is_none(), "joined once");
+    }
+
     fn on_batches(&self, gen: Generation, batches: &[u8]) {
         assert_eq!(self.closed.load(Ordering::SeqCst), 0);
+        let (first, _) = self.joined.lock().unwrap().expect("joined first");
+        assert!(gen >= first);
         let mut open = self.open.lock().unwrap();
         let (g, bytes) = open.get_or_insert_with(|| (gen, Vec::new()));
         assert_eq!(*g, gen, "batches of one generation at a time");
@@ -53,7 +60,8 @@ impl Subscriber for Ring {
 impl Ring {
     /// A trace of the retained generations from index `from` on.
     fn snapshot(&self, from: usize) -> Vec<u8> {
-        let mut res = file_header().to_vec();
+        let (_, format) = self.joined.lock().unwrap().expect("joined");
+        let mut res = format.header().to_vec();
         for (_, bytes) in &self.done.lock().unwrap()[from..] {
             res.extend_from_slice(bytes);
         }
@@ -64,7 +72,19 @@ impl Ring {
 #[test]
 fn flight_recorder_alongside_a_stream() {
     let _g = serial();
-    configure(Config::default().generation_period(Duration::from_millis(2))).unwrap();
+    for format in both_formats() {
+        flight_recorder_alongside_a_stream_in(format);
+    }
+    configure(common::config()).unwrap();
+}
+
+fn flight_recorder_alongside_a_stream_in(format: Format) {
+    configure(
+        common::config()
+            .format(format)
+            .generation_period(Duration::from_millis(2)),
+    )
+    .unwrap();
     let out = Capture::default();
     start(out.clone()).unwrap();
     let stop_workers = Arc::new(AtomicBool::new(false));
@@ -100,6 +120,8 @@ fn flight_recorder_alongside_a_stream() {
     let ring = Arc::new(Ring::default());
     let sub = subscribe(ring.clone()).unwrap();
     let first = sub.first_generation().unwrap();
+    assert_eq!(sub.format(), format);
+    assert_eq!(*ring.joined.lock().unwrap(), Some((first, format)));
     thread::sleep(Duration::from_millis(20));
     tx.send(()).unwrap();
     quiet.join().unwrap();
@@ -112,16 +134,18 @@ fn flight_recorder_alongside_a_stream() {
     stop().unwrap();
 
     let stream = out.bytes();
-    save("flight_stream", &stream);
-    check_sequence_counts(&parse(&stream), "f", &counts);
+    save(&format!("flight_stream_{format:?}"), &stream);
+    let t = parse(&stream);
+    assert_eq!(t.version, format.version());
+    check_sequence_counts(&t, "f", &counts);
 
     let done = ring.done.lock().unwrap().len();
     assert!(done >= 3, "generations retained: {done}");
     assert_eq!(ring.done.lock().unwrap()[0].0, first);
     for from in [0, 1, done / 2, done - 1] {
         let snapshot = ring.snapshot(from);
-        save(&format!("flight_snapshot_{from}"), &snapshot);
-        parse(&snapshot);
+        save(&format!("flight_snapshot_{format:?}_{from}"), &snapshot);
+        assert_eq!(parse(&snapshot).version, format.version());
     }
 }
 
@@ -140,7 +164,7 @@ impl Subscriber for Panicky {
 #[test]
 fn a_panicking_subscriber_is_removed() {
     let _g = serial();
-    configure(Config::default().generation_period(Duration::from_millis(1))).unwrap();
+    configure(common::config().generation_period(Duration::from_millis(1))).unwrap();
     let out = Capture::default();
     start(out.clone()).unwrap();
     let panicky = Arc::new(Panicky {
@@ -164,4 +188,133 @@ fn a_panicking_subscriber_is_removed() {
     stop().unwrap();
     assert_eq!(trace_runtime::subscriber_count(), 0);
     check_sequences(&parse(&out.bytes()), "p", 1, 2000);
+}
+
+/// The format is fixed for a tracing session: configuring another while
+/// tracing is on says so, every subscriber of the session (one joining
+/// late too) gets the session's format, and the next session takes the
+/// configured one.
+#[test]
+fn the_format_is_fixed_per_session() {
+    let _g = serial();
+    let [first, other] = both_formats();
+    configure(common::config().format(first)).unwrap();
+    assert_eq!(trace_runtime::format_in_use(), None);
+    assert_eq!(trace_runtime::file_header(), first.header());
+    let out = Capture::default();
+    start(out.clone()).unwrap();
+    assert_eq!(trace_runtime::format_in_use(), Some(first));
+    log(TaskId::BACKGROUND, "session", "one");
+    // Configuring the session's own format is fine, another is refused
+    // for this session (and kept for the next).
+    configure(common::config().format(first)).unwrap();
+    match configure(common::config().format(other)) {
+        Err(Error::FormatFixed { in_use }) => assert_eq!(in_use, first),
+        res => panic!("{res:?}"),
+    }
+    assert_eq!(trace_runtime::config().get_format(), other);
+    assert_eq!(trace_runtime::file_header(), first.header());
+    advance().unwrap();
+    let ring = Arc::new(Ring::default());
+    let sub = subscribe(ring.clone()).unwrap();
+    assert_eq!(
+        sub.format(),
+        first,
+        "a late subscriber gets the session's format"
+    );
+    log(TaskId::BACKGROUND, "session", "two");
+    advance().unwrap();
+    sub.unsubscribe().unwrap();
+    stop().unwrap();
+    assert_eq!(trace_runtime::format_in_use(), None);
+    let trace = out.bytes();
+    save(&format!("fixed_format_{first:?}"), &trace);
+    assert_eq!(parse(&trace).version, first.version());
+    let snapshot = ring.snapshot(0);
+    save(&format!("fixed_format_snapshot_{first:?}"), &snapshot);
+    assert_eq!(parse(&snapshot).version, first.version());
+
+    // The next session is in the format configured meanwhile.
+    let out = Capture::default();
+    start(out.clone()).unwrap();
+    assert_eq!(trace_runtime::format_in_use(), Some(other));
+    log(TaskId::BACKGROUND, "session", "three");
+    stop().unwrap();
+    let trace = out.bytes();
+    save(&format!("fixed_format_next_{other:?}"), &trace);
+    assert_eq!(parse(&trace).version, other.version());
+    configure(common::config()).unwrap();
+}
+
+/// Keeps every generation, for traces that begin at any of them.
+#[derive(Default)]
+struct AllGenerations {
+    format: Mutex<Option<Format>>,
+    gens: Mutex<Vec<(u64, Vec<u8>)>>,
+}
+
+impl Subscriber for AllGenerations {
+    fn on_join(&self, _: Generation, format: Format) {
+        *self.format.lock().unwrap() = Some(format);
+    }
+    fn on_batches(&self, gen: Generation, batches: &[u8]) {
+        let mut gens = self.gens.lock().unwrap();
+        match gens.last_mut() {
+            Some((g, bytes)) if *g == gen.get() => bytes.extend_from_slice(batches),
+            _ => gens.push((gen.get(), batches.to_vec())),
+        }
+    }
+    fn on_generation_end(&self, _: Generation) {}
+}
+
+/// Tasks dropped while generations advance, some of them silent through
+/// the generation before their drop: the drop records their end, so a
+/// trace beginning at that generation must know them (the sweep of a
+/// generation can run after a drop in the next one). Every suffix of the
+/// generations is a valid trace.
+#[test]
+fn tasks_dropped_across_a_switch_are_stated_before_it() {
+    let _g = serial();
+    configure(common::config().generation_period(Duration::from_secs(3600))).unwrap();
+    let all = Arc::new(AllGenerations::default());
+    let sub = subscribe(all.clone()).unwrap();
+    let stop_advancing = Arc::new(AtomicBool::new(false));
+    let advancer = {
+        let stop_advancing = stop_advancing.clone();
+        thread::spawn(move || {
+            while !stop_advancing.load(Ordering::Relaxed) {
+                advance().unwrap();
+            }
+        })
+    };
+    for _ in 0..200 {
+        let tasks: Vec<_> = (0..8)
+            .map(|_| trace_runtime::AsyncTask::new("dropped"))
+            .collect();
+        for t in &tasks {
+            t.poll_begin().end(trace_runtime::PollOutcome::Pending);
+        }
+        // Silent through at least one whole generation, then dropped.
+        advance().unwrap();
+        advance().unwrap();
+        drop(tasks);
+    }
+    stop_advancing.store(true, Ordering::Relaxed);
+    advancer.join().unwrap();
+    sub.unsubscribe().unwrap();
+    configure(common::config()).unwrap();
+    let format = all.format.lock().unwrap().unwrap();
+    let gens = all.gens.lock().unwrap();
+    assert!(gens.len() > 400, "{} generations", gens.len());
+    for k in 0..gens.len() {
+        let mut trace = format.header().to_vec();
+        for (_, bytes) in &gens[k..] {
+            trace.extend_from_slice(bytes);
+        }
+        if k % 100 == 0 {
+            save(&format!("dropped_tasks_from_{k}_{format:?}"), &trace);
+        }
+        let report = trace_reader::validate(&trace[..]);
+        assert!(report.is_valid(), "from generation {}: {report}", gens[k].0);
+    }
 }

@@ -1,8 +1,9 @@
 //! Helpers shared by the recorder crates' integration tests
 //! (`trace-runtime`, `trace-annotate`, `trace-flight`): a lock that runs
-//! one recording at a time, an in-memory writer to stream into, and the
-//! hook that saves traces for `cargo xtask oracle`. A dev-dependency only;
-//! it depends on no workspace crate.
+//! one recording at a time, an in-memory writer to stream into, the trace
+//! format the tests record in, and the hook that saves traces for
+//! `cargo xtask oracle`. A dev-dependency only; it depends on no workspace
+//! crate.
 //!
 //! ```
 //! use std::io::Write;
@@ -49,6 +50,32 @@ impl Write for Capture {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// The environment variable that chooses the trace format the tests
+/// record in: `1.23` or `1.26` (the default).
+pub const FORMAT_ENV: &str = "TRACE_TEST_FORMAT";
+
+/// The trace format the tests record in, as the minor version of its file
+/// header (23 for `go 1.23 trace`, 26 for `go 1.26 trace`): from
+/// [`FORMAT_ENV`], 26 if unset. `cargo xtask oracle` runs the recorder
+/// crates' tests once in each format; tests that matter in both run both
+/// regardless.
+///
+/// # Panics
+///
+/// If the variable holds anything else: the run would not test what it
+/// says.
+///
+/// ```
+/// assert!([23, 26].contains(&trace_testkit::format_minor()));
+/// ```
+pub fn format_minor() -> u32 {
+    match std::env::var(FORMAT_ENV).as_deref() {
+        Err(_) | Ok("1.26") => 26,
+        Ok("1.23") => 23,
+        Ok(other) => panic!("{FORMAT_ENV}={other}: expected 1.23 or 1.26"),
     }
 }
 

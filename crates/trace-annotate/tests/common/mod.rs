@@ -3,8 +3,41 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+use std::sync::MutexGuard;
+
+use trace_runtime::{Config, Format};
 #[allow(unused_imports, reason = "each test binary uses a different subset")]
-pub(crate) use trace_testkit::{save, serial, Capture};
+pub(crate) use trace_testkit::{save, Capture};
+
+/// The format the tests record in (`trace_testkit::format_minor`).
+pub(crate) fn format() -> Format {
+    match trace_testkit::format_minor() {
+        23 => Format::Go123,
+        _ => Format::Go126,
+    }
+}
+
+/// Both formats, the tests' own first.
+pub(crate) fn both_formats() -> [Format; 2] {
+    match format() {
+        Format::Go123 => [Format::Go123, Format::Go126],
+        _ => [Format::Go126, Format::Go123],
+    }
+}
+
+/// Makes the runtime record in `format` (with default settings
+/// otherwise); call while tracing is off.
+pub(crate) fn use_format(format: Format) {
+    trace_runtime::configure(Config::default().format(format)).expect("tracing is off");
+}
+
+/// One recording at a time (`trace_testkit::serial`), in the tests'
+/// format with default settings.
+pub(crate) fn serial() -> MutexGuard<'static, ()> {
+    let guard = trace_testkit::serial();
+    use_format(format());
+    guard
+}
 
 /// Streams while `f` runs and returns the trace's bytes, saved as
 /// `<name>.trace` in `TRACE_ORACLE_DIR` if set (`cargo xtask oracle` has Go
@@ -16,6 +49,8 @@ pub(crate) fn record_bytes(name: &str, f: impl FnOnce()) -> Vec<u8> {
     trace_runtime::stop().unwrap();
     let trace = out.bytes();
     save(name, &trace);
+    let format = trace_runtime::config().get_format();
+    assert!(trace.starts_with(&format.header()), "a {format} trace");
     trace
 }
 

@@ -3,13 +3,48 @@
 //! process-wide), and the hook that saves traces for `cargo xtask oracle`.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+use std::sync::MutexGuard;
+
 use trace_reader::{EventKind, Reader, Validator};
+use trace_runtime::{Config, Format};
 #[allow(unused_imports, reason = "each test binary uses a different subset")]
-pub(crate) use trace_testkit::{serial, Capture};
+pub(crate) use trace_testkit::Capture;
+
+/// The format the tests record in (`trace_testkit::format_minor`).
+pub(crate) fn format() -> Format {
+    match trace_testkit::format_minor() {
+        23 => Format::Go123,
+        _ => Format::Go126,
+    }
+}
+
+/// Both formats, the tests' own first.
+pub(crate) fn both_formats() -> [Format; 2] {
+    match format() {
+        Format::Go123 => [Format::Go123, Format::Go126],
+        _ => [Format::Go126, Format::Go123],
+    }
+}
+
+/// Makes the runtime record in the tests' format (with default settings
+/// otherwise); call while tracing is off.
+pub(crate) fn use_format(format: Format) {
+    trace_runtime::configure(Config::default().format(format)).expect("tracing is off");
+}
+
+/// One recording at a time (`trace_testkit::serial`), in the tests'
+/// format.
+pub(crate) fn serial() -> MutexGuard<'static, ()> {
+    let guard = trace_testkit::serial();
+    use_format(format());
+    guard
+}
 
 /// What a trace holds, as read back.
 #[derive(Debug, Default)]
 pub(crate) struct Summary {
+    /// The format version of the header.
+    pub(crate) version: Option<trace_wire::Version>,
     pub(crate) n_events: u64,
     pub(crate) n_syncs: u64,
     /// Event indexes of the Sync events.
@@ -27,6 +62,7 @@ pub(crate) struct Summary {
 pub(crate) fn read_back(trace: &[u8]) -> Summary {
     let mut res = Summary::default();
     let mut batches = trace_wire::Batches::new(trace).expect("a trace header");
+    res.version = Some(batches.version());
     while let Some(b) = batches.next_batch().expect("well-framed batches") {
         let gen = b.header.gen;
         match res.generations.last() {

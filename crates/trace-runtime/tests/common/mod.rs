@@ -6,9 +6,34 @@
 
 use hashbrown::{HashMap, HashSet};
 
+use trace_runtime::{Config, Format};
 #[allow(unused_imports, reason = "each test binary uses a different subset")]
 pub(crate) use trace_testkit::{save, serial, Capture};
-use trace_wire::{ty, BatchKind, Batches, EventCursor, Stacks, Strings, Version, NO_THREAD};
+use trace_wire::{
+    parse_batch_header, ty, BatchKind, Batches, EventCursor, Framed, RawClockSnapshot, Stacks,
+    Strings, Version, NO_THREAD,
+};
+
+/// The format the tests record in (`trace_testkit::format_minor`).
+pub(crate) fn format() -> Format {
+    match trace_testkit::format_minor() {
+        23 => Format::Go123,
+        _ => Format::Go126,
+    }
+}
+
+/// The default settings, in the tests' format.
+pub(crate) fn config() -> Config {
+    Config::default().format(format())
+}
+
+/// Both formats, the tests' own first.
+pub(crate) fn both_formats() -> [Format; 2] {
+    match format() {
+        Format::Go123 => [Format::Go123, Format::Go126],
+        _ => [Format::Go126, Format::Go123],
+    }
+}
 
 /// One timed event.
 #[derive(Debug, Clone)]
@@ -22,6 +47,8 @@ pub(crate) struct Ev {
 pub(crate) struct Gen {
     pub(crate) gen: u64,
     pub(crate) freq: u64,
+    /// The sync batch's time and clock snapshot (Go 1.26 format).
+    pub(crate) sync: Option<(u64, RawClockSnapshot)>,
     pub(crate) strings: HashMap<u64, Vec<u8>>,
     /// Frames as (pc, func, file, line), innermost first.
     pub(crate) stacks: HashMap<u64, Vec<(u64, String, String, u64)>>,
@@ -48,8 +75,9 @@ impl Gen {
 }
 
 /// A decoded trace.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Trace {
+    pub(crate) version: Version,
     pub(crate) gens: Vec<Gen>,
 }
 
@@ -103,22 +131,29 @@ pub(crate) fn validate(trace: &[u8]) {
 }
 
 /// Decodes `trace`, checking the structural rules every generation must
-/// follow and reading it back with `trace-reader`; panics with a message on
-/// the first violation.
+/// follow in its format (see [`check_framing`]) and reading it back with
+/// `trace-reader`; panics with a message on the first violation.
 pub(crate) fn parse(trace: &[u8]) -> Trace {
     read_back(trace);
     validate(trace);
+    check_framing(trace);
     let mut batches = Batches::new(trace).expect("header");
-    assert_eq!(batches.version(), Version::Go123);
     let version = batches.version();
-    let mut res = Trace::default();
+    assert!(
+        [Version::Go123, Version::Go126].contains(&version),
+        "{version:?}"
+    );
+    let mut res = Trace {
+        version,
+        gens: Vec::new(),
+    };
     let mut freqs = 0;
     while let Some(b) = batches.next_batch().expect("batch framing") {
         let gen = b.header.gen;
         if res.gens.last().map(|g| g.gen) != Some(gen) {
             if let Some(last) = res.gens.last() {
                 assert_eq!(gen, last.gen + 1, "generations must be consecutive");
-                assert_eq!(freqs, 1, "one frequency batch in generation {}", last.gen);
+                assert_eq!(freqs, 1, "one frequency in generation {}", last.gen);
             }
             freqs = 0;
             res.gens.push(Gen {
@@ -131,6 +166,13 @@ pub(crate) fn parse(trace: &[u8]) -> Trace {
             BatchKind::Frequency => {
                 freqs += 1;
                 g.freq = trace_wire::parse_frequency(b.payload, 0).unwrap();
+            }
+            BatchKind::Sync => {
+                freqs += 1;
+                let sync = trace_wire::parse_sync(b.payload, 0).unwrap();
+                g.freq = sync.frequency.expect("a frequency in the sync batch");
+                let clock = sync.clock.expect("a clock snapshot in the sync batch");
+                g.sync = Some((b.header.time, clock));
             }
             BatchKind::Strings => {
                 let mut s = Strings::new(b.payload, 0).unwrap();
@@ -173,22 +215,88 @@ pub(crate) fn parse(trace: &[u8]) -> Trace {
             other => panic!("unexpected batch kind {other:?}"),
         }
     }
-    assert_eq!(freqs, 1, "one frequency batch in the last generation");
+    assert_eq!(freqs, 1, "one frequency in the last generation");
     for g in &mut res.gens {
-        check_ids(g);
+        check_ids(g, version);
     }
     res
 }
 
+/// Checks how generations are framed, as Go's runtime frames them: in a
+/// Go 1.26 trace, every generation opens with its sync batch (no-thread,
+/// `Sync` first) and ends with one end-of-generation event, and every batch
+/// has a non-zero time; in a Go 1.23 trace there is no end-of-generation
+/// event.
+pub(crate) fn check_framing(trace: &[u8]) {
+    let version = Batches::new(trace).expect("header").version();
+    let go126 = version >= Version::Go126;
+    let mut pos = trace_wire::HEADER_LEN;
+    // The generation being read, and whether it was ended.
+    let mut current: Option<(u64, bool)> = None;
+    loop {
+        let mut at = pos;
+        let framed = parse_batch_header(
+            || {
+                let b = trace.get(at).copied();
+                at += usize::from(b.is_some());
+                Ok(b)
+            },
+            pos as u64,
+            version,
+            true,
+        )
+        .expect("batch framing");
+        match framed {
+            None => break,
+            Some(Framed::EndOfGeneration) => {
+                assert!(go126, "an end-of-generation event in a {version:?} trace");
+                let (gen, ended) = current.expect("an end of generation before any batch");
+                assert!(!ended, "generation {gen} ended twice");
+                current = Some((gen, true));
+                pos = at;
+            }
+            Some(Framed::Batch(h)) => {
+                let payload = &trace[at..at + h.size as usize];
+                pos = at + h.size as usize;
+                if go126 {
+                    assert_ne!(h.time, 0, "a real time in every batch");
+                }
+                if current.is_some_and(|(gen, ended)| gen == h.gen && !ended) {
+                    continue;
+                }
+                if let Some((gen, ended)) = current {
+                    assert_eq!(h.gen, gen + 1, "consecutive generations");
+                    assert_eq!(ended, go126, "generation {gen} ended by an event");
+                }
+                current = Some((h.gen, false));
+                if go126 {
+                    assert_eq!(
+                        (h.m, payload.first()),
+                        (NO_THREAD, Some(&ty::SYNC)),
+                        "generation {} opens with its sync batch",
+                        h.gen
+                    );
+                }
+            }
+        }
+    }
+    if let Some((gen, ended)) = current {
+        assert_eq!(
+            ended, go126,
+            "last generation {gen}: end-of-generation event"
+        );
+    }
+}
+
 /// Checks that every id an event or frame uses is declared, and resolves the
 /// frames' names.
-fn check_ids(g: &mut Gen) {
+fn check_ids(g: &mut Gen, version: Version) {
     let n_events = g.events().count();
     assert!(n_events > 0, "generation {} has no event", g.gen);
     let strings: HashSet<u64> = g.strings.keys().copied().collect();
     let declared = |id: u64| id == 0 || strings.contains(&id);
     for (_, e) in g.events() {
-        let spec = Version::Go123.spec(e.ty).unwrap();
+        let spec = version.spec(e.ty).unwrap();
         // spec.args includes dt; e.args does not.
         for &i in spec.string_ids {
             let id = e.args[i - 1];
