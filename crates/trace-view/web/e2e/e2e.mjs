@@ -91,10 +91,24 @@ async function launch() {
   return { ctx, dir };
 }
 
+/**
+ * Waits until `predicate` holds in the page, polling from here: the page's
+ * Content-Security-Policy forbids the `eval` that `page.waitForFunction`
+ * relies on, and `page.evaluate` is not subject to it.
+ */
+async function until(page, predicate, timeout) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    if (await page.evaluate(predicate)) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${predicate}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function ready(page, timeout = 30000) {
   // Let the page handle what the test just did (scroll events fire with the next frame).
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-  await page.waitForFunction(() => document.body.dataset.state === "ready" && window.traceView, null, { timeout, polling: 20 });
+  await until(page, () => document.body.dataset.state === "ready" && Boolean(window.traceView), timeout);
   // One more frame, so that what is drawn matches the data.
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 }
@@ -111,7 +125,7 @@ async function clickItem(page, kind, { lane, stacks = true } = {}) {
   await page.mouse.click(at.x, at.y);
   await page.waitForSelector("#details h3", { timeout: 5000 });
   if (stacks) {
-    await page.waitForFunction(() => Number(document.getElementById("details").dataset.stacks || 0) > 0, null, { timeout: 10000 });
+    await until(page, () => Number(document.getElementById("details").dataset.stacks || 0) > 0, 10000);
   }
   return page.evaluate(() => {
     const d = document.getElementById("details");
@@ -199,7 +213,7 @@ async function checkPage(page, name, { annotated }) {
     const first = page.locator("#task-list .task").first();
     const label = await first.textContent();
     await first.click();
-    await page.waitForFunction(() => document.getElementById("details").dataset.kind === "task", null, { timeout: 5000 });
+    await until(page, () => document.getElementById("details").dataset.kind === "task", 5000);
     await ready(page);
     const taskText = await page.locator("#details").textContent();
     check(taskText.includes("Task id"), `the task list jumps to the slowest task (${label})`);
