@@ -146,6 +146,17 @@ pub(crate) fn go127() -> Option<PathBuf> {
     })
 }
 
+/// The `.trace` files of `dir`, sorted.
+pub(crate) fn trace_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    v.retain(|p| p.extension().is_some_and(|e| e == "trace"));
+    v.sort();
+    Ok(v)
+}
+
 /// Runs `cargo` with `args` in the workspace root, failing on a non-zero exit.
 pub(crate) fn cargo(args: &[&str]) -> Result<()> {
     run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args(args))

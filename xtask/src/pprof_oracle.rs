@@ -32,6 +32,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
+use crate::trace_files as traces;
 use crate::{cargo, go127, root};
 
 const KINDS: [&str; 4] = ["sync", "net", "syscall", "sched"];
@@ -350,17 +351,6 @@ fn compare_truncated(tools: &Tools, curated: &[PathBuf]) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The `.trace` files of `dir`, sorted.
-fn traces(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut v: Vec<PathBuf> = fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    v.retain(|p| p.extension().is_some_and(|e| e == "trace"));
-    v.sort();
-    Ok(v)
 }
 
 fn stem(p: &Path) -> String {

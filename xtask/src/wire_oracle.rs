@@ -20,6 +20,7 @@ use std::process::{Command, Output};
 
 use anyhow::{bail, Context, Result};
 
+use crate::trace_files as traces;
 use crate::{cargo, go127, root, shared_corpus, shared_current_corpus};
 
 /// Each of our subcommands, with the `go tool trace` flag it imitates.
@@ -158,17 +159,6 @@ fn truncated(work: &Path) -> Result<Vec<PathBuf>> {
         }
     }
     Ok(res)
-}
-
-/// The `.trace` files of `dir`, sorted.
-fn traces(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut v: Vec<PathBuf> = fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    v.retain(|p| p.extension().is_some_and(|e| e == "trace"));
-    v.sort();
-    Ok(v)
 }
 
 fn target_dir() -> PathBuf {
