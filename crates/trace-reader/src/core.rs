@@ -191,7 +191,8 @@ impl Core {
                 break Stop::Blocked;
             };
             if accept(c, acc, order, g, &dec, tab, last_ts, out)? {
-                frontier.update(0);
+                let time = c.ev.time;
+                frontier.update_root(time);
             } else {
                 frontier.remove(0);
             }
@@ -209,7 +210,7 @@ impl Core {
             Stop::Done => Ok(()),
             Stop::Blocked => {
                 self.advance_others(out)?;
-                if self.order.accepted.queued && self.order.queue.is_empty() {
+                if self.order.accepted_queued && self.order.queue.is_empty() {
                     return Err(self.failed_to_advance());
                 }
                 Ok(())
@@ -477,7 +478,7 @@ impl Core {
         if !self.try_advance(0, out)? {
             self.advance_others(out)?;
         }
-        if self.order.accepted.queued && self.order.queue.is_empty() {
+        if self.order.accepted_queued && self.order.queue.is_empty() {
             return Err(self.failed_to_advance());
         }
         Ok(())
@@ -575,29 +576,18 @@ fn accept(
     last_ts: &mut i64,
     out: &mut Chunk,
 ) -> Result<bool, Error> {
-    let name = if order.name.is_some() {
-        order.name.take()
-    } else {
-        None
-    };
+    let named = order.name.is_some() && take_name(order, acc.queued, out);
     let mut bad = None;
     if !acc.queued {
         let ev = &c.ev;
-        let info = *dec.types.get(ev.ty);
+        let info = dec.types.get(ev.ty);
         let mut t = 0;
         if info.tables {
             t = tab;
-            if !ids_exist(&info, ev.ty, &ev.args, &g.tables) {
+            if !ids_exist(info, ev.ty, &ev.args, &g.tables) {
                 bad = Some(ev.offset);
             }
         }
-        let named = match name {
-            Some(name) => {
-                out.names.push(name);
-                true
-            }
-            None => false,
-        };
         out.events.push(Raw {
             ty: ev.ty,
             tab: t,
@@ -624,6 +614,21 @@ fn accept(
         }
     }
     Ok(more)
+}
+
+/// Takes the task name the ordering attached to the event just accepted:
+/// to `out` if the event is reported from the cursor (returns `true`), else
+/// dropped.
+#[cold]
+fn take_name(order: &mut Ordering, queued: bool, out: &mut Chunk) -> bool {
+    let name = order.name.take();
+    match name {
+        Some(name) if !queued => {
+            out.names.push(name);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Whether every stack and string an event refers to exists (the fast check;

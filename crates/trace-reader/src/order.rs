@@ -129,6 +129,7 @@ impl Ranges {
         self.0.contains(&r)
     }
 
+    #[inline(always)]
     fn begin(&mut self, r: RangeType) -> Result<(), Fail> {
         if self.has(r) {
             return fail(ErrorKind::RangeAlreadyInFlight { begin: name(r.ty) });
@@ -157,6 +158,7 @@ impl Ranges {
 
     /// Ends the first in-flight range begun by the start event of `t`,
     /// returning its description.
+    #[inline(always)]
     fn end(&mut self, t: u8) -> Result<u64, Fail> {
         let start = range_start(t);
         let Some(i) = self.0.iter().position(|r| r.ty == start) else {
@@ -306,8 +308,9 @@ pub(crate) struct Ordering {
     gc_state: GcState,
     initial_gen: u64,
     pub(crate) queue: Queue,
-    /// How to report the event last accepted.
-    pub(crate) accepted: Accepted,
+    /// Whether the event last accepted was queued (with the events it
+    /// implies).
+    pub(crate) accepted_queued: bool,
     /// The task name a `TaskEnd` just accepted carries, from its
     /// `TaskBegin`.
     pub(crate) name: Option<Arc<[u8]>>,
@@ -324,7 +327,7 @@ impl Default for Ordering {
             gc_state: GcState::Undetermined,
             initial_gen: 0,
             queue: Queue::default(),
-            accepted: Accepted::default(),
+            accepted_queued: false,
             name: None,
         }
     }
@@ -372,7 +375,7 @@ pub(crate) struct Accepted {
 impl Ordering {
     /// Tries to advance `ev`, the next event of thread `m` (cached thread
     /// slot `slot`). `Ok(Some)`: accepted, to be reported as it says (also
-    /// kept in [`Ordering::accepted`]); `Ok(None)`: not yet.
+    /// kept in [`Ordering::accepted_queued`]); `Ok(None)`: not yet.
     #[inline(always)]
     pub(crate) fn advance(
         &mut self,
@@ -427,14 +430,11 @@ impl Ordering {
                     ms.p = step.new.p;
                     ms.g = step.new.g;
                 }
-                // Returned as well as kept: the caller reads it without a
-                // round trip through memory.
-                let accepted = Accepted {
+                self.accepted_queued = step.queued;
+                Ok(Some(Accepted {
                     ctx: step.report,
                     queued: step.queued,
-                };
-                self.accepted = accepted;
-                Ok(Some(accepted))
+                }))
             }
             Ok(false) => Ok(None),
             Err(kind) => Err(Error::new(*kind).at(offset).in_generation(gen)),
