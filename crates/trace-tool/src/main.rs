@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod report;
 
 /// Dumps, validates and summarizes Go execution traces without Go.
 #[derive(Debug, Parser)]
@@ -51,5 +52,26 @@ mod tests {
     #[test]
     fn command_line_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    /// `trace-tool --help` lists each command on one short line; the details
+    /// are in each command's own help.
+    #[test]
+    fn command_summaries_are_one_line() {
+        let cli = super::Cli::command();
+        for cmd in cli.get_subcommands() {
+            let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
+            assert!(!about.is_empty(), "{}: no summary", cmd.get_name());
+            assert!(
+                !about.contains('\n') && about.len() <= 80,
+                "{}: summary is not one short line: {about:?}",
+                cmd.get_name()
+            );
+            assert!(
+                cmd.get_long_about().is_some(),
+                "{}: no details",
+                cmd.get_name()
+            );
+        }
     }
 }

@@ -4,9 +4,13 @@
 //! where Go exited 1). `cargo xtask oracle-wire` compares the shared
 //! corpora with Go live.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use common::message;
 
 fn testdata() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
@@ -47,18 +51,21 @@ fn curated_traces_match_go() {
         let expected = dir.join("expected");
         let want_stdout = read(&expected.join(format!("{name}.footprint.txt")));
         let err_file = expected.join(format!("{name}.footprint.err.txt"));
-        let (want_code, want_stderr) = if err_file.is_file() {
+        let trace = dir.join("traces").join(format!("{name}.trace"));
+        let (want_code, want_message) = if err_file.is_file() {
             errors += 1;
-            (Some(1), read(&err_file))
+            let go = String::from_utf8(read(&err_file)).expect("UTF-8");
+            (Some(1), Some(go.trim_end().to_string()))
         } else {
-            (Some(0), Vec::new())
+            (Some(0), None)
         };
-        if out.status.code() != want_code || out.stderr != want_stderr {
+        // Go's message, after our `trace-tool footprint: FILE: ` prefix.
+        let got_message = (!out.stderr.is_empty()).then(|| message(&out, "footprint", &trace));
+        if out.status.code() != want_code || got_message != want_message {
             failures.push(format!(
-                "{name}: exit {:?} with stderr {:?}, Go's: exit {want_code:?} with {:?}",
+                "{name}: exit {:?} with stderr {:?}, Go's: exit {want_code:?} with {want_message:?}",
                 out.status.code(),
                 String::from_utf8_lossy(&out.stderr),
-                String::from_utf8_lossy(&want_stderr)
             ));
         }
         if out.stdout != want_stdout {
@@ -95,10 +102,18 @@ fn reports_errors_like_go() {
     let out = footprint(&path);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
-    assert_eq!(out.stderr, b"unexpected EOF\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "trace-tool footprint: {}: unexpected EOF (truncated trace; byte offset 19)\n",
+            path.display()
+        )
+    );
+    assert_eq!(message(&out, "footprint", &path), "unexpected EOF");
 
-    let out = footprint(&dir.join("missing.trace"));
+    let missing = dir.join("missing.trace");
+    let out = footprint(&missing);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("failed to read trace file"));
+    assert_eq!(message(&out, "footprint", &missing), "no such file");
     let _ = fs::remove_dir_all(&dir);
 }

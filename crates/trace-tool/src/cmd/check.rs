@@ -3,13 +3,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use trace_analysis::check::{self, Kind, Outcome, Rule, Stat};
 use trace_analysis::stats;
 
 use super::input;
 use super::stats::human;
 
+/// Fail (exit status 1) when region or task latencies exceed bounds.
+///
 /// Check latency bounds on user regions and tasks: exit status 1 if a bound
 /// is exceeded, 0 if all hold, 2 if the trace cannot be read or the rules
 /// are malformed. Bounds are inclusive; `max` also counts regions and tasks
@@ -76,8 +77,10 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("trace-tool check: {e:#}");
-            ExitCode::from(2)
+            if crate::report::is_broken_pipe(e.as_ref()) {
+                return ExitCode::SUCCESS;
+            }
+            crate::report::fail("check", Some(&args.file), e.as_ref(), 2)
         }
     }
 }
@@ -154,7 +157,7 @@ fn check_cmd(args: &Args) -> anyhow::Result<bool> {
     if rules.is_empty() {
         anyhow::bail!("no bounds given (see --help)");
     }
-    let input = input::open(&args.file).with_context(|| args.file.display().to_string())?;
+    let input = input::open(&args.file)?;
     let stats = stats::stats(input)?;
     let outcomes = check::evaluate(&rules, &stats);
     let mut ok = true;

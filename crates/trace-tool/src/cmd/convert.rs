@@ -7,8 +7,10 @@ use anyhow::Context;
 use trace_analysis::chrome::ChromeWriter;
 use trace_reader::Reader;
 
-use super::input;
+use super::input::{self, output_name};
 
+/// Convert a trace for other viewers (Perfetto UI, chrome://tracing).
+///
 /// Convert a trace for other viewers. `--to chrome` writes Chrome
 /// trace-event JSON, which Perfetto UI (ui.perfetto.dev) and
 /// chrome://tracing open: a track per proc, thread and goroutine, slices for
@@ -40,27 +42,35 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     match convert(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("trace-tool convert: {e:#}");
-            ExitCode::FAILURE
+            if crate::report::is_broken_pipe(e.as_ref()) {
+                return ExitCode::SUCCESS;
+            }
+            crate::report::fail("convert", Some(&args.file), e.as_ref(), 1)
         }
     }
 }
 
 fn convert(args: &Args) -> anyhow::Result<()> {
     let Format::Chrome = args.to;
-    let input = input::open(&args.file).with_context(|| args.file.display().to_string())?;
+    let input = input::open(&args.file)?;
     let mut reader = Reader::new(input)?;
-    let out = input::create(args.output.as_deref()).context("creating the output")?;
+    let out_name = output_name(args.output.as_deref());
+    let out =
+        input::create(args.output.as_deref()).with_context(|| format!("creating {out_name}"))?;
     let mut writer = ChromeWriter::new(out);
     let failure = loop {
         match reader.read_event_ref() {
-            Ok(Some(ev)) => writer.event(ev).context("writing")?,
+            Ok(Some(ev)) => writer
+                .event(ev)
+                .with_context(|| format!("writing {out_name}"))?,
             Ok(None) => break None,
             Err(e) if e.is_go_eof() => break None,
             Err(e) => break Some(e),
         }
     };
-    writer.finish().context("writing")?;
+    writer
+        .finish()
+        .with_context(|| format!("writing {out_name}"))?;
     match failure {
         None => Ok(()),
         Some(e) => Err(e.into()),

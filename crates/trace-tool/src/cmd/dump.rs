@@ -2,13 +2,17 @@
 //! as `go tool trace -d=parsed` of Go 1.27 prints it (or, with `--go 1.23`,
 //! as Go 1.23's `go tool trace -d=1` does).
 
-use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use trace_reader::{Compat, Options, Reader};
 
+use super::input;
+use crate::report;
+
+/// Print every event, ordered and validated, as `go tool trace -d=parsed`.
+///
 /// Print every event of a trace as Go 1.27's `go tool trace -d=parsed`
 /// does: Go's `Event.String()` for each event, in Go's order. On a broken
 /// trace, the events before the problem are printed, then the error (on
@@ -47,7 +51,7 @@ enum Failure {
 pub(crate) fn run(args: &Args) -> ExitCode {
     let stdout = io::stdout().lock();
     let mut out = BufWriter::with_capacity(256 << 10, stdout);
-    let res = open(&args.file)
+    let res = input::open(&args.file)
         .map_err(Failure::Io)
         .and_then(|input| dump(input, args.go, &mut out));
     let flushed = out.flush();
@@ -57,19 +61,10 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         (Ok(()), Err(e)) => Failure::Io(e),
     };
     match failure {
-        // Go's tool prints the error text alone.
-        Failure::Trace(e) => eprintln!("{e}"),
-        Failure::Io(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
-        Failure::Io(e) => eprintln!("trace-tool dump: {}: {e}", args.file.display()),
+        Failure::Trace(e) => report::fail("dump", Some(&args.file), &e, 1),
+        Failure::Io(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Failure::Io(e) => report::fail("dump", Some(&args.file), &e, 1),
     }
-    ExitCode::FAILURE
-}
-
-fn open(path: &Path) -> io::Result<Box<dyn Read>> {
-    if path == Path::new("-") {
-        return Ok(Box::new(io::stdin().lock()));
-    }
-    Ok(Box::new(File::open(path)?))
 }
 
 /// Writes every event, one per line.

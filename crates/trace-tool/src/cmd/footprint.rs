@@ -2,7 +2,7 @@
 //! as `go tool trace -d=footprint` (Go 1.27) prints it.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use trace_wire::footprint::Footprint;
@@ -10,7 +10,10 @@ use trace_wire::gosort;
 use trace_wire::text::GoRelease;
 
 use super::input::read_input;
+use crate::report;
 
+/// Bytes and events per event type, as `go tool trace -d=footprint`.
+///
 /// Print the bytes and the number of events of each event type, exactly as
 /// Go 1.27's `go tool trace -d=footprint` does: one row per type byte
 /// (0–255), largest first.
@@ -24,19 +27,13 @@ pub(crate) struct Args {
 pub(crate) fn run(args: &Args) -> ExitCode {
     let trace = match read_input(&args.input) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("failed to read trace file: {}: {e}", args.input.display());
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return report::fail("footprint", Some(&args.input), &e, 1),
     };
     // Go reads the whole trace before it prints anything: an error leaves
     // standard output empty.
     let footprint = match Footprint::of_trace(&trace, GoRelease::Go127) {
         Ok(f) => f,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return report::fail("footprint", Some(&args.input), &e, 1),
     };
     let mut out = io::stdout().lock();
     match out
@@ -45,10 +42,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("failed to write {}: {e}", Path::new("-").display());
-            ExitCode::FAILURE
-        }
+        Err(e) => report::fail("footprint", None, &e, 1),
     }
 }
 

@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use trace_analysis::pprof::{self, ProfileKind};
 
-use super::input;
+use super::input::{self, output_name};
 
+/// Write a blocking profile (sync, net, syscall, sched) for `go tool pprof`.
+///
 /// Write a blocking profile as pprof protobuf (gzipped), as
 /// `go tool trace -pprof=KIND` does: time goroutines spent blocked on
 /// synchronization (`sync`), on the network (`net`), in system calls
@@ -16,8 +18,10 @@ use super::input;
 /// `go tool pprof`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Which profile.
-    #[arg(long, value_parser = parse_kind)]
+    /// Which profile: time goroutines spent blocked on synchronization
+    /// (`sync`), on the network (`net`), in system calls (`syscall`) or
+    /// waiting to be scheduled (`sched`).
+    #[arg(long, value_parser = kind_parser())]
     kind: ProfileKind,
     /// The binary trace (`-` for standard input).
     file: PathBuf,
@@ -30,29 +34,36 @@ pub(crate) struct Args {
     text: bool,
 }
 
-fn parse_kind(s: &str) -> Result<ProfileKind, String> {
-    s.parse()
+/// The kinds, listed in `--help` and in the error for another value.
+fn kind_parser() -> impl clap::builder::TypedValueParser<Value = ProfileKind> {
+    use clap::builder::{PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(["sync", "net", "syscall", "sched"])
+        .try_map(|s| s.parse::<ProfileKind>())
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
     match pprof_cmd(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("trace-tool pprof: {e:#}");
-            ExitCode::FAILURE
+            if crate::report::is_broken_pipe(e.as_ref()) {
+                return ExitCode::SUCCESS;
+            }
+            crate::report::fail("pprof", Some(&args.file), e.as_ref(), 1)
         }
     }
 }
 
 fn pprof_cmd(args: &Args) -> anyhow::Result<()> {
-    let input = input::open(&args.file).with_context(|| args.file.display().to_string())?;
+    let input = input::open(&args.file)?;
     let profile = pprof::profile(input, args.kind)?;
-    let mut out = input::create(args.output.as_deref()).context("creating the output")?;
+    let mut out = input::create(args.output.as_deref())
+        .with_context(|| format!("creating {}", output_name(args.output.as_deref())))?;
     if args.text {
         out.write_all(profile.canonical_text().as_bytes())?;
     } else {
         profile.write_pprof(&mut out)?;
     }
-    out.flush().context("writing the profile")?;
+    out.flush()
+        .with_context(|| format!("writing {}", output_name(args.output.as_deref())))?;
     Ok(())
 }

@@ -9,44 +9,63 @@ use std::process::ExitCode;
 use trace_wire::text::{bytes_to_text, text_to_bytes, GoRelease, ToTextError};
 use trace_wire::SizeEncoding;
 
-use super::input::read_input;
+use super::input::{output_name, read_input};
+use crate::report;
 
+/// Print a trace's wire events as text, as `go tool trace -d=wire` does.
+///
 /// Print every wire event of a trace as text, exactly as
-/// `go tool trace -d=wire` does; or, with `--encode`, turn such text back
-/// into a binary trace.
+/// `go tool trace -d=wire` does (`raw encode` turns such text back into a
+/// binary trace).
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub(crate) struct Args {
-    /// The binary trace to print, or with `--encode` the text to convert
-    /// (`-` for standard input).
-    #[arg(value_name = "FILE")]
-    input: PathBuf,
+    #[command(subcommand)]
+    action: Option<Action>,
+
+    /// The binary trace to print (`-` for standard input).
+    #[arg(value_name = "FILE", required = true)]
+    input: Option<PathBuf>,
 
     /// Print what this Go release's `go tool trace` prints: 1.27 (`-d=wire`)
     /// or 1.23 (`-d=2`). They differ in which event types they know: Go 1.27
     /// stops with `invalid event type: N` at the alloc/free events of a Go
     /// 1.23 trace (`GODEBUG=traceallocfree=1`) and at Go 1.23 events in a
-    /// Go 1.22 trace; Go 1.23 reads no trace newer than 1.23. [default: 1.27]
-    #[arg(long = "go", value_name = "RELEASE")]
-    release: Option<Release>,
+    /// Go 1.22 trace; Go 1.23 reads no trace newer than 1.23.
+    #[arg(
+        long = "go",
+        value_name = "RELEASE",
+        value_enum,
+        default_value = "1.27"
+    )]
+    release: Release,
 
     /// Start with the `Trace Go1.xx` header line, as `gotraceraw bytes2text`
-    /// does; the output can then be given to `--encode`.
+    /// does; the output can then be given to `raw encode`.
     #[arg(long)]
     versioned: bool,
+}
 
-    /// Convert the text form in FILE to a binary trace, as
-    /// `gotraceraw text2bytes` does.
-    #[arg(long)]
-    encode: bool,
+#[derive(Debug, clap::Subcommand)]
+enum Action {
+    /// Convert the text form (as `raw --versioned` prints it) back to a
+    /// binary trace, as `gotraceraw text2bytes` does.
+    Encode(EncodeArgs),
+}
 
-    /// Where `--encode` writes the binary trace (default: standard output).
-    #[arg(short, long, value_name = "OUT", requires = "encode")]
+#[derive(Debug, clap::Args)]
+struct EncodeArgs {
+    /// The text to convert (`-` for standard input).
+    #[arg(value_name = "TEXT")]
+    input: PathBuf,
+
+    /// Where to write the binary trace (default: standard output).
+    #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
 
-    /// With `--encode`, write batch sizes as ten-byte varints the way the Go
-    /// runtime does, so that the text of a runtime trace converts back to the
-    /// identical file.
-    #[arg(long, requires = "encode")]
+    /// Write batch sizes as ten-byte varints the way the Go runtime does, so
+    /// that the text of a runtime trace converts back to the identical file.
+    #[arg(long)]
     runtime_padding: bool,
 }
 
@@ -71,52 +90,34 @@ impl From<Release> for GoRelease {
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
-    // Checked here rather than with clap's `conflicts_with`, which would make
-    // clap waive the `requires = "encode"` checks above.
-    for (given, flag) in [
-        (args.versioned, "--versioned"),
-        (args.release.is_some(), "--go <RELEASE>"),
-    ] {
-        if args.encode && given {
-            eprintln!("error: the argument '{flag}' cannot be used with '--encode'");
-            return ExitCode::from(2);
-        }
-    }
-    if args.encode {
-        encode(&args.input, args.output.as_deref(), args.runtime_padding)
-    } else {
-        let release = args.release.map_or(GoRelease::LATEST, GoRelease::from);
-        print(&args.input, release, args.versioned)
+    match (&args.action, &args.input) {
+        (Some(Action::Encode(e)), _) => encode(&e.input, e.output.as_deref(), e.runtime_padding),
+        (None, Some(input)) => print(input, args.release.into(), args.versioned),
+        // clap requires one or the other.
+        (None, None) => report::fail_msg("raw", None, "no trace given", 2),
     }
 }
 
 fn print(path: &Path, release: GoRelease, versioned: bool) -> ExitCode {
     let trace = match read_input(path) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("failed to read trace file: {}: {e}", path.display());
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return report::fail("raw", Some(path), &e, 1),
     };
     let mut out = BufWriter::with_capacity(64 << 10, io::stdout().lock());
     match bytes_to_text(&trace, release, versioned, &mut out) {
         Ok(()) => ExitCode::SUCCESS,
         // A closed pipe (`trace-tool raw x | head`) is not an error.
         Err(ToTextError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::FAILURE
-        }
+        Err(ToTextError::Trace(e)) => report::fail("raw", Some(path), &e, 1),
+        Err(ToTextError::Io(e)) => report::fail("raw", None, &e, 1),
+        Err(e) => report::fail("raw", Some(path), &e, 1),
     }
 }
 
 fn encode(text_path: &Path, output: Option<&Path>, runtime_padding: bool) -> ExitCode {
     let text = match read_input(text_path) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("failed to read {}: {e}", text_path.display());
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return report::fail("raw encode", Some(text_path), &e, 1),
     };
     let sizes = if runtime_padding {
         SizeEncoding::Padded
@@ -126,10 +127,7 @@ fn encode(text_path: &Path, output: Option<&Path>, runtime_padding: bool) -> Exi
     // Convert everything first, so that bad text leaves no partial output.
     let binary = match text_to_bytes(&text, sizes) {
         Ok(b) => b,
-        Err(e) => {
-            eprintln!("{}: {e}", text_path.display());
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return report::fail("raw encode", Some(text_path), &e, 1),
     };
     let written = match output {
         Some(path) if path != Path::new("-") => fs::write(path, &binary),
@@ -142,11 +140,8 @@ fn encode(text_path: &Path, output: Option<&Path>, runtime_padding: bool) -> Exi
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!(
-                "failed to write {}: {e}",
-                output.unwrap_or(Path::new("-")).display()
-            );
-            ExitCode::FAILURE
+            let msg = format!("writing {}: {}", output_name(output), report::words(&e));
+            report::fail_msg("raw encode", Some(text_path), &msg, 1)
         }
     }
 }

@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use trace_analysis::stats::{self, Distribution, SpanStats, TraceStats};
 
 use super::input;
 
+/// Summarize a trace: GC, tasks and regions with percentiles, goroutines.
+///
 /// Summarize a trace: duration, events by kind, goroutines, procs, threads,
 /// generations, garbage collection and stop-the-world pauses, user tasks and
 /// regions by type with latency percentiles (nearest rank), and goroutines
@@ -32,14 +33,16 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     match stats_cmd(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("trace-tool stats: {e:#}");
-            ExitCode::FAILURE
+            if crate::report::is_broken_pipe(e.as_ref()) {
+                return ExitCode::SUCCESS;
+            }
+            crate::report::fail("stats", Some(&args.file), e.as_ref(), 1)
         }
     }
 }
 
 fn stats_cmd(args: &Args) -> anyhow::Result<()> {
-    let input = input::open(&args.file).with_context(|| args.file.display().to_string())?;
+    let input = input::open(&args.file)?;
     let stats = stats::stats(input)?;
     let text = if args.json {
         let mut s = stats.to_json();

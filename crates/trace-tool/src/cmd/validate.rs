@@ -1,11 +1,15 @@
 //! `trace-tool validate`: reads a whole trace with the reader's checks and
 //! runs the validator on every event.
 
-use std::fs::File;
-use std::io::{self, BufReader, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::input;
+use crate::report;
+
+/// Check that a trace is valid (exit status 1 if not).
+///
 /// Check that a trace is valid: it reads to the end without error and every
 /// event passes the validator (Go's test validator, plus the checks of newer
 /// Go). Prints a one-line summary and exits 0 when valid; otherwise prints
@@ -21,18 +25,15 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
-    let report = if args.file.as_os_str() == "-" {
-        trace_reader::validate(BufReader::new(io::stdin().lock()))
-    } else {
-        match File::open(&args.file) {
-            Ok(f) => trace_reader::validate(BufReader::new(f)),
-            Err(e) => {
-                eprintln!("trace-tool validate: {}: {e}", args.file.display());
-                return ExitCode::FAILURE;
-            }
-        }
+    let report = match input::open(&args.file) {
+        Ok(f) => trace_reader::validate(f),
+        Err(e) => return report::fail("validate", Some(&args.file), &e, 1),
     };
-    let name = args.file.display();
+    // Not a trace at all: one error line, as every subcommand prints.
+    if let (None, Some(e)) = (report.version, &report.error) {
+        return report::fail("validate", Some(&args.file), e, 1);
+    }
+    let name = report::name(&args.file);
     let version = report
         .version
         .map_or_else(|| "unknown version".into(), |v| v.to_string());

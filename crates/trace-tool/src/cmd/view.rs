@@ -2,19 +2,25 @@
 //! loopback interface or written as one offline HTML file.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use anyhow::Context;
 use trace_view::{standalone_html, Server, Timeline, DEFAULT_EMBED_BUDGET};
 
+use super::input;
+use crate::report;
+
+/// Show the trace as a timeline in the browser.
+///
 /// Show the trace as a timeline in the browser: lanes per proc, thread and
 /// goroutine, GC, tasks, regions, logs and charts. Serves the page on
 /// 127.0.0.1 and prints its URL; with `--html`, writes one self-contained
 /// file instead.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The binary trace.
+    /// The binary trace (`-` for standard input).
     #[arg(value_name = "FILE")]
     file: PathBuf,
 
@@ -36,24 +42,19 @@ pub(crate) struct Args {
 pub(crate) fn run(args: &Args) -> ExitCode {
     match view(args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("trace-tool view: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => report::fail("view", Some(&args.file), e.as_ref(), 1),
     }
 }
 
-fn view(args: &Args) -> Result<(), String> {
+fn view(args: &Args) -> anyhow::Result<()> {
     let path = &args.file;
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let title = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let input = input::open(path)?;
+    let title = match path.file_name() {
+        Some(n) if path != Path::new("-") => n.to_string_lossy().into_owned(),
+        _ => report::name(path).into_owned(),
+    };
     let start = Instant::now();
-    let input = std::io::BufReader::with_capacity(1 << 20, file);
-    let tl =
-        Timeline::from_reader(input, &title).map_err(|e| format!("{}: {e}", path.display()))?;
+    let tl = Timeline::from_reader(input, &title)?;
     let stats = tl.stats();
     eprintln!(
         "read {} events into {} slices in {:.2} s",
@@ -63,7 +64,7 @@ fn view(args: &Args) -> Result<(), String> {
     );
     if let Some(out) = &args.html {
         let (html, res) = standalone_html(&tl, args.max_slices);
-        std::fs::write(out, html).map_err(|e| format!("{}: {e}", out.display()))?;
+        std::fs::write(out, html).with_context(|| format!("writing {}", out.display()))?;
         if res > 0 {
             eprintln!(
                 "note: slices shorter than {res} ns are merged to keep the page small (--max-slices)"
@@ -73,8 +74,8 @@ fn view(args: &Args) -> Result<(), String> {
         return Ok(());
     }
     let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), args.port);
-    let server = Server::bind(tl, addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let server = Server::bind(tl, addr).with_context(|| format!("cannot listen on {addr}"))?;
     println!("Serving {title} at {}", server.url());
     println!("Press Ctrl+C to stop.");
-    server.run().map_err(|e| e.to_string())
+    Ok(server.run()?)
 }

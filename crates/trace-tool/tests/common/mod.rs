@@ -22,3 +22,21 @@ pub(crate) fn tool(args: &[&str]) -> Output {
 pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).expect("UTF-8 output")
 }
+
+/// The message of the one error line `trace-tool CMD: FILE: message (notes)`
+/// a run printed, without the prefix and the notes: for trace errors, Go's
+/// own text. Panics if standard error is not such a line.
+pub(crate) fn message(o: &Output, cmd: &str, file: &Path) -> String {
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let prefix = format!("trace-tool {cmd}: {}: ", file.display());
+    let line = stderr
+        .strip_prefix(&prefix)
+        .and_then(|l| l.strip_suffix('\n'))
+        .filter(|l| !l.contains('\n'))
+        .unwrap_or_else(|| panic!("not one `{prefix}…` line: {stderr:?}"));
+    let line = match line.rfind(" (") {
+        Some(i) if line.ends_with(')') && line[i..].contains("byte offset") => &line[..i],
+        _ => line,
+    };
+    line.to_string()
+}
