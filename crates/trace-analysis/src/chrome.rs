@@ -385,8 +385,8 @@ impl<W: Write> ChromeWriter<W> {
         }
         let info = self.goroutines.entry(id).or_default();
         if info.name.is_none() {
-            if let Some(root) = st.stack.and_then(|s| s.frames().last()) {
-                info.name = Some(self.names.intern(root.func.as_bytes()));
+            if let Some(func) = st.start_function() {
+                info.name = Some(self.names.intern(func.as_bytes()));
             }
         }
         // Leaving an executing state.

@@ -377,7 +377,34 @@ pub struct StateTransition<'a> {
     pub change: StateChange,
 }
 
-impl StateTransition<'_> {
+impl<'a> StateTransition<'a> {
+    /// For a goroutine transition with a stack, the goroutine's start
+    /// function: the outermost frame of its own stack. Go's tools name
+    /// goroutines after it (`G12 main.worker`); the first transition of a
+    /// goroutine that has a stack tells it.
+    ///
+    /// ```
+    /// use trace_reader::Reader;
+    ///
+    /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/traces/go123-testprog-annotations.trace");
+    /// let mut reader = Reader::new(std::fs::File::open(path)?)?;
+    /// let mut names = std::collections::BTreeMap::new();
+    /// while let Some(event) = reader.read_event_ref()? {
+    ///     let Some(st) = event.state_transition() else { continue };
+    ///     if let (Some(g), Some(func)) = (st.resource.goroutine(), st.start_function()) {
+    ///         names.entry(g).or_insert_with(|| func.to_string());
+    ///     }
+    /// }
+    /// assert!(names.values().any(|f| f == "main.main"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn start_function(&self) -> Option<TraceStr<'a>> {
+        match self.change {
+            StateChange::Goroutine { .. } => self.stack?.frames().last().map(|f| f.func),
+            StateChange::Proc { .. } => None,
+        }
+    }
+
     /// The goroutine states before and after, for a goroutine transition.
     pub fn goroutine(&self) -> Option<(GoState, GoState)> {
         match self.change {

@@ -21,8 +21,24 @@
 //! * [`validate`] and [`Validator`] re-check the stream as Go's test
 //!   validator does.
 //!
-//! Common analyses (per-goroutine summaries, blocking profiles, task and
-//! region latencies, Chrome export) are in the `trace-analysis` crate.
+//! # Before writing an analysis
+//!
+//! Much of what people compute from a trace is already computed, on this
+//! reader, in the `trace-analysis` crate (each fed one event at a time, so
+//! they combine in one pass):
+//!
+//! | to get | use |
+//! |---|---|
+//! | per-goroutine execution, scheduler wait, block time by reason, syscalls, regions | `trace_analysis::summary` (Go's goroutine analysis) |
+//! | blocking profiles (`sync`, `net`, `syscall`, `sched`) for `go tool pprof` | `trace_analysis::pprof` |
+//! | task and region latencies (percentiles, the slowest instance), GC and STW pauses, goroutines by start function | `trace_analysis::stats` |
+//! | CI latency gates | `trace_analysis::check` |
+//! | a Perfetto/Chrome JSON timeline | `trace_analysis::chrome` |
+//!
+//! Small helpers here: [`StateTransition::start_function`] (the name Go's
+//! tools give a goroutine), `later - earlier` on [`Time`] (a
+//! [`std::time::Duration`]), [`Reader::read_event_ref`] for loops that do
+//! not keep events.
 //!
 //! # Example
 //!

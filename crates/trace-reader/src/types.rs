@@ -3,6 +3,8 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::{Add, Sub};
+use std::time::Duration;
 
 use crate::quote::Quoted;
 
@@ -82,6 +84,59 @@ impl Time {
     /// Nanoseconds from `earlier` to `self` (negative if `earlier` is later).
     pub fn nanos_since(self, earlier: Time) -> i64 {
         self.0.wrapping_sub(earlier.0)
+    }
+
+    /// The time from `earlier` to `self`, zero if `earlier` is later (as
+    /// [`std::time::Instant::duration_since`]). `later - earlier` says the
+    /// same.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trace_reader::Time;
+    ///
+    /// let (start, end) = (Time(1_000), Time(4_500));
+    /// assert_eq!(end - start, Duration::from_nanos(3_500));
+    /// assert_eq!(start - end, Duration::ZERO);
+    /// assert_eq!(start + Duration::from_nanos(3_500), end);
+    /// ```
+    pub fn duration_since(self, earlier: Time) -> Duration {
+        self.checked_duration_since(earlier)
+            .unwrap_or(Duration::ZERO)
+    }
+
+    /// The time from `earlier` to `self`, `None` if `earlier` is later.
+    pub fn checked_duration_since(self, earlier: Time) -> Option<Duration> {
+        let ns = self.0.checked_sub(earlier.0)?;
+        u64::try_from(ns).ok().map(Duration::from_nanos)
+    }
+}
+
+impl Sub for Time {
+    type Output = Duration;
+
+    /// [`Time::duration_since`]: zero if `rhs` is later.
+    fn sub(self, rhs: Time) -> Duration {
+        self.duration_since(rhs)
+    }
+}
+
+impl Add<Duration> for Time {
+    type Output = Time;
+
+    /// Saturates at the largest time.
+    fn add(self, d: Duration) -> Time {
+        let ns = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        Time(self.0.saturating_add(ns))
+    }
+}
+
+impl Sub<Duration> for Time {
+    type Output = Time;
+
+    /// Saturates at the smallest time.
+    fn sub(self, d: Duration) -> Time {
+        let ns = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        Time(self.0.saturating_sub(ns))
     }
 }
 
