@@ -108,6 +108,14 @@ pub struct ChromeWriter<W: Write> {
     events: u64,
 }
 
+impl<W: Write> trace_reader::Consume for ChromeWriter<W> {
+    type Error = io::Error;
+
+    fn event(&mut self, ev: &Event) -> io::Result<()> {
+        ChromeWriter::event(self, ev)
+    }
+}
+
 impl<W: Write> ChromeWriter<W> {
     /// A converter writing to `out` (buffer it: writes are of about 1 MiB,
     /// but a `BufWriter` does no harm).

@@ -44,7 +44,7 @@ use std::str::FromStr;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use hashbrown::HashMap;
-use trace_reader::{Event, EventKind, GoId, GoState, Stack, StateChange};
+use trace_reader::{Event, EventKind, GoId, GoState, Stack, StateChange, Stop};
 
 use crate::intern::{Interner, Sym};
 use crate::proto::{fields, Encoder};
@@ -472,13 +472,19 @@ impl Profiler {
 pub fn profile(input: impl Read, kind: ProfileKind) -> Result<Profile, Error> {
     let mut reader = trace_reader::Reader::new(input)?;
     let mut profiler = Profiler::new(kind);
-    loop {
-        match reader.read_event_ref() {
-            Ok(Some(ev)) => profiler.event(ev),
-            Ok(None) => return profiler.finish(),
-            Err(e) if e.is_go_eof() => return profiler.finish(),
-            Err(e) => return profiler.finish_after_error(e),
-        }
+    match reader.feed(&mut profiler) {
+        Ok(_) => profiler.finish(),
+        Err(Stop::Trace(e)) => profiler.finish_after_error(e),
+        Err(Stop::Consumer(never)) => match never {},
+    }
+}
+
+impl trace_reader::Consume for Profiler {
+    type Error = std::convert::Infallible;
+
+    fn event(&mut self, ev: &Event) -> Result<(), Self::Error> {
+        Profiler::event(self, ev);
+        Ok(())
     }
 }
 

@@ -598,16 +598,17 @@ pub fn is_sync_reason(reason: &str) -> bool {
 /// A trace that turns out to be broken is an error, even after some events.
 pub fn stats(input: impl Read) -> Result<TraceStats, trace_reader::Error> {
     let mut builder = StatsBuilder::new();
-    let mut reader = trace_reader::Reader::new(input)?;
-    loop {
-        match reader.read_event_ref() {
-            Ok(Some(ev)) => builder.event(ev),
-            Ok(None) => break,
-            Err(e) if e.is_go_eof() => break,
-            Err(e) => return Err(e),
-        }
-    }
+    trace_reader::Reader::new(input)?.feed(&mut builder)?;
     Ok(builder.finish())
+}
+
+impl trace_reader::Consume for StatsBuilder {
+    type Error = std::convert::Infallible;
+
+    fn event(&mut self, ev: &Event) -> Result<(), Self::Error> {
+        StatsBuilder::event(self, ev);
+        Ok(())
+    }
 }
 
 /// `wall` moved by `offset_ns`.

@@ -443,6 +443,15 @@ pub struct Summarizer {
     range_name: Vec<u8>,
 }
 
+impl trace_reader::Consume for Summarizer {
+    type Error = std::convert::Infallible;
+
+    fn event(&mut self, ev: &Event) -> Result<(), Self::Error> {
+        self.take_in(ev);
+        Ok(())
+    }
+}
+
 impl Summarizer {
     /// A summarizer that has seen nothing.
     pub fn new() -> Self {
@@ -465,6 +474,11 @@ impl Summarizer {
     /// Takes in the next event; returns the regions it completed (a region
     /// end, or a goroutine ending inside regions).
     pub fn event(&mut self, ev: &Event) -> &[RegionSummary] {
+        self.take_in(ev);
+        &self.done
+    }
+
+    fn take_in(&mut self, ev: &Event) {
         self.done.clear();
         let t = ev.time().as_nanos();
         if self.sync_ts == UNSET {
@@ -480,7 +494,6 @@ impl Summarizer {
             EventKind::RegionEnd => self.region_end(ev),
             _ => {}
         }
-        &self.done
     }
 
     fn transition(&mut self, ev: &Event) {

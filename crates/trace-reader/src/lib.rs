@@ -35,6 +35,10 @@
 //! | CI latency gates | `trace_analysis::check` |
 //! | a Perfetto/Chrome JSON timeline | `trace_analysis::chrome` |
 //!
+//! Each implements [`Consume`], and [`Reader::feed`] drives any consumer (or
+//! a pair of them, or a closure with [`consume::from_fn`]) to the end of
+//! the trace with Go's end-of-trace rule.
+//!
 //! Small helpers here: [`StateTransition::start_function`] (the name Go's
 //! tools give a goroutine), `later - earlier` on [`Time`] (a
 //! [`std::time::Duration`]), [`Reader::read_event_ref`] for loops that do
@@ -99,6 +103,7 @@
 #![warn(missing_docs)]
 
 mod chunk;
+pub mod consume;
 mod core;
 mod cursor;
 mod display;
@@ -119,6 +124,7 @@ mod tables;
 mod types;
 mod validate;
 
+pub use consume::{Consume, Stop};
 pub use display::Go123Text;
 pub use error::{ContextViolation, Error, ErrorKind};
 pub use event::{

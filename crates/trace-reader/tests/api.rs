@@ -165,3 +165,51 @@ fn lent_events_are_the_returned_events() {
         }
     }
 }
+
+/// `feed` hands every event to the consumer, in order, stops where the
+/// consumer fails, and runs a pair of consumers in one pass.
+#[test]
+fn feed_drives_consumers() {
+    use trace_reader::{consume, Consume, Stop};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/traces/go123-testprog-annotations.trace");
+    let open = || Reader::new(std::fs::File::open(&path).unwrap()).unwrap();
+    let all = read("go123-testprog-annotations");
+
+    let mut times = Vec::new();
+    let mut kinds = Vec::new();
+    let mut both = (
+        consume::from_fn(|ev: &trace_reader::Event| {
+            times.push(ev.time());
+            Ok::<(), String>(())
+        }),
+        consume::from_fn(|ev: &trace_reader::Event| {
+            kinds.push(ev.kind());
+            Ok::<(), String>(())
+        }),
+    );
+    let n = open().feed(&mut both).unwrap();
+    drop(both);
+    assert_eq!(n as usize, all.len());
+    assert_eq!(times, all.iter().map(|e| e.time()).collect::<Vec<_>>());
+    assert_eq!(kinds, all.iter().map(|e| e.kind()).collect::<Vec<_>>());
+
+    struct FailAt(usize, usize);
+    impl Consume for FailAt {
+        type Error = usize;
+        fn event(&mut self, _: &trace_reader::Event) -> Result<(), usize> {
+            self.0 += 1;
+            if self.0 == self.1 {
+                Err(self.0)
+            } else {
+                Ok(())
+            }
+        }
+    }
+    let mut c = FailAt(0, 10);
+    match open().feed(&mut c) {
+        Err(Stop::Consumer(10)) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.0, 10, "no event after the failure");
+}

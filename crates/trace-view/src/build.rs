@@ -64,28 +64,28 @@ fn read_all<R: Read>(
     reader: &mut Reader<R>,
     tx: &std::sync::mpsc::SyncSender<Vec<Event>>,
 ) -> Result<(), trace_reader::Error> {
+    /// The builder is gone (it panicked; `build` reports it).
+    struct Gone;
     let mut batch = Vec::with_capacity(BATCH);
-    loop {
-        match reader.read_event() {
-            Ok(Some(ev)) => {
-                batch.push(ev);
-                if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    if tx.send(full).is_err() {
-                        // The builder panicked; `build` reports it.
-                        return Ok(());
-                    }
-                }
-            }
-            Ok(None) => break,
-            // Go's reader reports some truncated tables as a bare io.EOF,
-            // which `go tool trace` takes for the end of the trace.
-            Err(e) if e.is_go_eof() => break,
-            Err(e) => return Err(e),
+    let fed = reader.feed(&mut trace_reader::consume::from_fn(|ev: &Event| {
+        batch.push(ev.clone());
+        if batch.len() == BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            tx.send(full).map_err(|_| Gone)?;
         }
+        Ok(())
+    }));
+    match fed {
+        Ok(_) => {
+            let _ = tx.send(batch);
+            Ok(())
+        }
+        Err(trace_reader::Stop::Trace(e)) => {
+            let _ = tx.send(batch);
+            Err(e)
+        }
+        Err(trace_reader::Stop::Consumer(Gone)) => Ok(()),
     }
-    let _ = tx.send(batch);
-    Ok(())
 }
 
 /// A lane under construction: row 0 in order, the rest to be packed.

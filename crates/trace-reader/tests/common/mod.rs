@@ -96,19 +96,19 @@ pub(crate) fn dump(input: impl Read, out: &mut impl Write, go: Go) -> io::Result
         Ok(r) => r,
         Err(e) => return Ok(Outcome::Failure(e.to_string())),
     };
-    loop {
-        match reader.read_event() {
-            Ok(Some(event)) => {
-                match go {
-                    Go::V127 => event.write_go(out)?,
-                    Go::V123 => event.write_go123(out)?,
-                }
-                out.write_all(b"\n")?;
+    let fed = reader.feed(&mut trace_reader::consume::from_fn(
+        |event: &trace_reader::Event| {
+            match go {
+                Go::V127 => event.write_go(out)?,
+                Go::V123 => event.write_go123(out)?,
             }
-            Ok(None) => return Ok(Outcome::Success),
-            Err(e) if e.is_go_eof() => return Ok(Outcome::Success),
-            Err(e) => return Ok(Outcome::Failure(e.to_string())),
-        }
+            out.write_all(b"\n")
+        },
+    ));
+    match fed {
+        Ok(_) => Ok(Outcome::Success),
+        Err(trace_reader::Stop::Trace(e)) => Ok(Outcome::Failure(e.to_string())),
+        Err(trace_reader::Stop::Consumer(e)) => Err(e),
     }
 }
 

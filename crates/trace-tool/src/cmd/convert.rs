@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use trace_analysis::chrome::ChromeWriter;
-use trace_reader::Reader;
+use trace_reader::{Reader, Stop};
 
 use super::input::{self, output_name};
 
@@ -58,14 +58,11 @@ fn convert(args: &Args) -> anyhow::Result<()> {
     let out =
         input::create(args.output.as_deref()).with_context(|| format!("creating {out_name}"))?;
     let mut writer = ChromeWriter::new(out);
-    let failure = loop {
-        match reader.read_event_ref() {
-            Ok(Some(ev)) => writer
-                .event(ev)
-                .with_context(|| format!("writing {out_name}"))?,
-            Ok(None) => break None,
-            Err(e) if e.is_go_eof() => break None,
-            Err(e) => break Some(e),
+    let failure = match reader.feed(&mut writer) {
+        Ok(_) => None,
+        Err(Stop::Trace(e)) => Some(e),
+        Err(Stop::Consumer(e)) => {
+            return Err(anyhow::Error::new(e).context(format!("writing {out_name}")))
         }
     };
     writer

@@ -6,7 +6,7 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use trace_reader::{Compat, Options, Reader};
+use trace_reader::{consume, Compat, Event, Options, Reader, Stop};
 
 use super::input;
 use crate::report;
@@ -75,21 +75,16 @@ fn dump(input: impl Read, go: GoRelease, out: &mut impl Write) -> Result<(), Fai
     };
     let mut reader =
         Reader::with_options(input, Options::new().compat(compat)).map_err(Failure::Trace)?;
-    loop {
-        match reader.read_event_ref() {
-            Ok(Some(event)) => {
-                match go {
-                    GoRelease::Go123 => event.write_go123(out),
-                    GoRelease::Current => event.write_go(out),
-                }
-                .map_err(Failure::Io)?;
-                out.write_all(b"\n").map_err(Failure::Io)?;
-            }
-            Ok(None) => return Ok(()),
-            // Go's reader reports some truncated tables as a bare io.EOF,
-            // which `go tool trace` takes for the end of the trace.
-            Err(e) if e.is_go_eof() => return Ok(()),
-            Err(e) => return Err(Failure::Trace(e)),
-        }
+    let mut print = consume::from_fn(|event: &Event| {
+        match go {
+            GoRelease::Go123 => event.write_go123(out),
+            GoRelease::Current => event.write_go(out),
+        }?;
+        out.write_all(b"\n")
+    });
+    match reader.feed(&mut print) {
+        Ok(_) => Ok(()),
+        Err(Stop::Trace(e)) => Err(Failure::Trace(e)),
+        Err(Stop::Consumer(e)) => Err(Failure::Io(e)),
     }
 }
