@@ -4,7 +4,7 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::{get, parse, raw_request, timeline, Json};
+use common::{get, parse, raw_request, timeline, Json, JsonExt};
 use trace_view::Server;
 
 fn serve(name: &str) -> trace_view::Handle {
@@ -16,11 +16,11 @@ fn serve(name: &str) -> trace_view::Handle {
 }
 
 fn lane_index(meta: &Json, kind: &str) -> Vec<usize> {
-    meta.get("lanes")
+    meta.at("lanes")
         .arr()
         .iter()
         .enumerate()
-        .filter(|(_, l)| l.get("kind").str() == kind)
+        .filter(|(_, l)| l.at("kind").str() == kind)
         .map(|(i, _)| i)
         .collect()
 }
@@ -47,28 +47,28 @@ fn page_and_api() {
     );
 
     let meta = parse(&get(addr, "/api/meta").body);
-    let span = meta.get("span").num() as i64;
+    let span = meta.at("span").num() as i64;
     assert!(span > 0);
-    let lanes = meta.get("lanes").arr();
+    let lanes = meta.at("lanes").arr();
     for kind in ["gc", "tasks", "proc", "thread", "goroutine"] {
         assert!(!lane_index(&meta, kind).is_empty(), "no {kind} lane");
     }
     assert!(
-        lanes.iter().any(|l| l.get("name").str() == "G1 main.main"),
+        lanes.iter().any(|l| l.at("name").str() == "G1 main.main"),
         "goroutines are named after their function"
     );
-    let tasks = meta.get("tasks").arr();
+    let tasks = meta.at("tasks").arr();
     assert_eq!(tasks.len(), 1);
     let task = tasks[0].nums();
     assert_eq!(task[0], 1, "task id");
     assert_eq!(task[1], -1, "no parent");
-    assert_eq!(meta.get("strings").get(&task[2].to_string()).str(), "task0");
+    assert_eq!(meta.at("strings").at(&task[2].to_string()).str(), "task0");
     assert!(task[3] >= 0 && task[4] > task[3]);
     let charts: Vec<&str> = meta
-        .get("charts")
+        .at("charts")
         .arr()
         .iter()
-        .map(|c| c.get("name").str())
+        .map(|c| c.at("name").str())
         .collect();
     assert!(
         charts.contains(&"Heap") && charts.contains(&"Goroutines"),
@@ -84,12 +84,12 @@ fn page_and_api() {
         )
         .body,
     );
-    let strings = w.get("strings");
+    let strings = w.at("strings");
     let mut regions = Vec::new();
     let mut logs = Vec::new();
     let mut running = 0;
-    for l in w.get("lanes").arr() {
-        for row in l.get("rows").arr() {
+    for l in w.at("lanes").arr() {
+        for row in l.at("rows").arr() {
             let v = row.nums();
             assert_eq!(v.len() % 8, 0);
             for s in v.chunks(8) {
@@ -98,7 +98,7 @@ fn page_and_api() {
                 match s[2] {
                     1 => running += 1,
                     8 => {
-                        regions.push((strings.get(&s[3].to_string()).str().to_string(), s[4], s[5]))
+                        regions.push((strings.at(&s[3].to_string()).str().to_string(), s[4], s[5]))
                     }
                     _ => {}
                 }
@@ -107,12 +107,12 @@ fn page_and_api() {
                 assert!(pair[0][1] <= pair[1][0], "rows do not overlap: {pair:?}");
             }
         }
-        let marks = l.get("marks").nums();
+        let marks = l.at("marks").nums();
         assert_eq!(marks.len() % 7, 0);
         for m in marks.chunks(7) {
             logs.push((
-                strings.get(&m[2].to_string()).str().to_string(),
-                strings.get(&m[3].to_string()).str().to_string(),
+                strings.at(&m[2].to_string()).str().to_string(),
+                strings.at(&m[3].to_string()).str().to_string(),
                 m[5],
             ));
         }
@@ -143,7 +143,7 @@ fn page_and_api() {
 
     // The log's stack.
     let stacks = parse(&get(addr, &format!("/api/stacks?ids={}", logs[0].2)).body);
-    let frames = stacks.get(&logs[0].2.to_string()).arr();
+    let frames = stacks.at(&logs[0].2.to_string()).arr();
     assert!(!frames.is_empty());
     let funcs: Vec<&str> = frames.iter().map(|f| f.arr()[0].str()).collect();
     assert!(funcs.iter().any(|f| f.starts_with("main.")), "{funcs:?}");
@@ -151,8 +151,8 @@ fn page_and_api() {
 
     let charts = parse(&get(addr, &format!("/api/charts?t0=0&t1={}&res=1000", span + 1)).body);
     assert_eq!(
-        charts.get("charts").arr().len(),
-        meta.get("charts").arr().len()
+        charts.at("charts").arr().len(),
+        meta.at("charts").arr().len()
     );
 
     h.stop();
@@ -163,8 +163,8 @@ fn window_answers_are_bounded_by_the_resolution() {
     let h = serve("go123-testprog-gomaxprocs-advance0.trace");
     let addr = h.local_addr();
     let meta = parse(&get(addr, "/api/meta").body);
-    let span = meta.get("span").num() as i64;
-    let lanes = meta.get("lanes").arr().len();
+    let span = meta.at("span").num() as i64;
+    let lanes = meta.at("lanes").arr().len();
     let full = parse(
         &get(
             addr,
@@ -178,8 +178,8 @@ fn window_answers_are_bounded_by_the_resolution() {
     );
     let count = |w: &Json| -> (usize, u64, usize) {
         let (mut items, mut slices, mut max_row) = (0, 0u64, 0);
-        for l in w.get("lanes").arr() {
-            for row in l.get("rows").arr() {
+        for l in w.at("lanes").arr() {
+            for row in l.at("rows").arr() {
                 let v = row.nums();
                 items += v.len() / 8;
                 max_row = max_row.max(v.len() / 8);
@@ -222,8 +222,8 @@ fn window_answers_are_bounded_by_the_resolution() {
         .body,
     );
     // A window far past the trace is cut to one span either side of it.
-    assert_eq!(capped.get("t1").num() as i64, 2 * span + 1);
-    assert!(capped.get("res").num() as i64 >= 2 * span / trace_view::MAX_BUCKETS);
+    assert_eq!(capped.at("t1").num() as i64, 2 * span + 1);
+    assert!(capped.at("res").num() as i64 >= 2 * span / trace_view::MAX_BUCKETS);
     h.stop();
 }
 
@@ -242,7 +242,7 @@ fn bad_requests() {
     assert_eq!(get(addr, "/api/stacks?ids=x").status, 400);
     // Out-of-range lanes are left out, not an error.
     let w = parse(&get(addr, "/api/window?t0=0&t1=10&lanes=4000").body);
-    assert!(w.get("lanes").arr().is_empty());
+    assert!(w.at("lanes").arr().is_empty());
     let post = raw_request(
         addr,
         &format!("POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"),

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{parse, timeline, Json};
+use common::{parse, timeline, Json, JsonExt};
 use trace_view::standalone_html;
 
 fn embedded(html: &str) -> Json {
@@ -13,13 +13,13 @@ fn embedded(html: &str) -> Json {
 }
 
 fn items(data: &Json) -> usize {
-    let w = data.get("window");
+    let w = data.at("window");
     let mut n = 0;
-    for l in w.get("lanes").arr() {
-        for row in l.get("rows").arr() {
+    for l in w.at("lanes").arr() {
+        for row in l.at("rows").arr() {
             n += row.arr().len() / 8;
         }
-        n += l.get("marks").arr().len() / 7;
+        n += l.at("marks").arr().len() / 7;
     }
     n
 }
@@ -35,16 +35,13 @@ fn small_trace_is_embedded_whole() {
         "nothing to fetch"
     );
     let data = embedded(&html);
-    assert_eq!(data.get("title").str(), "go123-testprog-annotations.trace");
-    assert_eq!(
-        data.get("window").get("lanes").arr().len(),
-        tl.lanes().len()
-    );
+    assert_eq!(data.at("title").str(), "go123-testprog-annotations.trace");
+    assert_eq!(data.at("window").at("lanes").arr().len(), tl.lanes().len());
     assert_eq!(items(&data) as u64, tl.stats().slices + tl.stats().marks);
     // Every stack a slice, mark, task or lane refers to is embedded.
-    let stacks = data.get("stacks").obj();
-    for l in data.get("window").get("lanes").arr() {
-        for row in l.get("rows").arr() {
+    let stacks = data.at("stacks").obj();
+    for l in data.at("window").at("lanes").arr() {
+        for row in l.at("rows").arr() {
             for s in row.nums().chunks(8) {
                 for id in [s[5], s[6]] {
                     assert!(
@@ -56,12 +53,12 @@ fn small_trace_is_embedded_whole() {
         }
     }
     assert!(data
-        .get("strings")
+        .at("strings")
         .obj()
         .values()
         .any(|s| s.str() == "region1"));
     assert_eq!(
-        data.get("chartData").get("charts").arr().len(),
+        data.at("chartData").at("charts").arr().len(),
         tl.charts().len()
     );
 }
@@ -75,14 +72,14 @@ fn busy_trace_is_merged_to_the_budget() {
     assert!(res > 0);
     let data = embedded(&html);
     assert!(items(&data) <= budget, "{} items", items(&data));
-    assert_eq!(data.get("window").get("res").num() as i64, res);
+    assert_eq!(data.at("window").at("res").num() as i64, res);
     // Merged blocks still account for every slice.
     let total: i64 = data
-        .get("window")
-        .get("lanes")
+        .at("window")
+        .at("lanes")
         .arr()
         .iter()
-        .flat_map(|l| l.get("rows").arr())
+        .flat_map(|l| l.at("rows").arr())
         .flat_map(|r| r.nums().chunks(8).map(|s| s[7]).collect::<Vec<_>>())
         .sum();
     assert_eq!(total as u64, tl.stats().slices);
