@@ -14,6 +14,7 @@ mod fuzz;
 mod golden;
 mod oracle;
 mod pprof_oracle;
+mod tidy;
 mod wire_oracle;
 
 type Task = fn(&[String]) -> Result<()>;
@@ -43,6 +44,16 @@ const TASKS: &[(&str, Task, &str)] = &[
         "layering",
         layering,
         "check which crates may depend on which",
+    ),
+    (
+        "loom",
+        loom,
+        "model-check trace-runtime's concurrency under loom (own target dir)",
+    ),
+    (
+        "tidy",
+        tidy::run,
+        "house rules: module docs, no dbg!/todo!, SAFETY comments, file length",
     ),
     (
         "deny",
@@ -188,6 +199,20 @@ fn test(_: &[String]) -> Result<()> {
     cargo(&["test", "--workspace"])
 }
 
+/// The loom model checks of `trace-runtime` (`tests/loom.rs`), in their own
+/// target directory so that `--cfg loom` does not invalidate the ordinary
+/// build.
+fn loom(_: &[String]) -> Result<()> {
+    let target = root().join("target").join("loom");
+    run(
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .env("RUSTFLAGS", "--cfg loom")
+            .env("LOOM_MAX_PREEMPTIONS", "2")
+            .env("CARGO_TARGET_DIR", &target)
+            .args(["test", "--release", "-p", "trace-runtime", "--test", "loom"]),
+    )
+}
+
 fn ci(_: &[String]) -> Result<()> {
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&[
@@ -201,6 +226,9 @@ fn ci(_: &[String]) -> Result<()> {
     test(&[])?;
     golden::run(&["--check".to_string()])?;
     layering(&[])?;
+    tidy::run(&[])?;
+    loom(&[])?;
+    deny(&[])?;
     // The benches must build (clippy only type-checks them); timing is for
     // `cargo bench` and `cargo xtask bench`, never for CI.
     cargo(&["test", "--workspace", "--benches", "--no-run"])?;
