@@ -14,6 +14,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::time::Duration;
 
+use trace_annotate::layer::{Regions, Tasks};
 use trace_annotate::{TraceLayer, TracedExt};
 use tracing::Instrument;
 use tracing_subscriber::filter::LevelFilter;
@@ -78,9 +79,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "tokio_service.trace".into());
-    // The trace records DEBUG; the console prints INFO.
+    // The trace records DEBUG; the console prints INFO. Each request's root
+    // span is a task (one per request, however often its future is
+    // polled), the spans inside it are regions, span fields are logs.
+    let layer = TraceLayer::builder()
+        .tasks(Tasks::Roots)
+        .regions(Regions::NonTasks)
+        .span_fields(true)
+        .build();
     tracing_subscriber::registry()
-        .with(TraceLayer::new().with_filter(LevelFilter::DEBUG))
+        .with(layer.with_filter(LevelFilter::DEBUG))
         .with(tracing_subscriber::fmt::layer().with_filter(LevelFilter::INFO))
         .init();
     trace_runtime::configure(

@@ -27,6 +27,32 @@
 //! Regions must nest on each goroutine; span exits out of order are ended
 //! when the regions entered after them end, as with [`Region`](crate::Region).
 //! Spans created while tracing is off are not recorded.
+//!
+//! # Choosing what is recorded
+//!
+//! [`TraceLayer::builder`] says which spans become tasks, which make
+//! regions, and whether span fields are kept. For a service, a task per
+//! request and regions for the work inside it is usually what reads best
+//! (`trace-tool stats` then counts one `request` task per request, and one
+//! region per step):
+//!
+//! ```
+//! use tracing_subscriber::prelude::*;
+//! use trace_annotate::layer::{Category, Regions, Tasks};
+//!
+//! let layer = trace_annotate::TraceLayer::builder()
+//!     .tasks(Tasks::Roots) // a root span is a task; spans inside it are not
+//!     .regions(Regions::NonTasks) // a region per enter of the spans inside
+//!     .span_fields(true) // `id = 7` and later `record`s become logs
+//!     .events(Category::Level) // events' category: "INFO", "WARN", …
+//!     .build();
+//! let subscriber = tracing_subscriber::registry().with(layer);
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let request = tracing::info_span!("request", id = 7);
+//!     let _enter = request.enter();
+//!     tracing::info_span!("parse").in_scope(|| tracing::warn!("slow"));
+//! });
+//! ```
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
@@ -34,7 +60,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tracing_core::field::{Field, Visit};
-use tracing_core::span::{Attributes, Id};
+use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
@@ -51,16 +77,22 @@ use trace_runtime::TaskId;
 #[derive(Debug)]
 pub struct TraceLayer {
     id: u64,
+    config: Builder,
 }
 
 static NEXT_LAYER: AtomicU64 = AtomicU64::new(1);
 
 impl TraceLayer {
-    /// A new layer.
+    /// A new layer: every span a task, a region per enter, events as logs
+    /// in their target's category (the defaults of [`TraceLayer::builder`]).
     pub fn new() -> Self {
-        Self {
-            id: NEXT_LAYER.fetch_add(1, Ordering::Relaxed),
-        }
+        Builder::default().build()
+    }
+
+    /// A layer to configure: which spans become tasks, which make regions,
+    /// and what becomes a log.
+    pub fn builder() -> Builder {
+        Builder::default()
     }
 }
 
@@ -71,9 +103,131 @@ impl Default for TraceLayer {
 }
 
 impl Clone for TraceLayer {
-    /// A new layer (with an identity of its own).
+    /// A new layer with the same settings (and an identity of its own).
     fn clone(&self) -> Self {
-        Self::new()
+        self.config.clone().build()
+    }
+}
+
+/// Which spans become tasks ([`Builder::tasks`]). A span that is not a task
+/// belongs to the task of its nearest ancestor that is one (or to the
+/// background task): its regions and logs go there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Tasks {
+    /// Every span (the default).
+    #[default]
+    All,
+    /// Spans without a parent span: a request's root span is its task, and
+    /// the spans inside it are not tasks of their own.
+    Roots,
+    /// Spans with one of these names.
+    Named(Vec<String>),
+    /// No span: spans are only regions, of the background task.
+    None,
+}
+
+/// Which spans record a region each time they are entered (for a future
+/// instrumented with a span, each poll) ([`Builder::regions`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Regions {
+    /// Every span (the default).
+    #[default]
+    All,
+    /// Only the spans that are not tasks: a task's latency is the task's
+    /// own, and the regions are the steps inside it.
+    NonTasks,
+    /// None.
+    None,
+}
+
+/// The category of the logs an event becomes ([`Builder::events`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Category {
+    /// The event's target (its module path unless set), the default.
+    #[default]
+    Target,
+    /// The event's level: `ERROR`, `WARN`, `INFO`, `DEBUG` or `TRACE`.
+    Level,
+    /// The level and the target: `WARN my_service::db`.
+    LevelAndTarget,
+    /// This text.
+    Fixed(String),
+}
+
+/// Settings of a [`TraceLayer`]; [`TraceLayer::builder`] makes one.
+#[derive(Debug, Clone, Default)]
+#[must_use = "call `build` to get the layer"]
+pub struct Builder {
+    tasks: Tasks,
+    regions: Regions,
+    span_fields: Option<String>,
+    events: Category,
+}
+
+impl Builder {
+    /// Which spans become tasks (default: [`Tasks::All`]).
+    pub fn tasks(mut self, tasks: Tasks) -> Self {
+        self.tasks = tasks;
+        self
+    }
+
+    /// Which spans record regions (default: [`Regions::All`]).
+    pub fn regions(mut self, regions: Regions) -> Self {
+        self.regions = regions;
+        self
+    }
+
+    /// Keeps span fields: a span's fields when it is created, and the
+    /// values `Span::record` gives it later, become a log on its task, in
+    /// category `span`, with the message `NAME: field=value …` (default:
+    /// off).
+    pub fn span_fields(self, on: bool) -> Self {
+        self.span_fields_in(if on { Some("span") } else { None })
+    }
+
+    /// Like [`Builder::span_fields`], with the logs in `category` (`None`
+    /// turns them off).
+    pub fn span_fields_in(mut self, category: Option<&str>) -> Self {
+        self.span_fields = category.map(str::to_string);
+        self
+    }
+
+    /// The category of the logs events become (default:
+    /// [`Category::Target`]). The message is the event's fields, its
+    /// `message` first.
+    pub fn events(mut self, category: Category) -> Self {
+        self.events = category;
+        self
+    }
+
+    /// The layer.
+    pub fn build(self) -> TraceLayer {
+        TraceLayer {
+            id: NEXT_LAYER.fetch_add(1, Ordering::Relaxed),
+            config: self,
+        }
+    }
+
+    /// Whether a span named `name`, with a parent span or not, is a task.
+    fn is_task(&self, name: &str, has_parent: bool) -> bool {
+        match &self.tasks {
+            Tasks::All => true,
+            Tasks::Roots => !has_parent,
+            Tasks::Named(names) => names.iter().any(|n| n == name),
+            Tasks::None => false,
+        }
+    }
+
+    /// Whether entering a span makes a region.
+    fn region(&self, own_task: bool) -> bool {
+        match self.regions {
+            Regions::All => true,
+            Regions::NonTasks => !own_task,
+            Regions::None => false,
+        }
     }
 }
 
@@ -88,16 +242,23 @@ struct SpanTask(Arc<SpanState>);
 /// the per-thread caches.
 #[derive(Debug)]
 struct SpanState {
+    /// The span's task: its own, or its nearest task ancestor's.
     task: TaskId,
+    /// Whether the task is the span's own (it ends when the span closes).
+    own: bool,
+    /// Whether entering the span makes a region.
+    region: bool,
     /// Set when the span closes: a cache entry for it is stale, even if the
     /// registry hands out the same id again.
     closed: AtomicBool,
 }
 
 impl SpanTask {
-    fn new(task: TaskId) -> Self {
+    fn new(task: TaskId, own: bool, region: bool) -> Self {
         Self(Arc::new(SpanState {
             task,
+            own,
+            region,
             closed: AtomicBool::new(false),
         }))
     }
@@ -137,12 +298,12 @@ struct Local {
 }
 
 impl Local {
-    fn find(&self, layer: u64, span: u64) -> Option<(TaskId, &'static str)> {
+    fn find(&self, layer: u64, span: u64) -> Option<(Arc<SpanState>, &'static str)> {
         self.known
             .iter()
             .flatten()
             .find(|k| k.span == span && k.layer == layer && !k.state.closed.load(Ordering::Relaxed))
-            .map(|k| (k.state.task, k.name))
+            .map(|k| (k.state.clone(), k.name))
     }
 
     fn remember(&mut self, k: Known) {
@@ -181,10 +342,10 @@ fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
 }
 
 impl TraceLayer {
-    /// The task and name of recorded span `id`: from this thread's cache,
+    /// The state and name of recorded span `id`: from this thread's cache,
     /// else from the span's extensions (then cached).
     #[inline]
-    fn lookup<S>(&self, id: &Id, ctx: &Context<'_, S>) -> Option<(TaskId, &'static str)>
+    fn lookup<S>(&self, id: &Id, ctx: &Context<'_, S>) -> Option<(Arc<SpanState>, &'static str)>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
@@ -194,16 +355,32 @@ impl TraceLayer {
         }
         let span = ctx.span(id)?;
         let state = span.extensions().get::<SpanTask>()?.0.clone();
-        let (task, name) = (state.task, span.metadata().name());
+        let name = span.metadata().name();
         with_local(|l| {
             l.remember(Known {
                 layer: self.id,
                 span: raw,
-                state,
+                state: state.clone(),
                 name,
             })
         });
-        Some((task, name))
+        Some((state, name))
+    }
+
+    /// Logs `NAME: field=value …` on `task`, if span fields are kept and
+    /// there are any.
+    fn log_fields(&self, task: TaskId, name: &str, record: impl FnOnce(&mut Fields<'_>)) {
+        let Some(category) = &self.config.span_fields else {
+            return;
+        };
+        with_message(|msg| {
+            let _ = write!(msg, "{name}:");
+            let bare = msg.len();
+            record(&mut Fields(msg));
+            if msg.len() > bare {
+                trace_runtime::log(task, category, msg);
+            }
+        });
     }
 }
 
@@ -216,16 +393,24 @@ where
             return;
         }
         let Some(span) = ctx.span(id) else { return };
-        let parent = span
-            .parent()
+        let parent_span = span.parent();
+        let parent = parent_span
+            .as_ref()
             .and_then(|p| p.extensions().get::<SpanTask>().map(SpanTask::task))
             .unwrap_or(TaskId::BACKGROUND);
-        let task = trace_runtime::new_task_id();
         let name = attrs.metadata().name();
-        trace_runtime::task_begin(task, parent, name);
-        let span_task = SpanTask::new(task);
+        let own = self.config.is_task(name, parent_span.is_some());
+        let task = if own {
+            let task = trace_runtime::new_task_id();
+            trace_runtime::task_begin(task, parent, name);
+            task
+        } else {
+            parent
+        };
+        let span_task = SpanTask::new(task, own, self.config.region(own));
         let state = span_task.0.clone();
         span.extensions_mut().insert(span_task);
+        self.log_fields(task, name, |f| attrs.record(f));
         with_local(|l| {
             l.remember(Known {
                 layer: self.id,
@@ -240,9 +425,13 @@ where
         if !crate::is_enabled() {
             return;
         }
-        let Some((task, name)) = self.lookup(id, &ctx) else {
+        let Some((state, name)) = self.lookup(id, &ctx) else {
             return;
         };
+        if !state.region {
+            return;
+        }
+        let task = state.task;
         let depth = crate::begin_recorded(task, name);
         let pushed = with_local(|l| l.entered.push((id.into_u64(), depth, task, name)));
         if pushed.is_none() {
@@ -265,12 +454,21 @@ where
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         with_local(|l| l.forget(self.id, id.into_u64()));
         let Some(span) = ctx.span(&id) else { return };
-        let task = span.extensions().get::<SpanTask>().map(|t| {
+        let task = span.extensions().get::<SpanTask>().and_then(|t| {
             t.0.closed.store(true, Ordering::Relaxed);
-            t.task()
+            t.0.own.then(|| t.task())
         });
         if let Some(task) = task {
             trace_runtime::task_end(task);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if self.config.span_fields.is_none() || !crate::is_enabled() {
+            return;
+        }
+        if let Some((state, name)) = self.lookup(id, &ctx) {
+            self.log_fields(state.task, name, |f| values.record(f));
         }
     }
 
@@ -283,30 +481,45 @@ where
             .and_then(|s| s.extensions().get::<SpanTask>().map(SpanTask::task))
             .unwrap_or(TaskId::BACKGROUND);
         let meta = event.metadata();
-        let category = if meta.target().is_empty() {
-            meta.level().as_str()
-        } else {
-            meta.target()
+        let level = meta.level().as_str();
+        let both;
+        let category = match &self.config.events {
+            Category::Target if meta.target().is_empty() => level,
+            Category::Target => meta.target(),
+            Category::Level => level,
+            Category::LevelAndTarget => {
+                both = format!("{level} {}", meta.target());
+                &both
+            }
+            Category::Fixed(c) => c.as_str(),
         };
-        let _ = MESSAGE.try_with(|buf| {
-            let mut fresh = String::new();
-            let mut guard = buf.try_borrow_mut();
-            let msg = match guard.as_deref_mut() {
-                Ok(m) => m,
-                Err(_) => &mut fresh,
-            };
-            msg.clear();
+        with_message(|msg| {
             event.record(&mut Fields(msg));
             trace_runtime::log(task, category, msg);
-            if msg.capacity() > 4096 {
-                *msg = String::new();
-            }
         });
     }
 }
 
 thread_local! {
     static MESSAGE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Runs `f` on this thread's (cleared) message buffer, or on a fresh one if
+/// it is in use.
+fn with_message(f: impl FnOnce(&mut String)) {
+    let _ = MESSAGE.try_with(|buf| {
+        let mut fresh = String::new();
+        let mut guard = buf.try_borrow_mut();
+        let msg = match guard.as_deref_mut() {
+            Ok(m) => m,
+            Err(_) => &mut fresh,
+        };
+        msg.clear();
+        f(msg);
+        if msg.capacity() > 4096 {
+            *msg = String::new();
+        }
+    });
 }
 
 /// Formats an event's fields: the `message` first, then `name=value`.

@@ -329,3 +329,104 @@ fn a_reused_span_id_is_not_mistaken_for_a_closed_span() {
         regions[1]
     );
 }
+
+/// `Tasks::Roots` + `Regions::NonTasks`: one task per request, regions
+/// only for the steps inside it (in the request's task), span fields and
+/// recorded values as logs, events in their level's category.
+#[test]
+fn builder_roots_as_tasks_steps_as_regions_fields_as_logs() {
+    use trace_annotate::layer::{Category, Regions, Tasks};
+    let _g = serial();
+    let layer = TraceLayer::builder()
+        .tasks(Tasks::Roots)
+        .regions(Regions::NonTasks)
+        .span_fields(true)
+        .events(Category::Level)
+        .build();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    let lines = record("builder_roots", || {
+        tracing::subscriber::with_default(subscriber, || {
+            for id in 0..3 {
+                let request = tracing::info_span!("request", id, user = tracing::field::Empty);
+                // Entered three times, as a future polled three times.
+                for _ in 0..3 {
+                    let _e = request.enter();
+                }
+                let _e = request.enter();
+                request.record("user", "ada");
+                tracing::info_span!("parse", bytes = 512).in_scope(|| {
+                    tracing::warn!("slow");
+                });
+            }
+        });
+    });
+    // One task per request; `parse` is not a task.
+    assert_eq!(count(&lines, "TaskBegin"), 3, "{lines:#?}");
+    assert_eq!(count(&lines, "TaskEnd"), 3);
+    // `parse` shows only as regions (a begin and an end each).
+    assert_eq!(count(&lines, "Type=\"parse\""), 6, "{lines:#?}");
+    // No region for `request` however often it is entered; one per `parse`.
+    assert_eq!(count(&lines, "RegionBegin"), 3, "{lines:#?}");
+    assert!(lines
+        .iter()
+        .filter(|l| l.contains("RegionBegin"))
+        .all(|l| l.contains("Type=\"parse\"")));
+    // The region is in the request's task.
+    let first = task_of(&lines, "request");
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("RegionBegin") && l.contains(&format!("Task={first} "))));
+    // Fields at creation and on `record`, in category `span`.
+    for msg in ["request: id=0", "request: user=ada", "parse: bytes=512"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("Category=\"span\"") && l.contains(msg)),
+            "{msg}: {lines:#?}"
+        );
+    }
+    // Events in their level's category.
+    assert_eq!(count(&lines, "Category=\"WARN\""), 3, "{lines:#?}");
+}
+
+/// `Tasks::Named` picks spans by name; `Regions::None` records no region;
+/// `Tasks::None` makes every span a region of the background task.
+#[test]
+fn builder_named_tasks_and_no_regions() {
+    use trace_annotate::layer::{Regions, Tasks};
+    let _g = serial();
+    let layer = TraceLayer::builder()
+        .tasks(Tasks::Named(vec!["job".into()]))
+        .regions(Regions::None)
+        .build();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    let lines = record("builder_named", || {
+        tracing::subscriber::with_default(subscriber, || {
+            let outer = tracing::info_span!("batch");
+            let _o = outer.enter();
+            for _ in 0..2 {
+                tracing::info_span!("job").in_scope(|| tracing::info!("working"));
+            }
+        });
+    });
+    assert_eq!(count(&lines, "TaskBegin"), 2, "{lines:#?}");
+    assert!(lines
+        .iter()
+        .filter(|l| l.contains("TaskBegin"))
+        .all(|l| l.contains("Type=\"job\"")));
+    assert_eq!(count(&lines, "RegionBegin"), 0);
+    assert_eq!(count(&lines, " Log "), 2);
+
+    let layer = TraceLayer::builder().tasks(Tasks::None).build();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    let lines = record("builder_no_tasks", || {
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info_span!("step").in_scope(|| {});
+        });
+    });
+    assert_eq!(count(&lines, "TaskBegin"), 0, "{lines:#?}");
+    assert_eq!(count(&lines, "RegionBegin"), 1);
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("RegionBegin") && l.contains("Task=0 ")));
+}
