@@ -15,6 +15,8 @@
 //! * [`stats`]: whole-trace statistics: event counts, GC, tasks and regions
 //!   with latency distributions, goroutines grouped by start function.
 //! * [`check`]: latency bounds on region and task types, for CI gates.
+//! * [`doctor`]: what limits what a trace can tell (no stacks, no CPU
+//!   samples, no wall clock, clock trouble, truncation), in one line.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -24,6 +26,7 @@ mod proto;
 
 pub mod check;
 pub mod chrome;
+pub mod doctor;
 pub mod pprof;
 pub mod stats;
 pub mod summary;

@@ -240,6 +240,8 @@ pub struct TraceStats {
     pub goroutine_groups: Vec<GoroutineGroup>,
     /// The per-goroutine summaries the groups are made of.
     pub summary: Summary,
+    /// What limits what the trace can tell ([`crate::doctor`]).
+    pub diagnosis: crate::doctor::Diagnosis,
 }
 
 /// Durations of tasks or regions of one type, being collected.
@@ -334,6 +336,7 @@ pub struct StatsBuilder {
     gc_mark: i64,
     stw_open: Option<(i64, Sym)>,
     stw: HashMap<Sym, Vec<Duration>>,
+    doctor: crate::doctor::Doctor,
 }
 
 impl StatsBuilder {
@@ -344,6 +347,7 @@ impl StatsBuilder {
 
     /// Takes in the next event.
     pub fn event(&mut self, ev: &Event) {
+        self.doctor.event(ev);
         let t = ev.time().as_nanos();
         self.first.get_or_insert(t);
         self.last = t;
@@ -523,6 +527,7 @@ impl StatsBuilder {
             regions,
             goroutine_groups: goroutine_groups(&summary),
             summary,
+            diagnosis: self.doctor.finish(None),
         }
     }
 }
@@ -677,6 +682,11 @@ impl TraceStats {
         o.int("end_ns", self.end_ns)
             .uint("duration_ns", ns(self.duration))
             .uint("events", self.events)
+            .raw("doctor", |out| {
+                json::array(out, &self.diagnosis.findings, |out, f| {
+                    json::string(out, f.to_string().as_bytes());
+                });
+            })
             .raw("events_by_kind", |out| {
                 let mut k = Object::new(out);
                 for &(name, n) in &self.events_by_kind {

@@ -62,6 +62,15 @@ impl<A: Consume, B: Consume<Error = A::Error>> Consume for (A, B) {
     }
 }
 
+/// The consumer that does nothing.
+impl Consume for () {
+    type Error = Infallible;
+
+    fn event(&mut self, _: &Event) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
 /// A consumer made of a closure (see [`from_fn`]).
 #[derive(Debug, Clone)]
 pub struct FromFn<F>(F);

@@ -139,4 +139,4 @@ pub use types::{
     GoId, GoState, ProcId, ProcState, ResourceId, ResourceKind, TaskId, ThreadId, Time, TraceStr,
     Value, BACKGROUND_TASK, NO_GOROUTINE, NO_PROC, NO_TASK, NO_THREAD,
 };
-pub use validate::{validate, Report, Validator, Violation};
+pub use validate::{validate, validate_with, Report, Validator, Violation};

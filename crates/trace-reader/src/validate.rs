@@ -24,11 +24,13 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+use std::convert::Infallible;
 use std::fmt;
 use std::io::Read;
 
 use hashbrown::HashMap;
 
+use crate::consume::Consume;
 use crate::idmap::IdMap;
 
 use crate::{
@@ -696,6 +698,15 @@ impl fmt::Display for Report {
 
 /// Reads the whole trace, validating every event.
 pub fn validate(input: impl Read) -> Report {
+    validate_with(input, &mut ())
+}
+
+/// [`validate`], feeding every event read to `also` as well, so that an
+/// analysis runs in the same pass.
+pub fn validate_with<C: Consume<Error = Infallible> + ?Sized>(
+    input: impl Read,
+    also: &mut C,
+) -> Report {
     let mut report = Report {
         version: None,
         n_events: 0,
@@ -726,6 +737,7 @@ pub fn validate(input: impl Read) -> Report {
         match reader.read_event_ref() {
             Ok(Some(event)) => {
                 report.violations.extend(validator.event(event));
+                let Ok(()) = also.event(event);
                 report.n_events += 1;
                 if event.kind() == EventKind::Sync {
                     report.n_syncs += 1;

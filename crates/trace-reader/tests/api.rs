@@ -189,7 +189,6 @@ fn feed_drives_consumers() {
         }),
     );
     let n = open().feed(&mut both).unwrap();
-    drop(both);
     assert_eq!(n as usize, all.len());
     assert_eq!(times, all.iter().map(|e| e.time()).collect::<Vec<_>>());
     assert_eq!(kinds, all.iter().map(|e| e.kind()).collect::<Vec<_>>());

@@ -189,6 +189,7 @@ fn render(s: &TraceStats, top: usize) -> String {
         vec!["events".into(), count(s.events)],
         vec!["  by kind".into(), kinds.join(", ")],
         vec!["generations".into(), count(s.generations)],
+        vec!["doctor".into(), s.diagnosis.to_string()],
         vec![
             "goroutines".into(),
             format!(

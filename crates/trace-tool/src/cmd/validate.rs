@@ -5,6 +5,8 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use trace_analysis::doctor::Doctor;
+
 use super::input;
 use crate::report;
 
@@ -25,8 +27,9 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
+    let mut doctor = Doctor::new();
     let report = match input::open(&args.file) {
-        Ok(f) => trace_reader::validate(f),
+        Ok(f) => trace_reader::validate_with(f, &mut doctor),
         Err(e) => return report::fail("validate", Some(&args.file), &e, 1),
     };
     // Not a trace at all: one error line, as every subcommand prints.
@@ -56,11 +59,14 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             let _ = writeln!(out, $($arg)*);
         };
     }
+    let diagnosis = doctor.finish(report.error.as_ref());
     if report.is_valid() {
         say!("{name}: valid: {summary}");
+        say!("  doctor: {diagnosis}");
         return ExitCode::SUCCESS;
     }
     say!("{name}: INVALID: {summary}");
+    say!("  doctor: {diagnosis}");
     let shown = if args.max_findings == 0 {
         usize::MAX
     } else {
