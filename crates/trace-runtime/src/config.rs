@@ -26,6 +26,7 @@ pub struct Config {
     pub(crate) clock: ClockSource,
     pub(crate) stream_backlog: usize,
     pub(crate) format: Format,
+    pub(crate) cpu_hz: u32,
 }
 
 impl Default for Config {
@@ -37,6 +38,7 @@ impl Default for Config {
             clock: ClockSource::Auto,
             stream_backlog: 256 << 20,
             format: Format::Go126,
+            cpu_hz: 0,
         }
     }
 }
@@ -98,6 +100,24 @@ impl Config {
     pub fn format(mut self, format: Format) -> Self {
         self.format = format;
         self
+    }
+
+    /// Records CPU profile samples at `hz` per CPU second while tracing is
+    /// on (0, the default, turns them off; 100 is Go's rate): `CPUSample`
+    /// events with the interrupted thread's M, P, goroutine and stack, which
+    /// `go tool trace` and `trace-tool pprof --kind cpu` read. Linux
+    /// (x86-64, AArch64) only; it takes the process's `SIGPROF` and
+    /// `ITIMER_PROF` while tracing (putting back the previous handler after).
+    /// Stacks beyond the interrupted function need frame pointers
+    /// (`-C force-frame-pointers=yes`).
+    pub fn cpu_profile(mut self, hz: u32) -> Self {
+        self.cpu_hz = hz.min(10_000);
+        self
+    }
+
+    /// The CPU profile rate (0: off).
+    pub fn get_cpu_profile(&self) -> u32 {
+        self.cpu_hz
     }
 
     /// The generation period.

@@ -64,6 +64,7 @@
 mod buffer;
 mod clock;
 mod config;
+mod cpu;
 mod error;
 mod event;
 mod format;
@@ -233,4 +234,10 @@ pub fn advance() -> Result<Option<Generation>, Error> {
 /// How many subscribers receive the current generation.
 pub fn subscriber_count() -> usize {
     runtime::runtime().map_or(0, |rt| rt.n_subscribers())
+}
+
+/// CPU profile samples dropped so far because the recorder's buffers were
+/// full (see [`Config::cpu_profile`]); 0 while they keep up.
+pub fn cpu_samples_lost() -> u64 {
+    cpu::lost()
 }

@@ -1,6 +1,7 @@
 //! The crate's only unsafe code, behind a safe API: the per-CPU slot lock,
-//! reads of the CPU id and the clocks, the current thread's stack bounds, and
-//! the frame-pointer walk.
+//! reads of the CPU id and the clocks, the current thread's stack bounds, the
+//! frame-pointer walk, and the CPU profiler's signal (`SIGPROF` handler,
+//! interval timer, the interrupted context's registers).
 //!
 //! Everything here is small on purpose; the callers in the rest of the crate
 //! are `#![deny(unsafe_code)]`.
@@ -307,6 +308,178 @@ fn frame_pointer() -> usize {
     {
         0
     }
+}
+
+/// The CPU profiler's signal: the handler, the process's CPU-time interval
+/// timer, and the registers of the code a signal interrupted.
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+pub(crate) mod prof {
+    use std::sync::Mutex;
+
+    /// What a sample handler receives: the interrupted code's program
+    /// counter and frame pointer (0 if unknown).
+    pub(crate) type Handler = fn(pc: usize, fp: usize);
+
+    static HANDLER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    /// The `SIGPROF` action in place before ours, restored by [`stop`].
+    static PREVIOUS: Mutex<Option<libc::sigaction>> = Mutex::new(None);
+
+    extern "C" fn on_signal(
+        _sig: libc::c_int,
+        _info: *mut libc::siginfo_t,
+        ctx: *mut libc::c_void,
+    ) {
+        // SAFETY: `__errno_location` returns this thread's errno slot, valid
+        // for the thread's lifetime.
+        let errno = unsafe { *libc::__errno_location() };
+        let (pc, fp) = registers(ctx);
+        let h = HANDLER.load(std::sync::atomic::Ordering::Acquire);
+        if h != 0 {
+            // SAFETY: `HANDLER` only ever holds 0 or a `Handler` stored by
+            // `start` (a `fn` pointer cast to `usize`, cast back unchanged).
+            let handler: Handler = unsafe { std::mem::transmute::<usize, Handler>(h) };
+            handler(pc, fp);
+        }
+        // The interrupted code must not see the handler's errno.
+        // SAFETY: as above.
+        unsafe { *libc::__errno_location() = errno };
+    }
+
+    /// The program counter and frame pointer saved in a signal's context.
+    fn registers(ctx: *mut libc::c_void) -> (usize, usize) {
+        if ctx.is_null() {
+            return (0, 0);
+        }
+        // SAFETY: for a handler installed with `SA_SIGINFO`, the kernel
+        // passes a valid `ucontext_t` as the third argument, live for the
+        // handler's duration; we only read two saved registers from it.
+        unsafe {
+            let uc = &*(ctx as *const libc::ucontext_t);
+            #[cfg(target_arch = "x86_64")]
+            {
+                let g = &uc.uc_mcontext.gregs;
+                (
+                    g[libc::REG_RIP as usize] as usize,
+                    g[libc::REG_RBP as usize] as usize,
+                )
+            }
+            #[cfg(target_arch = "aarch64")]
+            {
+                let m = &uc.uc_mcontext;
+                (m.pc as usize, m.regs[29] as usize)
+            }
+        }
+    }
+
+    /// Installs the `SIGPROF` handler calling `handler` and starts the
+    /// process's CPU-time timer at `hz` signals per CPU second.
+    pub(crate) fn start(handler: Handler, hz: u32) -> std::io::Result<()> {
+        HANDLER.store(handler as usize, std::sync::atomic::Ordering::Release);
+        let mut previous = PREVIOUS.lock().unwrap_or_else(|e| e.into_inner());
+        if previous.is_none() {
+            // SAFETY: `sigaction` is plain data, zero is a valid value, and
+            // the fields set make a valid `SA_SIGINFO` action whose handler
+            // has the signature the kernel expects for it.
+            let old = unsafe {
+                let mut act: libc::sigaction = std::mem::zeroed();
+                act.sa_sigaction = on_signal as *const () as usize;
+                act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+                libc::sigemptyset(&mut act.sa_mask);
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(libc::SIGPROF, &act, &mut old) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                old
+            };
+            *previous = Some(old);
+        }
+        set_timer(1_000_000 / u64::from(hz.clamp(1, 1_000_000)))
+    }
+
+    /// Stops the timer and puts back the previous `SIGPROF` action.
+    pub(crate) fn stop() -> std::io::Result<()> {
+        set_timer(0)?;
+        HANDLER.store(0, std::sync::atomic::Ordering::Release);
+        let mut previous = PREVIOUS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = previous.take() {
+            // SAFETY: `old` is the action `sigaction` returned in `start`.
+            if unsafe { libc::sigaction(libc::SIGPROF, &old, std::ptr::null_mut()) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+
+    fn set_timer(micros: u64) -> std::io::Result<()> {
+        let tv = libc::timeval {
+            tv_sec: (micros / 1_000_000) as libc::time_t,
+            tv_usec: (micros % 1_000_000) as libc::suseconds_t,
+        };
+        let timer = libc::itimerval {
+            it_interval: tv,
+            it_value: tv,
+        };
+        // SAFETY: `timer` is a valid `itimerval`; the old value is not asked
+        // for.
+        if unsafe { libc::setitimer(libc::ITIMER_PROF, &timer, std::ptr::null_mut()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// The calling thread's kernel thread id (async-signal-safe).
+    pub(crate) fn gettid() -> u64 {
+        // SAFETY: `gettid` has no preconditions and cannot fail.
+        unsafe { libc::gettid() as u64 }
+    }
+}
+
+/// Walks the frame-pointer chain from frame pointer `fp` (of code that a
+/// signal interrupted on this thread), as [`walk_frame_pointers`] does:
+/// only addresses between the current stack pointer and `high` are read.
+/// Async-signal-safe.
+#[inline(never)]
+pub(crate) fn walk_frame_pointers_from(fp: usize, high: usize, out: &mut [u64]) -> usize {
+    let marker = 0u8;
+    // Everything between this local and the top of the stack is mapped: the
+    // interrupted frames lie above the handler's on the same stack.
+    let low = std::ptr::addr_of!(marker) as usize;
+    let mut fp = fp;
+    let mut n = 0;
+    while n < out.len() {
+        if fp < low || fp % std::mem::align_of::<usize>() != 0 {
+            break;
+        }
+        match fp.checked_add(2 * std::mem::size_of::<usize>()) {
+            Some(end) if end <= high => {}
+            _ => break,
+        }
+        // SAFETY: as in `walk_frame_pointers`: `[fp, fp + 16)` is aligned
+        // and lies between this frame and the top of this thread's stack,
+        // mapped memory of this thread; the values are only used as
+        // integers, checked before any further use.
+        let (next, ret) = unsafe {
+            let p = fp as *const usize;
+            (
+                std::ptr::read_volatile(p),
+                std::ptr::read_volatile(p.add(1)),
+            )
+        };
+        if ret == 0 {
+            break;
+        }
+        out[n] = ret as u64;
+        n += 1;
+        if next <= fp {
+            break;
+        }
+        fp = next;
+    }
+    n
 }
 
 #[cfg(all(test, not(loom)))]

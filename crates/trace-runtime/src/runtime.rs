@@ -366,7 +366,7 @@ impl Runtime {
         // Under the control lock: the subscribers of the next generation,
         // its number, and the session's format (so that `configure` sees
         // the session that this advance starts or ends).
-        let (target, joins, cancelled, new, old_format, new_format) = {
+        let (target, joins, cancelled, new, old_format, new_format, cpu_hz) = {
             let mut c = self.control();
             let leaves = std::mem::take(&mut c.leaves);
             for e in &set.entries {
@@ -396,8 +396,26 @@ impl Runtime {
                 _ => Some(old_format),
             };
             c.session = new_format;
-            (c.requested, joins, cancelled, new, old_format, new_format)
+            let cpu_hz = c.config.cpu_hz;
+            (
+                c.requested,
+                joins,
+                cancelled,
+                new,
+                old_format,
+                new_format,
+                cpu_hz,
+            )
         };
+        // CPU samples while tracing is on: start with the session, stop
+        // before its last generation closes so that it gets every sample.
+        if old == 0 && new != 0 && cpu_hz > 0 {
+            if let Err(e) = crate::cpu::start(cpu_hz) {
+                eprintln!("trace-runtime: CPU samples are off: {e}");
+            }
+        } else if old != 0 && new == 0 {
+            crate::cpu::stop();
+        }
         let switch_ts = match new_format {
             Some(Format::Go126) => {
                 // The sync batch opens the new generation: pushed before
@@ -478,13 +496,19 @@ impl Runtime {
             self.buffers.push_batch(gen, m, switch_ts, payload);
         });
         let (chunks, n_batches) = self.buffers.take_completed(gen);
+        let mut samples = Vec::new();
+        crate::cpu::drain(|s| samples.push(s));
         let g = Generation::new(gen).expect("generation numbers start at 1");
         let mut failed = self.deliver_chunks(set, g, chunks);
         // The tail (frequency, tables) is built in a buffer kept across
         // generations.
         let mut out = std::mem::take(&mut *lock_std(&self.tail));
         out.clear();
-        if n_batches == 0 {
+        // Sample stacks take ids above every event stack's.
+        let n = tables.len().max(1);
+        let base = tables.iter().map(|t| t.stacks.len()).max().unwrap_or(0) * n + 1;
+        let sample_stacks = write_samples(&mut out, gen, switch_ts, &samples, base as u64);
+        if n_batches == 0 && samples.is_empty() {
             // Go 1.23 rejects a generation without events: state that some
             // idle P is idle.
             let (p, stopped) = self.threads.take_p();
@@ -506,12 +530,18 @@ impl Runtime {
             Format::Go123 => {
                 tables::write_frequency_batch(&mut out, gen, switch_ts, clock::frequency());
                 // Table batches at time 0, as this format always had them.
-                self.write_tables(gen, 0, &tables, &mut out);
+                self.write_tables(gen, 0, &tables, (base as u64, &sample_stacks), &mut out);
             }
             Format::Go126 => {
                 // Newer readers date a generation's sync by its earliest
                 // batch: table batches get the generation's end.
-                self.write_tables(gen, switch_ts, &tables, &mut out);
+                self.write_tables(
+                    gen,
+                    switch_ts,
+                    &tables,
+                    (base as u64, &sample_stacks),
+                    &mut out,
+                );
                 tables::write_end_of_generation(&mut out);
             }
         }
@@ -528,8 +558,16 @@ impl Runtime {
     }
 
     /// Writes the stack and string tables of `gen`, in batches of header
-    /// time `time`.
-    fn write_tables(&self, gen: u64, time: u64, tables: &[GenTables], out: &mut Vec<u8>) {
+    /// time `time`; `samples` are the CPU samples' stacks, numbered from
+    /// the id given.
+    fn write_tables(
+        &self,
+        gen: u64,
+        time: u64,
+        tables: &[GenTables],
+        samples: (u64, &[Vec<u64>]),
+        out: &mut Vec<u8>,
+    ) {
         let n = tables.len();
         // Function and file names of stack frames go in the extra lane `n`.
         let mut names = StringTable::default();
@@ -561,6 +599,19 @@ impl Runtime {
                 w.stack(tables::global_id(i, lane, n), &frames, &mut scratch);
             }
         }
+        // A sample's stack is where the CPU was, the recorder's own code
+        // included.
+        let (first, stacks) = samples;
+        for (k, pcs) in stacks.iter().enumerate() {
+            frames.clear();
+            for &pc in pcs {
+                let f = self.symbols.resolve(pc);
+                let func = name_id(&mut names, &f.func);
+                let file = name_id(&mut names, &f.file);
+                frames.push([pc, func, file, f.line]);
+            }
+            w.stack(first + k as u64, &frames, &mut scratch);
+        }
         w.finish();
         let mut w = TableBatchWriter::new(out, gen, time, ty::STRINGS);
         for (lane, t) in tables.iter().enumerate() {
@@ -573,6 +624,58 @@ impl Runtime {
         }
         w.finish();
     }
+}
+
+/// Appends the `CPUSamples` batches of generation `gen` (header time
+/// `time`) for `samples`, numbering their distinct stacks from `first`;
+/// returns those stacks in id order.
+fn write_samples(
+    out: &mut Vec<u8>,
+    gen: u64,
+    time: u64,
+    samples: &[crate::cpu::Sample],
+    first: u64,
+) -> Vec<Vec<u64>> {
+    /// Room left for the largest sample (six ten-byte varints).
+    const LIMIT: usize = trace_wire::MAX_BATCH_SIZE as usize - 64;
+    let mut ids: HashMap<&[u64], u64> = HashMap::new();
+    let mut stacks: Vec<Vec<u64>> = Vec::new();
+    let mut payload = Vec::new();
+    let flush = |payload: &mut Vec<u8>, out: &mut Vec<u8>| {
+        if payload.len() > 1 {
+            trace_wire::BatchHeader {
+                experiment: trace_wire::Experiment::None,
+                gen,
+                m: NO_THREAD,
+                time,
+                size: payload.len() as u64,
+            }
+            .encode(out, trace_wire::SizeEncoding::Minimal);
+            out.extend_from_slice(payload);
+        }
+        payload.clear();
+        payload.push(ty::CPU_SAMPLES);
+    };
+    flush(&mut payload, out);
+    for s in samples {
+        let stack = if s.pcs.is_empty() {
+            0
+        } else {
+            *ids.entry(&s.pcs).or_insert_with(|| {
+                stacks.push(s.pcs.clone());
+                first + stacks.len() as u64 - 1
+            })
+        };
+        payload.push(ty::CPU_SAMPLE);
+        for v in [s.time, s.m, s.p, s.g, stack] {
+            trace_wire::varint::encode(v, &mut payload);
+        }
+        if payload.len() > LIMIT {
+            flush(&mut payload, out);
+        }
+    }
+    flush(&mut payload, out);
+    stacks
 }
 
 // Generation limits (`limits.rs`).

@@ -242,6 +242,11 @@ impl StackTable {
         }
     }
 
+    /// How many stacks the table holds.
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
     /// The stacks in local-index order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &[u64]> + '_ {
         let mut start = 0;

@@ -248,6 +248,19 @@ impl ThreadState {
 
     pub(crate) fn set_current(&self, task: Option<Arc<TaskShared>>) {
         *self.current.borrow_mut() = task;
+        self.publish_g();
+    }
+
+    /// Tells the CPU profiler which goroutine this thread runs now: the
+    /// task it polls, else none in scheduler mode, else its thread-G.
+    fn publish_g(&self) {
+        let Some(rec) = self.record.get() else { return };
+        let g = match &*self.current.borrow() {
+            Some(task) => task.g,
+            None if self.sched.get() => 0,
+            None => rec.g,
+        };
+        crate::cpu::set_goroutine(g);
     }
 
     /// Blocks the thread-G if it runs (`GoBlock "executor"`), so that the
@@ -262,6 +275,7 @@ impl ThreadState {
         if let Some(rec) = self.record.get() {
             rec.set_sched(w.gen(), true);
         }
+        self.publish_g();
     }
 
     /// Enters scheduler mode without recording it (tracing is off, so the
@@ -275,6 +289,7 @@ impl ThreadState {
         if let Some(rec) = self.record.get() {
             rec.set_sched(gen, true);
         }
+        self.publish_g();
     }
 
     /// Unblocks and runs the thread-G again (scheduler mode ends).
@@ -286,6 +301,7 @@ impl ThreadState {
         self.g_seq.set(seq + 2);
         self.sched.set(false);
         rec.set_sched(w.gen(), false);
+        self.publish_g();
     }
 
     /// The top of this thread's stack, looked up once.
@@ -429,6 +445,8 @@ impl ThreadState {
                 self.g_seq.set(if sched { 0 } else { 1 });
                 threads.register(Arc::clone(&rec));
                 let _ = self.record.set(rec);
+                crate::cpu::set_thread(m, p, self.stack_high());
+                self.publish_g();
             }
         }
         self.status_gen.set(gen);
@@ -468,6 +486,9 @@ mod local {
     }
 
     fn exit(rt: &Runtime, state: &ThreadState) {
+        // Samples from here on belong to no M of the trace.
+        crate::cpu::set_thread(0, crate::cpu::NO_P, 0);
+        crate::cpu::set_goroutine(0);
         let Some(rec) = state.record.get() else {
             rt.threads.put_p(state.p.0, state.p.1);
             return;
