@@ -109,7 +109,10 @@ impl Config {
     /// (x86-64, AArch64) only; it takes the process's `SIGPROF` and
     /// `ITIMER_PROF` while tracing (putting back the previous handler after).
     /// Stacks beyond the interrupted function need frame pointers
-    /// (`-C force-frame-pointers=yes`).
+    /// (`-C force-frame-pointers=yes`). As with any `SIGPROF` profiler
+    /// (Go's, gperftools), a system call that the kernel does not restart
+    /// after a signal can return `EINTR`; the standard library retries
+    /// where that matters.
     pub fn cpu_profile(mut self, hz: u32) -> Self {
         self.cpu_hz = hz.min(10_000);
         self

@@ -138,8 +138,8 @@ struct Ctx {
     m: Cell<u64>,
     p: Cell<u64>,
     g: Cell<u64>,
-    /// The top of the thread's stack (0: unknown, no walk).
-    high: Cell<usize>,
+    /// The thread's stack (low, high); (0, 0): unknown, no walk.
+    stack: Cell<(usize, usize)>,
 }
 
 thread_local! {
@@ -148,18 +148,18 @@ thread_local! {
             m: Cell::new(0),
             p: Cell::new(NO_P),
             g: Cell::new(0),
-            high: Cell::new(0),
+            stack: Cell::new((0, 0)),
         }
     };
 }
 
 /// Records the calling thread as M `m` on P `p` (0 and [`NO_P`] when it
-/// leaves), with the top of its stack.
-pub(crate) fn set_thread(m: u64, p: u64, high: usize) {
+/// leaves), with its stack's bounds.
+pub(crate) fn set_thread(m: u64, p: u64, stack: Option<(usize, usize)>) {
     let _ = CTX.try_with(|c| {
         c.m.set(m);
         c.p.set(p);
-        c.high.set(high);
+        c.stack.set(stack.unwrap_or((0, 0)));
     });
 }
 
@@ -177,9 +177,9 @@ fn on_sample(pc: usize, fp: usize) {
     }
     let Some(rings) = RINGS.get() else { return };
     let time = crate::clock::now();
-    let (m, p, g, high) = CTX
-        .try_with(|c| (c.m.get(), c.p.get(), c.g.get(), c.high.get()))
-        .unwrap_or((0, NO_P, 0, 0));
+    let (m, p, g, stack) = CTX
+        .try_with(|c| (c.m.get(), c.p.get(), c.g.get(), c.stack.get()))
+        .unwrap_or((0, NO_P, 0, (0, 0)));
     #[cfg(all(
         target_os = "linux",
         any(target_arch = "x86_64", target_arch = "aarch64")
@@ -200,8 +200,8 @@ fn on_sample(pc: usize, fp: usize) {
         // As a return address, like the walked frames.
         pcs[0] = pc as u64 + 1;
         depth = 1;
-        if high != 0 && fp != 0 {
-            depth += raw::walk_frame_pointers_from(fp, high, &mut pcs[1..]);
+        if stack.1 != 0 && fp != 0 {
+            depth += raw::walk_frame_pointers_from(fp, stack, &mut pcs[1..]);
         }
     }
     let slot = &ring.slots[(i % SLOTS) as usize];

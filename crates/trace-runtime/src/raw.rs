@@ -440,14 +440,24 @@ pub(crate) mod prof {
 
 /// Walks the frame-pointer chain from frame pointer `fp` (of code that a
 /// signal interrupted on this thread), as [`walk_frame_pointers`] does:
-/// only addresses between the current stack pointer and `high` are read.
-/// Async-signal-safe.
+/// only addresses between the current stack pointer and `high` are read,
+/// and nothing at all unless the current stack pointer lies within the
+/// thread's stack `(low, high)` (a handler running on another stack, such
+/// as a `sigaltstack`, walks nothing). Async-signal-safe.
 #[inline(never)]
-pub(crate) fn walk_frame_pointers_from(fp: usize, high: usize, out: &mut [u64]) -> usize {
+pub(crate) fn walk_frame_pointers_from(
+    fp: usize,
+    (stack_low, high): (usize, usize),
+    out: &mut [u64],
+) -> usize {
     let marker = 0u8;
-    // Everything between this local and the top of the stack is mapped: the
-    // interrupted frames lie above the handler's on the same stack.
     let low = std::ptr::addr_of!(marker) as usize;
+    // Everything between this local and the top of the stack is mapped
+    // only if this local is on the thread's stack: the interrupted frames
+    // then lie above the handler's.
+    if low < stack_low || low >= high {
+        return 0;
+    }
     let mut fp = fp;
     let mut n = 0;
     while n < out.len() {

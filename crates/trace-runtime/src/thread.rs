@@ -445,7 +445,7 @@ impl ThreadState {
                 self.g_seq.set(if sched { 0 } else { 1 });
                 threads.register(Arc::clone(&rec));
                 let _ = self.record.set(rec);
-                crate::cpu::set_thread(m, p, self.stack_high());
+                crate::cpu::set_thread(m, p, crate::raw::stack_bounds());
                 self.publish_g();
             }
         }
@@ -487,7 +487,7 @@ mod local {
 
     fn exit(rt: &Runtime, state: &ThreadState) {
         // Samples from here on belong to no M of the trace.
-        crate::cpu::set_thread(0, crate::cpu::NO_P, 0);
+        crate::cpu::set_thread(0, crate::cpu::NO_P, None);
         crate::cpu::set_goroutine(0);
         let Some(rec) = state.record.get() else {
             rt.threads.put_p(state.p.0, state.p.1);
