@@ -185,12 +185,27 @@ pub struct Sample {
     pub stack: Vec<Frame>,
 }
 
-/// A blocking profile: samples with the value types `contentions/count` and
-/// `delay/nanoseconds`, as Go's trace tool writes them.
+/// A profile: samples with the value types `contentions/count` and
+/// `delay/nanoseconds` (a blocking profile, as Go's trace tool writes them),
+/// or `samples/count` and `cpu/nanoseconds` (a CPU profile).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Profile {
     /// The samples, one per distinct stack, largest delay first.
     pub samples: Vec<Sample>,
+    /// What the two values of each sample are.
+    pub values: Values,
+}
+
+/// What a [`Profile`]'s two sample values measure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Values {
+    /// `contentions/count`, `delay/nanoseconds` (time blocked).
+    #[default]
+    Blocking,
+    /// `samples/count`, `cpu/nanoseconds` (CPU time, estimated as the
+    /// samples times the sampling period).
+    Cpu,
 }
 
 /// Go deduplicates stacks on their first 128 PCs and cuts longer ones there.
@@ -459,7 +474,10 @@ impl Profiler {
                 .cmp(&(a.delay_ns, a.count))
                 .then_with(|| a.stack.cmp(&b.stack))
         });
-        Ok(Profile { samples })
+        Ok(Profile {
+            samples,
+            values: Values::Blocking,
+        })
     }
 }
 
@@ -485,6 +503,157 @@ impl trace_reader::Consume for Profiler {
     fn event(&mut self, ev: &Event) -> Result<(), Self::Error> {
         Profiler::event(self, ev);
         Ok(())
+    }
+}
+
+/// Which CPU samples a [`CpuProfiler`] counts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CpuScope {
+    /// Every sample.
+    #[default]
+    All,
+    /// Samples of goroutines inside a region of a task of this type (the
+    /// CPU that requests of one kind used).
+    Task(String),
+    /// Samples of goroutines inside a region of this type.
+    Region(String),
+}
+
+/// Computes a CPU profile from the trace's CPU samples (`StackSample`
+/// events), optionally only those taken inside tasks or regions of one
+/// type: where the CPU of the slow requests went, which no profiler of a
+/// whole process says.
+///
+/// A goroutine is in a task while it is inside one of the task's regions;
+/// nested regions count for every enclosing one.
+#[derive(Debug)]
+pub struct CpuProfiler {
+    scope: CpuScope,
+    period_ns: i64,
+    stacks: StackTable,
+    /// Per stack group: samples, and the stack of the last one.
+    counts: HashMap<u32, (i64, StackRef)>,
+    /// Open tasks: id → type.
+    tasks: HashMap<u64, Box<str>>,
+    /// Each goroutine's open regions, innermost last: (task, type).
+    regions: HashMap<GoId, Vec<(u64, Box<str>)>>,
+}
+
+impl CpuProfiler {
+    /// A profiler of the samples in `scope`; each sample stands for
+    /// `period_ns` of CPU time (10 ms for Go's and our default 100 Hz).
+    pub fn new(scope: CpuScope, period_ns: i64) -> Self {
+        CpuProfiler {
+            scope,
+            period_ns,
+            stacks: StackTable::default(),
+            counts: HashMap::new(),
+            tasks: HashMap::new(),
+            regions: HashMap::new(),
+        }
+    }
+
+    /// Takes in the next event.
+    pub fn event(&mut self, ev: &Event) {
+        match ev.kind() {
+            EventKind::Sync => self.stacks.new_generation(),
+            EventKind::TaskBegin => {
+                if let Some(t) = ev.task() {
+                    self.tasks.insert(t.id.0, t.ty.to_string().into());
+                }
+            }
+            EventKind::TaskEnd => {
+                if let Some(t) = ev.task() {
+                    self.tasks.remove(&t.id.0);
+                }
+            }
+            EventKind::RegionBegin | EventKind::RegionEnd => {
+                let (Some(r), g) = (ev.region(), ev.goroutine()) else {
+                    return;
+                };
+                if !g.is_some() {
+                    return;
+                }
+                let open = self.regions.entry(g).or_default();
+                if ev.kind() == EventKind::RegionBegin {
+                    open.push((r.task.0, r.ty.to_string().into()));
+                } else if let Some(i) = open.iter().rposition(|(_, ty)| **ty == *r.ty.to_string()) {
+                    open.truncate(i);
+                }
+            }
+            EventKind::StateTransition => {
+                if let Some(StateChange::Goroutine {
+                    id,
+                    to: GoState::NotExist,
+                    ..
+                }) = ev.state_transition().map(|s| s.change)
+                {
+                    self.regions.remove(&id);
+                }
+            }
+            EventKind::StackSample => {
+                let g = ev.goroutine();
+                if self.counts_sample(g.is_some().then_some(g)) {
+                    let s = self.stacks.intern(ev.stack());
+                    let e = self.counts.entry(s.group).or_insert((0, s));
+                    e.0 += 1;
+                    e.1 = s;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn counts_sample(&self, g: Option<GoId>) -> bool {
+        let open = || g.and_then(|g| self.regions.get(&g)).into_iter().flatten();
+        match &self.scope {
+            CpuScope::All => true,
+            CpuScope::Region(ty) => open().any(|(_, t)| **t == **ty),
+            CpuScope::Task(ty) => {
+                open().any(|(task, _)| self.tasks.get(task).is_some_and(|t| **t == **ty))
+            }
+        }
+    }
+
+    /// The profile, most samples first.
+    pub fn finish(self) -> Profile {
+        let period = self.period_ns;
+        let mut samples: Vec<Sample> = self
+            .counts
+            .into_values()
+            .map(|(count, stack)| Sample {
+                count,
+                delay_ns: count.saturating_mul(period),
+                stack: self.stacks.frames(stack),
+            })
+            .collect();
+        samples.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.stack.cmp(&b.stack)));
+        Profile {
+            samples,
+            values: Values::Cpu,
+        }
+    }
+}
+
+impl trace_reader::Consume for CpuProfiler {
+    type Error = std::convert::Infallible;
+
+    fn event(&mut self, ev: &Event) -> Result<(), Self::Error> {
+        CpuProfiler::event(self, ev);
+        Ok(())
+    }
+}
+
+/// The CPU profile of a whole trace (see [`CpuProfiler`]). Like the
+/// blocking profiles, a trace that breaks gives the profile of its events
+/// before the break.
+pub fn cpu_profile(input: impl Read, scope: CpuScope, period_ns: i64) -> Result<Profile, Error> {
+    let mut reader = trace_reader::Reader::new(input)?;
+    let mut profiler = CpuProfiler::new(scope, period_ns);
+    match reader.feed(&mut profiler) {
+        Ok(_) | Err(Stop::Trace(_)) => Ok(profiler.finish()),
+        Err(Stop::Consumer(never)) => match never {},
     }
 }
 
@@ -514,9 +683,13 @@ impl Profile {
                 m.uint(2, unit);
             });
         };
-        let contentions = st.id("contentions");
+        let (first, second) = match self.values {
+            Values::Blocking => ("contentions", "delay"),
+            Values::Cpu => ("samples", "cpu"),
+        };
+        let contentions = st.id(first);
         let count = st.id("count");
-        let delay = st.id("delay");
+        let delay = st.id(second);
         let nanoseconds = st.id("nanoseconds");
         vt(&mut p, field::SAMPLE_TYPE, contentions, count);
         vt(&mut p, field::SAMPLE_TYPE, delay, nanoseconds);
@@ -747,5 +920,8 @@ fn decode(msg: &[u8]) -> Result<Profile, DecodeError> {
             stack,
         });
     }
-    Ok(Profile { samples })
+    Ok(Profile {
+        samples,
+        values: Values::Blocking,
+    })
 }

@@ -94,3 +94,36 @@ fn busy_threads_show_in_cpu_samples() {
     );
     assert_eq!(trace_runtime::cpu_samples_lost(), 0);
 }
+
+/// `pprof --kind cpu --region/--task`: the samples of a region (inside a
+/// task) are counted for it, those outside are not.
+#[test]
+fn cpu_profile_of_one_region_or_task() {
+    use trace_analysis::pprof::{cpu_profile, CpuScope};
+    let _g = common::serial();
+    trace_runtime::configure(Config::default().format(common::format()).cpu_profile(1000)).unwrap();
+    let trace = common::record_bytes("cpu_regions", || {
+        let task = trace_annotate::new_task("request");
+        task.with_region("hot", || spin_for_samples(Duration::from_millis(250)));
+        drop(task);
+        // Outside any region.
+        spin_for_samples(Duration::from_millis(250));
+    });
+    common::use_format(common::format());
+    let total = |scope| -> i64 {
+        let p = cpu_profile(&trace[..], scope, 1_000_000).unwrap();
+        p.samples.iter().map(|s| s.count).sum()
+    };
+    let all = total(CpuScope::All);
+    let hot = total(CpuScope::Region("hot".into()));
+    let request = total(CpuScope::Task("request".into()));
+    assert!(all >= 20, "{all} samples");
+    assert!(hot > 0 && hot < all, "{hot} of {all} in the region");
+    assert!(
+        hot * 5 >= all && hot * 5 <= all * 4,
+        "{hot} of {all}: not about half"
+    );
+    assert_eq!(request, hot, "the task's samples are its region's");
+    assert_eq!(total(CpuScope::Region("cold".into())), 0);
+    assert_eq!(total(CpuScope::Task("other".into())), 0);
+}

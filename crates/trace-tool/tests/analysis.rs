@@ -85,13 +85,29 @@ fn pprof_writes_go_s_profile() {
         let o = tool(&["pprof", "--kind", kind, "--text", t.to_str().unwrap()]);
         assert_eq!(stdout(&o), want);
     }
+    // Not a kind: clap lists the kinds.
+    let o = tool(&[
+        "pprof",
+        "--kind",
+        "heap",
+        trace("go123-misc").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("[possible values: sync, net, syscall, sched, cpu]"),
+        "{err}"
+    );
+    // A trace without CPU samples has an empty CPU profile.
     let o = tool(&[
         "pprof",
         "--kind",
         "cpu",
+        "--text",
         trace("go123-misc").to_str().unwrap(),
     ]);
-    assert!(!o.status.success());
+    assert!(o.status.success());
+    assert_eq!(stdout(&o), "");
 }
 
 #[test]
