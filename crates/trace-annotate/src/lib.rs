@@ -71,7 +71,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use trace_runtime::TaskId;
-pub use trace_runtime::{configure, Config, Error, Format, Stream};
+pub use trace_runtime::{configure, cpu_samples_lost, Config, Error, Format, Stream};
 
 /// Starts streaming a trace to `writer` (wrap files in a `BufWriter`), like
 /// Go's `trace.Start`; the returned guard stops the stream and flushes the
