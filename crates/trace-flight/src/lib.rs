@@ -88,12 +88,16 @@
 
 mod blocks;
 mod dump;
+mod dumper;
 mod error;
 #[cfg(feature = "http")]
 mod http;
 mod recorder;
+mod retain;
 mod ring;
+mod scan;
 mod snapshot;
+mod triggers;
 
 #[cfg(unix)]
 pub use dump::{dump_on_signal, SignalDump};
@@ -103,3 +107,4 @@ pub use error::Error;
 pub use http::{AdminConfig, AdminServer, MAX_REQUEST_HEAD};
 pub use recorder::{FlightRecorder, FlightRecorderConfig, Stats};
 pub use snapshot::Snapshot;
+pub use triggers::{KeepSlowest, Rule, TriggerConfig, TriggerStats};
