@@ -140,7 +140,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The slowest requests as the workload measured them.
     let mut latencies = std::mem::take(&mut *latencies.lock().unwrap());
-    latencies.sort_by(|a, b| b.0.cmp(&a.0));
+    latencies.sort_by_key(|l| std::cmp::Reverse(l.0));
     let slow = latencies.iter().filter(|(d, _)| *d > SLOW).count();
 
     // What the directory holds, from the manifest (one dump per line).
