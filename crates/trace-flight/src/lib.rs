@@ -100,8 +100,8 @@ mod snapshot;
 mod triggers;
 
 #[cfg(unix)]
-pub use dump::{dump_on_signal, SignalDump};
-pub use dump::{install_panic_hook, DumpTarget, PANIC_DUMP_TIMEOUT};
+pub use dump::{dump_on_signal, trigger_on_signal, SignalDump};
+pub use dump::{install_panic_hook, trigger_on_panic, DumpTarget, PANIC_DUMP_TIMEOUT};
 pub use error::Error;
 #[cfg(feature = "http")]
 pub use http::{AdminConfig, AdminServer, MAX_REQUEST_HEAD};
