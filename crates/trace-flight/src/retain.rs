@@ -405,12 +405,15 @@ impl Retention {
             if w.closed {
                 continue;
             }
+            let has_it = w.gens.last().is_some_and(|last| last.gen == g.gen);
             let follows = w
                 .gens
                 .last()
                 .is_none_or(|last| last.gen.get() + 1 == g.gen.get());
             let extra = self.pins.extra(std::iter::once(g));
-            if follows && self.make_room(extra, 0) {
+            if has_it {
+                // Opened by a finding of `g`, with `g`.
+            } else if follows && self.make_room(extra, 0) {
                 self.pins.pin(g);
                 self.windows[i].gens.push(g.clone());
             } else {

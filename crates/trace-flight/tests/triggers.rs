@@ -107,6 +107,32 @@ fn a_window_holds_what_happens_after_the_trigger() {
 }
 
 #[test]
+fn a_rule_window_reaches_past_the_generation_that_fired_it() {
+    let _g = serial();
+    let dir = scratch("rule_after");
+    let mut t = TriggerConfig::new(&dir);
+    t.rules = vec![Rule::log("error")];
+    t.lookforward = HOUR;
+    let fr = FlightRecorder::with_triggers(FlightRecorderConfig::default(), t);
+    fr.start().unwrap();
+    log(TaskId::BACKGROUND, "error", "disk full");
+    trace_runtime::advance().unwrap();
+    assert_eq!(fr.trigger_stats().windows, 1);
+    for _ in 0..3 {
+        log(TaskId::BACKGROUND, "phase", "after");
+        trace_runtime::advance().unwrap();
+    }
+    assert_eq!(fr.trigger_stats().dumps_written, 0, "the window is open");
+    assert!(fr.flush_triggers(FLUSH));
+    fr.stop().unwrap();
+    let logs = read_dumps(&dir, "rule_after");
+    assert_eq!(logs.len(), 1);
+    assert!(has_log(&logs[0], "error", "disk full"));
+    assert_eq!(logs[0].iter().filter(|(_, m)| m == "after").count(), 3);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn dump_window_waits_for_its_lookforward() {
     let _g = serial();
     let fr = FlightRecorder::default();
