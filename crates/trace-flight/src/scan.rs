@@ -103,6 +103,8 @@ pub(crate) struct Scanner {
     ended: Vec<Ended>,
     /// Strings of the generation being received that some name needs.
     strings: BTreeMap<u64, Option<usize>>,
+    /// The string id last added to `strings` (names repeat).
+    last_wanted: Option<u64>,
     /// Below this duration (ticks), ended tasks and regions are ignored.
     floor_ticks: u64,
     /// Deliveries that did not parse (never expected).
@@ -123,6 +125,7 @@ impl Scanner {
             open_regions: BTreeMap::new(),
             ended: Vec::new(),
             strings: BTreeMap::new(),
+            last_wanted: None,
             floor_ticks: 0,
             errors: 0,
         }
@@ -210,7 +213,10 @@ impl Scanner {
     }
 
     fn want(&mut self, id: u64) -> Name {
-        self.strings.entry(id).or_insert(None);
+        if self.last_wanted != Some(id) {
+            self.strings.entry(id).or_insert(None);
+            self.last_wanted = Some(id);
+        }
         Name::Id(id)
     }
 
@@ -222,8 +228,29 @@ impl Scanner {
         payload: &[u8],
     ) -> Result<(), trace_wire::Error> {
         let mut events = EventCursor::new(payload, self.version, 0);
+        // The batch's thread's open regions, out of the map while it is read.
+        let mut regions = if self.regions {
+            self.open_regions.remove(&m).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let res = self.scan_cursor(gen, &mut ts, &mut events, &mut regions);
+        if !regions.is_empty() {
+            self.open_regions.insert(m, regions);
+        }
+        res
+    }
+
+    fn scan_cursor(
+        &mut self,
+        gen: u64,
+        ts: &mut u64,
+        events: &mut EventCursor<'_>,
+        regions: &mut Vec<Open>,
+    ) -> Result<(), trace_wire::Error> {
         while let Some(e) = events.next_event()? {
-            ts = ts.wrapping_add(e.dt);
+            *ts = ts.wrapping_add(e.dt);
+            let ts = *ts;
             let a = e.args;
             match e.ty {
                 ty::USER_TASK_BEGIN if self.tasks && self.open_tasks.len() < MAX_OPEN => {
@@ -245,9 +272,8 @@ impl Scanner {
                 }
                 ty::USER_REGION_BEGIN if self.regions => {
                     let name = self.want(a[1]);
-                    let stack = self.open_regions.entry(m).or_default();
-                    if stack.len() < MAX_DEPTH {
-                        stack.push(Open {
+                    if regions.len() < MAX_DEPTH {
+                        regions.push(Open {
                             task: a[0],
                             name,
                             begin: ts,
@@ -258,8 +284,7 @@ impl Scanner {
                 ty::USER_REGION_END if self.regions => {
                     // Regions nest strictly on a thread: the end closes the
                     // innermost open one.
-                    let open = self.open_regions.get_mut(&m).and_then(Vec::pop);
-                    if let Some(open) = open {
+                    if let Some(open) = regions.pop() {
                         self.end(Kind::Region, open, ts);
                     }
                 }
@@ -301,6 +326,7 @@ impl Scanner {
     /// in it.
     pub(crate) fn end_generation(&mut self) -> Vec<Finding> {
         let strings = std::mem::take(&mut self.strings);
+        self.last_wanted = None;
         let resolve = |name: Name, kind: Kind, interests: &[Interest]| match name {
             Name::Resolved(r) => r,
             Name::Id(id) => strings
@@ -343,5 +369,6 @@ impl Scanner {
         self.open_regions.clear();
         self.ended.clear();
         self.strings.clear();
+        self.last_wanted = None;
     }
 }
