@@ -34,7 +34,7 @@ pub const PANIC_DUMP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The name of the runtime's flusher thread, which cannot wait for an
 /// advance (it performs them).
-const FLUSHER_THREAD: &str = "trace-flusher";
+pub(crate) const FLUSHER_THREAD: &str = "trace-flusher";
 
 /// Where a dump goes: a file (replaced atomically) or a writer.
 ///

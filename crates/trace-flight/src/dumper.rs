@@ -52,11 +52,16 @@ impl Dumper {
     }
 
     /// Writes what is left (open windows, the slowest kept) and stops.
+    /// Waits for that, except on the runtime's flusher thread (a stop from
+    /// a subscriber callback), which the dumper's final advance waits for:
+    /// there the dumper finishes on its own afterwards.
     pub(crate) fn finish(mut self) {
         self.ring.state().stopping = true;
         self.ring.wake.notify_all();
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            if thread::current().name() != Some(crate::dump::FLUSHER_THREAD) {
+                let _ = t.join();
+            }
         }
     }
 }
@@ -67,7 +72,9 @@ impl Drop for Dumper {
             self.ring.state().stopping = true;
             self.ring.wake.notify_all();
             if let Some(t) = self.thread.take() {
-                let _ = t.join();
+                if thread::current().name() != Some(crate::dump::FLUSHER_THREAD) {
+                    let _ = t.join();
+                }
             }
         }
     }

@@ -18,6 +18,9 @@ use crate::triggers::{Rule, TriggerConfig, TriggerStats};
 
 /// The most reasons and task ids a window lists.
 const MAX_LISTED: usize = 32;
+/// The longest lookforward honored (longer ones are cut to it, so that
+/// instants stay representable).
+const MAX_LOOKFORWARD: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Pinned generations by number, with their number of holders.
 #[derive(Debug, Default)]
@@ -314,7 +317,7 @@ impl Retention {
         blocking: bool,
     ) -> Option<u64> {
         let lookback = lookback.unwrap_or(self.lookback);
-        let lookforward = lookforward.unwrap_or(self.lookforward);
+        let lookforward = lookforward.unwrap_or(self.lookforward).min(MAX_LOOKFORWARD);
         let now = Instant::now();
         if !blocking {
             if let Some(w) = self.windows.iter_mut().find(|w| !w.blocking && !w.closed) {

@@ -124,9 +124,9 @@ impl KeepSlowest {
 /// *pinned* generations (those of open trigger windows, of windows being
 /// written, and of the slowest tasks and regions kept). Pinned
 /// generations may take at most `retain_bytes` (default: half of
-/// `max_bytes`); the ring gets what they leave, so with nothing pinned it
-/// has all of `max_bytes`, as without triggers. A generation pinned while
-/// still in the ring is counted once.
+/// `max_bytes`, and never more than half); the ring gets what they leave,
+/// so with nothing pinned it has all of `max_bytes`, as without triggers.
+/// A generation pinned while still in the ring is counted once.
 ///
 /// When pinned bytes would exceed `retain_bytes`, the kept slowest entries
 /// of the lowest rank go first (each type's `n`-th slowest before any
@@ -170,7 +170,9 @@ pub struct TriggerConfig {
     /// 64 MiB). A dump that cannot fit even alone is skipped.
     pub max_dir_bytes: u64,
     /// The most bytes pinned generations may take, within `max_bytes`
-    /// (0: half of `max_bytes`). See the type's docs.
+    /// (0: half of `max_bytes`; more than half is cut to half, which leaves
+    /// the ring room for the generation being received and about one
+    /// more). See the type's docs.
     pub retain_bytes: u64,
 }
 
