@@ -285,11 +285,16 @@ impl Retention {
     }
 
     /// Frees pinned bytes until `extra` more fit, dropping kept entries of
-    /// rank above `above` (lowest rank first); whether they fit.
-    fn make_room(&mut self, extra: u64, above: usize) -> bool {
+    /// rank above `above` (lowest rank first), ranked as if `newcomer`
+    /// (interest, duration) were kept too; whether they fit.
+    fn make_room(&mut self, extra: u64, above: usize, newcomer: Option<(usize, Duration)>) -> bool {
         while self.pins.bytes + extra > self.cap {
+            let rank = |k: &Kept| {
+                let behind = newcomer.is_some_and(|(i, d)| i == k.interest && d > k.dur);
+                self.rank(k.interest, k.dur) + usize::from(behind)
+            };
             let victim = (0..self.kept.len())
-                .map(|i| (self.rank(self.kept[i].interest, self.kept[i].dur), i))
+                .map(|i| (rank(&self.kept[i]), i))
                 .filter(|&(rank, _)| rank > above)
                 .max_by_key(|&(rank, i)| (rank, std::cmp::Reverse(self.kept[i].dur)));
             let Some((_, i)) = victim else {
@@ -346,7 +351,7 @@ impl Retention {
         let mut gens: Vec<Arc<Complete>> =
             done.iter().filter(|g| g.ended >= from).cloned().collect();
         // Trim the oldest until the pins fit (a type's slowest stays).
-        while !gens.is_empty() && !self.make_room(self.pins.extra(gens.iter()), 0) {
+        while !gens.is_empty() && !self.make_room(self.pins.extra(gens.iter()), 0, None) {
             gens.remove(0);
         }
         for g in &gens {
@@ -416,7 +421,7 @@ impl Retention {
             let extra = self.pins.extra(std::iter::once(g));
             if has_it {
                 // Opened by a finding of `g`, with `g`.
-            } else if follows && self.make_room(extra, 0) {
+            } else if follows && self.make_room(extra, 0, None) {
                 self.pins.pin(g);
                 self.windows[i].gens.push(g.clone());
             } else {
@@ -461,7 +466,8 @@ impl Retention {
             return;
         };
         let rank = self.rank(f.interest, dur);
-        if !self.make_room(self.pins.extra(gens.iter().copied()), rank) {
+        let extra = self.pins.extra(gens.iter().copied());
+        if !self.make_room(extra, rank, Some((f.interest, dur))) {
             return;
         }
         for g in &gens {
@@ -623,5 +629,73 @@ impl Retention {
             }
         }
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocks::{Blocks, Pool};
+    use crate::triggers::KeepSlowest;
+
+    fn complete(n: u64, size: usize) -> Arc<Complete> {
+        let mut data = Blocks::new(Arc::new(Pool::new(4)));
+        data.extend(&vec![0; size]);
+        let now = Instant::now();
+        Arc::new(Complete {
+            gen: trace_runtime::Generation::new(n).unwrap(),
+            format: trace_runtime::Format::default(),
+            started: now,
+            ended: now,
+            data,
+        })
+    }
+
+    /// A task of interest `interest` that took `ms`, begun in `gen`.
+    fn slow(interest: usize, ms: u64, gen: u64) -> Evaluated {
+        let f = Finding {
+            interest,
+            task: gen * 100 + ms,
+            ticks: 0,
+            first_gen: gen,
+            at: 0,
+        };
+        (f, Duration::from_millis(ms), Instant::now(), Vec::new())
+    }
+
+    #[test]
+    fn the_slowest_are_kept_by_rank_within_the_budget() {
+        let mut config = TriggerConfig::new("");
+        config.keep_slowest = vec![KeepSlowest::tasks("a", 2), KeepSlowest::tasks("b", 2)];
+        let watch = Watch::new(&config);
+        // Room for two generations of 100 kB.
+        let mut r = Retention::new(250_000, Some(&config), Some(&watch));
+        let mut done = VecDeque::new();
+        let mut step = |r: &mut Retention, n: u64, findings: Vec<Evaluated>| {
+            let g = complete(n, 100_000);
+            done.push_back(g.clone());
+            r.on_generation_end(&done, &g, Instant::now(), findings);
+            let mut kept: Vec<(usize, u64)> = r
+                .kept
+                .iter()
+                .map(|k| (k.interest, k.dur.as_millis() as u64))
+                .collect();
+            kept.sort();
+            kept
+        };
+        assert_eq!(step(&mut r, 1, vec![slow(0, 10, 1)]), [(0, 10)]);
+        assert_eq!(step(&mut r, 2, vec![slow(1, 5, 2)]), [(0, 10), (1, 5)]);
+        // A slower "a" takes the place of the other "a" (now second of its
+        // type), not of the slowest "b".
+        assert_eq!(step(&mut r, 3, vec![slow(0, 20, 3)]), [(0, 20), (1, 5)]);
+        // A faster "a" would be second of its type, below both firsts: no
+        // room for it.
+        assert_eq!(step(&mut r, 4, vec![slow(0, 15, 4)]), [(0, 20), (1, 5)]);
+        assert_eq!(r.pinned_bytes(), 200_000);
+        // The dumps: one per kept entry here (no overlap), oldest first.
+        let dumps = r.kept_dumps();
+        let gens: Vec<u64> = dumps.iter().map(|d| d.gens[0].gen.get()).collect();
+        assert_eq!(gens, [2, 3]);
+        assert!(dumps[0].reasons[0].starts_with("slowest task \"b\""));
     }
 }
