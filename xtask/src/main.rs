@@ -13,6 +13,7 @@ mod e2e;
 mod fuzz;
 mod golden;
 mod oracle;
+mod peer;
 mod pprof_oracle;
 mod tidy;
 mod wire_oracle;
@@ -79,6 +80,11 @@ const TASKS: &[(&str, Task, &str)] = &[
         "bench",
         bench::run_bench,
         "recorder benchmarks as a table vs design.md targets [--quick | --table]",
+    ),
+    (
+        "peer",
+        peer::run,
+        "our flight recorder vs Go 1.27's, same workload, one table of ratios [--seconds N] (skips without Go)",
     ),
     (
         "e2e",

@@ -5,7 +5,8 @@
 //!
 //! Groups: `clock` (the floor), `hot_path` (a region begin+end pair: tracing
 //! off, a flight recorder, a stream to `io::sink`, a recorder while another
-//! thread snapshots it every 10 ms), `snapshot` (`write_to` of a 10 MiB
+//! thread snapshots it every 10 ms, a recorder whose rules and retention
+//! watch that very region, so that its flusher reads every pair back), `snapshot` (`write_to` of a 10 MiB
 //! window to `io::sink` and to a reused `Vec`, and `snapshot()` alone, which
 //! shares the generations without copying).
 
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use trace_annotate::start_region;
-use trace_flight::{FlightRecorder, FlightRecorderConfig};
+use trace_flight::{FlightRecorder, FlightRecorderConfig, KeepSlowest, Rule, TriggerConfig};
 
 fn clock(c: &mut Criterion) {
     let mut g = c.benchmark_group("clock");
@@ -59,6 +60,29 @@ fn hot_path(c: &mut Criterion) {
     let n = snapshotter.join().unwrap();
     eprintln!("hot_path: {n} snapshots taken during region_pair/flight_recorder_snapshotting");
     recorder.stop().unwrap();
+
+    // Rules and retention on the benchmarked region: the flusher scans
+    // every delivery; the recording thread does what it did without.
+    let dir = std::env::temp_dir().join(format!("trace-flight-bench-{}", std::process::id()));
+    let mut triggers = TriggerConfig::new(&dir);
+    triggers
+        .rules
+        .push(Rule::slow_region("region", Duration::from_secs(1)));
+    triggers
+        .keep_slowest
+        .push(KeepSlowest::regions("region", 5));
+    let recorder = FlightRecorder::with_triggers(FlightRecorderConfig::default(), triggers);
+    recorder.start().unwrap();
+    g.bench_function("region_pair/flight_recorder_with_rules", |b| {
+        b.iter(region_pair)
+    });
+    let stats = recorder.stats();
+    recorder.stop().unwrap();
+    eprintln!(
+        "hot_path: with rules: {stats:?}, {:?}",
+        recorder.trigger_stats()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 
     trace_runtime::start(std::io::sink()).unwrap();
     g.bench_function("region_pair/stream_to_sink", |b| b.iter(region_pair));

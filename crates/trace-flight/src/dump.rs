@@ -34,7 +34,7 @@ pub const PANIC_DUMP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The name of the runtime's flusher thread, which cannot wait for an
 /// advance (it performs them).
-const FLUSHER_THREAD: &str = "trace-flusher";
+pub(crate) const FLUSHER_THREAD: &str = "trace-flusher";
 
 /// Where a dump goes: a file (replaced atomically) or a writer.
 ///
@@ -256,8 +256,105 @@ pub fn install_panic_hook(recorder: Arc<FlightRecorder>, target: impl Into<DumpT
     }));
 }
 
-/// A registration of [`dump_on_signal`]; dropping it stops dumping on the
-/// signal (which then stays ignored).
+/// Installs a panic hook that fires a trigger of `recorder` (made with
+/// [`FlightRecorder::with_triggers`]) on the first panic, with the reason
+/// `panic: MESSAGE`, ends the open windows at once and waits, at most
+/// [`PANIC_DUMP_TIMEOUT`], until they are written to the dump directory,
+/// before the previously installed hook runs. On the runtime's flusher
+/// thread it only fires the trigger (waiting there would deadlock).
+/// Later panics only run the previous hook.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use trace_flight::{trigger_on_panic, FlightRecorder, FlightRecorderConfig, TriggerConfig};
+///
+/// let triggers = TriggerConfig::new("/var/tmp/dumps");
+/// let recorder = Arc::new(FlightRecorder::with_triggers(FlightRecorderConfig::default(), triggers));
+/// recorder.start()?;
+/// trigger_on_panic(recorder.clone());
+/// # Ok::<(), trace_flight::Error>(())
+/// ```
+pub fn trigger_on_panic(recorder: Arc<FlightRecorder>) {
+    let fired = AtomicBool::new(false);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !fired.swap(true, Ordering::SeqCst) {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("(not a string)");
+            let reason = format!("panic: {message}");
+            let wait = thread::current().name() != Some(FLUSHER_THREAD);
+            let recorder = recorder.clone();
+            let (tx, rx) = mpsc::channel();
+            let helper = thread::Builder::new()
+                .name("trace-flight-dump".into())
+                .spawn(move || {
+                    let fired = recorder.trigger(&reason).unwrap_or(false);
+                    if fired && wait {
+                        recorder.flush_triggers(PANIC_DUMP_TIMEOUT);
+                    }
+                    let _ = tx.send(());
+                });
+            if helper.is_ok() {
+                let _ = rx.recv_timeout(PANIC_DUMP_TIMEOUT);
+            }
+        }
+        previous(info);
+    }));
+}
+
+/// Fires a trigger of `recorder` (made with
+/// [`FlightRecorder::with_triggers`]), with the reason `signal N`, every
+/// time the process receives `signal`, until the returned [`SignalDump`] is
+/// dropped; the window is written to the dump directory like any other
+/// (coalesced, throttled). [`SignalDump::dumps`] counts the triggers that
+/// opened or joined a window. As with [`dump_on_signal`], this takes over
+/// `signal` for good.
+///
+/// # Errors
+///
+/// If the signal cannot be handled or the helper thread cannot start.
+///
+/// ```
+/// use std::sync::Arc;
+/// use trace_flight::{trigger_on_signal, FlightRecorder, FlightRecorderConfig, TriggerConfig};
+///
+/// let triggers = TriggerConfig::new(std::env::temp_dir().join("trace-flight-doc-signal"));
+/// let recorder = Arc::new(FlightRecorder::with_triggers(FlightRecorderConfig::default(), triggers));
+/// let registration = trigger_on_signal(recorder, signal_hook::consts::SIGUSR1)?;
+/// drop(registration);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg(unix)]
+pub fn trigger_on_signal(
+    recorder: Arc<FlightRecorder>,
+    signal: std::ffi::c_int,
+) -> io::Result<SignalDump> {
+    let mut signals = signal_hook::iterator::Signals::new([signal])?;
+    let handle = signals.handle();
+    let dumps = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = dumps.clone();
+    let thread = thread::Builder::new()
+        .name("trace-flight-signal".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if matches!(recorder.trigger(&format!("signal {sig}")), Ok(true)) {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        })?;
+    Ok(SignalDump {
+        handle,
+        thread: Some(thread),
+        dumps,
+    })
+}
+
+/// A registration of [`dump_on_signal`] or [`trigger_on_signal`]; dropping
+/// it stops acting on the signal (which then stays ignored).
 #[cfg(unix)]
 #[derive(Debug)]
 pub struct SignalDump {
@@ -268,7 +365,8 @@ pub struct SignalDump {
 
 #[cfg(unix)]
 impl SignalDump {
-    /// How many snapshots were written so far.
+    /// How many snapshots were written so far ([`dump_on_signal`]), or how
+    /// many signals opened or joined a window ([`trigger_on_signal`]).
     pub fn dumps(&self) -> u64 {
         self.dumps.load(Ordering::SeqCst)
     }

@@ -40,6 +40,20 @@ pub enum Error {
         /// What is there (`a symbolic link`, `a directory`, …).
         what: &'static str,
     },
+    /// A dump is larger than the dump directory's `max_dir_bytes` (with
+    /// room for the manifest) or `max_dumps` is 0; it was not written.
+    #[error("a dump of {size} bytes does not fit in the dump directory's cap of {cap} bytes")]
+    DumpTooLarge {
+        /// The dump's size.
+        size: u64,
+        /// The directory's cap.
+        cap: u64,
+    },
+    /// [`trigger`](crate::FlightRecorder::trigger) on a recorder made
+    /// without a [`TriggerConfig`](crate::TriggerConfig): there is no dump
+    /// directory.
+    #[error("the flight recorder has no triggers (make it with FlightRecorder::with_triggers)")]
+    NoTriggers,
     /// The recorder could not subscribe to, or advance, the trace runtime.
     #[error(transparent)]
     Runtime(#[from] trace_runtime::Error),

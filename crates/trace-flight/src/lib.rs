@@ -55,9 +55,69 @@
 //!   without holding any lock. Its only effect on recording is the
 //!   generation advance it asks for, the same the runtime makes every
 //!   period.
+//! - **Trigger windows, keep-the-slowest and a dump directory**: see
+//!   below.
 //! - **Dumps on a panic** ([`install_panic_hook`]) and on a Unix signal
 //!   ([`dump_on_signal`]), and an **admin HTTP endpoint** (`AdminServer`,
 //!   feature `http`): loopback by default, bearer token, rate-limited.
+//!
+//! # Triggers, windows and the slowest
+//!
+//! [`FlightRecorder::dump_window`] takes a window around now, *including
+//! what happens after*: the generations that ended less than `lookback`
+//! ago and everything recorded in the next `lookforward`. Its generations
+//! are pinned as they arrive, so eviction cannot take them, and it is one
+//! valid trace in the session's format.
+//!
+//! A recorder made with [`FlightRecorder::with_triggers`] and a
+//! [`TriggerConfig`] also
+//!
+//! - evaluates [`Rule`]s: a task type or region slower than a duration, a
+//!   log of a category; [`FlightRecorder::trigger`] (an explicit call),
+//!   [`trigger_on_panic`] and [`trigger_on_signal`] fire the same way. Each
+//!   opens a window written to the dump directory by a background thread;
+//!   triggers while it is open join it, and a cooldown follows it;
+//! - keeps the `n` slowest tasks or regions of each type named by
+//!   [`KeepSlowest`], each with the generations it spans, and writes them
+//!   when the recorder stops, so the one bad request of the hour survives
+//!   however much was recorded after it;
+//! - keeps its dump directory within a count and a byte cap (the oldest
+//!   window dumps go first) and describes it in `manifest.json` (id, file,
+//!   reasons, time range, generations, task ids, bytes).
+//!
+//! Rules cost the recording threads nothing: they write the same bytes as
+//! without triggers, and the runtime's flusher thread reads the task,
+//! region and log events back as it hands the bytes to the recorder, so a
+//! rule fires when the generation that holds the event ends (within a
+//! quarter of `min_age`). `max_bytes` stays a hard bound: pinned
+//! generations take at most `retain_bytes` of it (half by default) and the
+//! ring the rest (see [`TriggerConfig`]).
+//!
+//! ```
+//! use std::time::Duration;
+//! use trace_flight::{FlightRecorder, FlightRecorderConfig, KeepSlowest, Rule, TriggerConfig};
+//!
+//! let dir = std::env::temp_dir().join(format!("trace-flight-crate-doc-{}", std::process::id()));
+//! let mut triggers = TriggerConfig::new(&dir);
+//! triggers.rules.push(Rule::slow_task("request", Duration::from_millis(5)));
+//! triggers.keep_slowest.push(KeepSlowest::tasks("request", 3));
+//! triggers.lookforward = Duration::ZERO;
+//! let recorder = FlightRecorder::with_triggers(FlightRecorderConfig::default(), triggers);
+//! recorder.start()?;
+//! let id = trace_runtime::new_task_id();
+//! trace_runtime::task_begin(id, trace_runtime::TaskId::BACKGROUND, "request");
+//! std::thread::sleep(Duration::from_millis(10));
+//! trace_runtime::task_end(id);
+//! trace_runtime::advance()?;
+//! recorder.flush_triggers(Duration::from_secs(10));
+//! recorder.stop()?; // writes the kept slowest too
+//! let stats = recorder.trigger_stats();
+//! assert_eq!((stats.windows, stats.dumps_written), (1, 2));
+//! let manifest = std::fs::read_to_string(dir.join("manifest.json"))?;
+//! assert!(manifest.contains(&format!("\"task_ids\": [{}]", id.get())));
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Formats
 //!
@@ -88,18 +148,23 @@
 
 mod blocks;
 mod dump;
+mod dumper;
 mod error;
 #[cfg(feature = "http")]
 mod http;
 mod recorder;
+mod retain;
 mod ring;
+mod scan;
 mod snapshot;
+mod triggers;
 
 #[cfg(unix)]
-pub use dump::{dump_on_signal, SignalDump};
-pub use dump::{install_panic_hook, DumpTarget, PANIC_DUMP_TIMEOUT};
+pub use dump::{dump_on_signal, trigger_on_signal, SignalDump};
+pub use dump::{install_panic_hook, trigger_on_panic, DumpTarget, PANIC_DUMP_TIMEOUT};
 pub use error::Error;
 #[cfg(feature = "http")]
 pub use http::{AdminConfig, AdminServer, MAX_REQUEST_HEAD};
 pub use recorder::{FlightRecorder, FlightRecorderConfig, Stats};
 pub use snapshot::Snapshot;
+pub use triggers::{KeepSlowest, Rule, TriggerConfig, TriggerStats};

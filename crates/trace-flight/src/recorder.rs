@@ -4,12 +4,13 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use trace_runtime::{GenerationLimits, LimitGuard, Subscription};
 
+use crate::dumper::Dumper;
 use crate::ring::{self, Ring};
-use crate::{Error, Snapshot};
+use crate::{Error, Snapshot, TriggerConfig, TriggerStats};
 
 /// What a [`FlightRecorder`] keeps, after Go's `FlightRecorderConfig`.
 ///
@@ -128,6 +129,9 @@ pub struct Stats {
 #[derive(Debug)]
 pub struct FlightRecorder {
     config: FlightRecorderConfig,
+    triggers: Option<TriggerConfig>,
+    /// The trigger statistics of the last session, once it stopped.
+    last_trigger_stats: Mutex<TriggerStats>,
     session: Mutex<Option<Session>>,
     /// Held by the snapshot in progress; `stop` waits for it.
     writing: Mutex<()>,
@@ -139,6 +143,7 @@ struct Session {
     ring: Arc<Ring>,
     subscription: Subscription,
     _period: LimitGuard,
+    dumper: Option<Dumper>,
 }
 
 impl Default for FlightRecorder {
@@ -152,10 +157,42 @@ impl FlightRecorder {
     pub fn new(config: FlightRecorderConfig) -> Self {
         Self {
             config: config.normalized(),
+            triggers: None,
+            last_trigger_stats: Mutex::new(TriggerStats::default()),
             session: Mutex::new(None),
             writing: Mutex::new(()),
             snapshots: AtomicU64::new(0),
         }
+    }
+
+    /// A stopped recorder with the given window that also watches for
+    /// `triggers`' rules, keeps the slowest tasks and regions it names, and
+    /// writes window dumps to its directory from a background thread (see
+    /// [`TriggerConfig`] for how `max_bytes` is shared).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trace_flight::{FlightRecorder, FlightRecorderConfig, Rule, TriggerConfig};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("trace-flight-doc-{}", std::process::id()));
+    /// let mut triggers = TriggerConfig::new(&dir);
+    /// triggers.rules.push(Rule::log("error"));
+    /// triggers.lookforward = Duration::ZERO;
+    /// let recorder = FlightRecorder::with_triggers(FlightRecorderConfig::default(), triggers);
+    /// recorder.start()?;
+    /// trace_runtime::log(trace_runtime::TaskId::BACKGROUND, "error", "disk full");
+    /// trace_runtime::advance()?; // the rule is checked when the generation ends
+    /// assert!(recorder.flush_triggers(Duration::from_secs(10)));
+    /// recorder.stop()?;
+    /// assert_eq!(recorder.trigger_stats().dumps_written, 1);
+    /// assert!(dir.join("manifest.json").exists());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_triggers(config: FlightRecorderConfig, triggers: TriggerConfig) -> Self {
+        let mut res = Self::new(config);
+        res.triggers = Some(triggers);
+        res
     }
 
     /// The configuration, with defaults filled in.
@@ -180,7 +217,11 @@ impl FlightRecorder {
         if session.is_some() {
             return Err(Error::AlreadyStarted);
         }
-        let ring = Arc::new(Ring::new(self.config.max_bytes, self.config.min_age));
+        let ring = Arc::new(Ring::with_triggers(
+            self.config.max_bytes,
+            self.config.min_age,
+            self.triggers.as_ref(),
+        ));
         ring.register_limit();
         let period = trace_runtime::limit_generations(
             GenerationLimits::default().max_period(ring::period_for(self.config.min_age)),
@@ -192,10 +233,22 @@ impl FlightRecorder {
                 return Err(e.into());
             }
         };
+        let dumper = match &self.triggers {
+            Some(t) => match Dumper::spawn(ring.clone(), t) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    drop(subscription);
+                    ring.release_limit();
+                    return Err(e.into());
+                }
+            },
+            None => None,
+        };
         *session = Some(Session {
             ring,
             subscription,
             _period: period,
+            dumper,
         });
         Ok(())
     }
@@ -219,10 +272,20 @@ impl FlightRecorder {
             ring,
             subscription,
             _period,
+            dumper,
         }) = session
         else {
             return Ok(());
         };
+        // The dumper writes the open windows and the slowest kept first,
+        // while the recorder still receives generations.
+        if let Some(dumper) = dumper {
+            dumper.finish();
+        }
+        *self
+            .last_trigger_stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = ring_trigger_stats(&ring);
         // Dropping the subscription asks to leave at the next boundary;
         // the advance makes that boundary now and waits for it.
         drop(subscription);
@@ -312,6 +375,160 @@ impl FlightRecorder {
         }
     }
 
+    /// Fires a window dump, as a rule does: the generations from the
+    /// triggers' `lookback` before now to `lookforward` after are pinned and
+    /// written to the dump directory by the background thread. While a
+    /// window is open, further triggers join it (`reason` is listed in the
+    /// manifest); during the cooldown after one, they are ignored. Returns
+    /// whether the trigger opened or joined a window.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoTriggers`] for a recorder made without a
+    /// [`TriggerConfig`]; [`Error::NotStarted`].
+    pub fn trigger(&self, reason: &str) -> Result<bool, Error> {
+        if self.triggers.is_none() {
+            return Err(Error::NoTriggers);
+        }
+        let ring = self.ring()?;
+        let id = {
+            let mut st = ring.state();
+            let st = &mut *st;
+            let done = st.done().clone();
+            st.retention.open_window(
+                &done,
+                Instant::now(),
+                None,
+                None,
+                reason.to_owned(),
+                None,
+                false,
+            )
+        };
+        ring.wake.notify_all();
+        Ok(id.is_some())
+    }
+
+    /// Takes a window around now: the complete generations that end less
+    /// than `lookback` ago, and everything recorded during the next
+    /// `lookforward`, waiting for it (the calling thread sleeps). The
+    /// generations are pinned as they arrive, so eviction cannot take them
+    /// however busy recording is; pins may take at most half of
+    /// `max_bytes` (or the triggers' `retain_bytes`), and a window that
+    /// outgrows that ends early. The window is one valid trace in the
+    /// session's format.
+    ///
+    /// `reason` names the window (for triggers, it goes to the manifest).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotStarted`]; [`Error::Runtime`] from a subscriber callback;
+    /// [`Error::NothingRetained`] if no generation could be pinned.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trace_flight::FlightRecorder;
+    /// use trace_runtime::{log, TaskId};
+    ///
+    /// let recorder = FlightRecorder::default();
+    /// recorder.start()?;
+    /// log(TaskId::BACKGROUND, "before", "");
+    /// trace_runtime::advance()?;
+    /// let window = std::thread::scope(|s| {
+    ///     let w = s.spawn(|| recorder.dump_window(Duration::from_secs(5), Duration::from_millis(50), "demo"));
+    ///     log(TaskId::BACKGROUND, "after", "");
+    ///     w.join().unwrap()
+    /// })?;
+    /// recorder.stop()?;
+    /// assert!(window.generations() >= 1);
+    /// # Ok::<(), trace_flight::Error>(())
+    /// ```
+    pub fn dump_window(
+        &self,
+        lookback: Duration,
+        lookforward: Duration,
+        reason: &str,
+    ) -> Result<Snapshot, Error> {
+        let ring = self.ring()?;
+        let id = {
+            let mut st = ring.state();
+            let st = &mut *st;
+            let done = st.done().clone();
+            st.retention.open_window(
+                &done,
+                Instant::now(),
+                Some(lookback),
+                Some(lookforward),
+                reason.to_owned(),
+                None,
+                true,
+            )
+        };
+        let Some(id) = id else {
+            return Err(Error::NothingRetained);
+        };
+        std::thread::sleep(lookforward);
+        let mut res = Ok(());
+        for _ in 0..CAPTURE_ATTEMPTS {
+            if ring.state().retention.is_closed(id) {
+                break;
+            }
+            if let Err(e) = trace_runtime::advance() {
+                res = Err(e);
+                break;
+            }
+        }
+        let gens = ring.state().retention.finish_window(id);
+        res?;
+        if gens.is_empty() {
+            return Err(Error::NothingRetained);
+        }
+        self.snapshots.fetch_add(1, Ordering::Relaxed);
+        Ok(Snapshot::new(gens))
+    }
+
+    /// Ends the open trigger windows now and waits, at most `timeout`, until
+    /// every window is written to the dump directory; whether they all
+    /// were. Without triggers (or stopped) there is nothing to wait for.
+    pub fn flush_triggers(&self, timeout: Duration) -> bool {
+        let Ok(ring) = self.ring() else { return true };
+        let deadline = Instant::now() + timeout;
+        let mut st = ring.state();
+        st.retention.end_now(Instant::now());
+        ring.wake.notify_all();
+        while st.retention.has_windows() {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = ring
+                .wake
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// What the triggers did in the current session (in the last one, once
+    /// stopped).
+    pub fn trigger_stats(&self) -> TriggerStats {
+        match self.ring() {
+            Ok(ring) => ring_trigger_stats(&ring),
+            Err(_) => *self
+                .last_trigger_stats
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+
+    fn ring(&self) -> Result<Arc<Ring>, Error> {
+        self.session()
+            .as_ref()
+            .map(|s| s.ring.clone())
+            .ok_or(Error::NotStarted)
+    }
+
     fn try_writing(&self) -> Result<MutexGuard<'_, ()>, Error> {
         match self.writing.try_lock() {
             Ok(guard) => Ok(guard),
@@ -364,6 +581,15 @@ impl FlightRecorder {
             Err(Error::Runtime(_)) => self.capture(false),
             other => other,
         }
+    }
+}
+
+fn ring_trigger_stats(ring: &Ring) -> TriggerStats {
+    let st = ring.state();
+    TriggerStats {
+        kept: st.retention.kept(),
+        pinned_bytes: st.retention.pinned_bytes(),
+        ..st.retention.stats
     }
 }
 

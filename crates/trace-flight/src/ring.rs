@@ -44,12 +44,14 @@
 //! long one.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use trace_runtime::{Format, Generation, GenerationLimits, LimitGuard, Subscriber};
 
 use crate::blocks::{Blocks, Pool, BLOCK};
+use crate::retain::{Retention, Watch};
+use crate::triggers::TriggerConfig;
 
 /// The smallest `max_bytes` that is enforced as a hard bound: the size of
 /// one batch, below which a busy thread's generation cannot fit.
@@ -97,7 +99,7 @@ pub(crate) struct Counters {
 }
 
 #[derive(Debug)]
-struct State {
+pub(crate) struct State {
     /// The format of the tracing session the ring receives from (given to
     /// `on_join`; it never changes while the ring is subscribed).
     format: Format,
@@ -111,11 +113,28 @@ struct State {
     /// What the ring held when a generation ended while armed.
     captured: Option<Vec<Arc<Complete>>>,
     counters: Counters,
+    /// Pinned generations: trigger windows and the slowest kept.
+    pub(crate) retention: Retention,
+    /// The recorder stops: the dumper writes what is left and exits.
+    pub(crate) stopping: bool,
 }
 
 impl State {
     fn retained(&self) -> u64 {
-        self.done_bytes + self.open.as_ref().map_or(0, |o| o.data.len())
+        self.done_bytes
+            + self.retention.pinned_only(&self.done)
+            + self.open.as_ref().map_or(0, |o| o.data.len())
+    }
+
+    /// The most bytes the open generation may reach: what pins outside the
+    /// ring leave of `max_bytes`.
+    fn room(&self, max_bytes: u64) -> u64 {
+        max_bytes.saturating_sub(self.retention.pinned_only(&self.done))
+    }
+
+    /// The complete generations, oldest first (consecutive).
+    pub(crate) fn done(&self) -> &VecDeque<Arc<Complete>> {
+        &self.done
     }
 
     fn evict_oldest(&mut self) {
@@ -144,13 +163,35 @@ pub(crate) struct Ring {
     hard: bool,
     pool: Arc<Pool>,
     state: Mutex<State>,
+    /// Wakes the dumper: a window closed, one opened, or the recorder stops.
+    pub(crate) wake: Condvar,
+    /// The rules' scanner, used by the flusher only (outside `state`, so
+    /// that scanning does not delay snapshots).
+    watch: Mutex<Option<Watch>>,
     /// The byte bound registered with the runtime.
     limit: Mutex<Option<LimitGuard>>,
 }
 
 impl Ring {
+    #[cfg(test)]
     pub(crate) fn new(max_bytes: u64, min_age: Duration) -> Self {
+        Self::with_triggers(max_bytes, min_age, None)
+    }
+
+    /// A ring whose pins may take `triggers.retain_bytes` (default half of
+    /// `max_bytes`), and that watches for `triggers`' rules.
+    pub(crate) fn with_triggers(
+        max_bytes: u64,
+        min_age: Duration,
+        triggers: Option<&TriggerConfig>,
+    ) -> Self {
         let hard = max_bytes >= HARD_MIN;
+        let watch = triggers.map(Watch::new).filter(|w| !w.scanner.is_idle());
+        let cap = match triggers.map_or(0, |t| t.retain_bytes) {
+            0 => max_bytes / 2,
+            n => n.min(max_bytes / 2),
+        };
+        let retention = Retention::new(cap, triggers, watch.as_ref());
         Self {
             max_bytes,
             min_age,
@@ -166,12 +207,16 @@ impl Ring {
                 armed: false,
                 captured: None,
                 counters: Counters::default(),
+                retention,
+                stopping: false,
             }),
+            wake: Condvar::new(),
+            watch: Mutex::new(watch),
             limit: Mutex::new(None),
         }
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         // Nothing under this lock panics; if something did, the state is
         // still consistent enough to keep recording.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -260,6 +305,14 @@ impl Ring {
 impl Subscriber for Ring {
     fn on_join(&self, _first: Generation, format: Format) {
         self.state().format = format;
+        if let Some(w) = self
+            .watch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            w.scanner.set_version(format.version());
+        }
     }
 
     fn on_batches(&self, gen: Generation, batches: &[u8]) {
@@ -268,8 +321,17 @@ impl Subscriber for Ring {
         // the advance target) that this delays a snapshot by well under a
         // millisecond.
         let n = batches.len() as u64;
+        if let Some(w) = self
+            .watch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            w.scanner.scan(gen.get(), batches);
+        }
         let mut guard = self.state();
         let st = &mut *guard;
+        let room = st.room(self.max_bytes);
         let open = match &mut st.open {
             Some(open) if open.gen == gen => open,
             other => {
@@ -289,7 +351,7 @@ impl Subscriber for Ring {
         let cut = if open.cut {
             st.counters.bytes_dropped += n;
             false
-        } else if self.hard && open.data.len() + n > self.max_bytes {
+        } else if self.hard && open.data.len() + n > room {
             // Too large whatever is evicted: drop it without copying.
             st.counters.bytes_dropped += n + open.data.len();
             open.data.clear();
@@ -306,12 +368,25 @@ impl Subscriber for Ring {
     }
 
     fn on_generation_end(&self, gen: Generation) {
+        let findings = {
+            let mut watch = self.watch.lock().unwrap_or_else(|e| e.into_inner());
+            watch.as_mut().map(Watch::evaluate).unwrap_or_default()
+        };
         let now = Instant::now();
-        let mut st = self.state();
+        let mut guard = self.state();
+        let st = &mut *guard;
         st.last_end = now;
         let Some(open) = st.open.take() else { return };
         if open.gen != gen || open.cut {
             st.counters.cut += 1;
+            if let Some(w) = self
+                .watch
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_mut()
+            {
+                w.scanner.reset();
+            }
             return;
         }
         // A generation follows the previous one or starts the ring anew.
@@ -326,23 +401,40 @@ impl Subscriber for Ring {
         }
         st.done_bytes += open.data.len();
         let format = st.format;
-        st.done.push_back(Arc::new(Complete {
+        let complete = Arc::new(Complete {
             gen,
             format,
             started: open.started,
             ended: now,
             data: open.data,
-        }));
+        });
+        st.done.push_back(complete.clone());
         st.counters.completed += 1;
+        let closed = st
+            .retention
+            .on_generation_end(&st.done, &complete, now, findings);
+        let keep_floor = st.retention.keep_floor();
         // Keep the newest generations that cover `min_age`, and no more.
         while st.done.len() > 1 && now.duration_since(st.done[1].started) >= self.min_age {
             st.evict_oldest();
         }
         // Nothing is open, and the new generation fits alone (or it would
         // have been cut): this only evicts older ones.
-        self.enforce(&mut st);
+        self.enforce(st);
         if st.armed && st.captured.is_none() {
             st.captured = Some(st.done.iter().cloned().collect());
+        }
+        drop(guard);
+        if let Some(w) = self
+            .watch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            w.set_floor(keep_floor);
+        }
+        if closed {
+            self.wake.notify_all();
         }
     }
 }
@@ -453,6 +545,45 @@ mod tests {
             deliver(&ring, 5, 1, 10);
             assert!(ring.complete().iter().all(|g| g.format == format));
         }
+    }
+
+    #[test]
+    fn pinned_generations_count_once_and_stay_within_max_bytes() {
+        const MAX: u64 = 512 << 10;
+        let hour = Duration::from_secs(3600);
+        let ring = Ring::with_triggers(MAX, hour, None);
+        for n in 1..=3 {
+            deliver(&ring, n, 1, 100_000);
+        }
+        {
+            let mut st = ring.state();
+            let st = &mut *st;
+            let done = st.done.clone();
+            let id = st.retention.open_window(
+                &done,
+                Instant::now(),
+                Some(hour),
+                Some(Duration::ZERO),
+                "test".into(),
+                None,
+                true,
+            );
+            assert!(id.is_some());
+            // Three generations do not fit in the pins' half: the oldest
+            // is left out. Pinned generations still in the ring count once.
+            assert_eq!(st.retention.pinned_bytes(), 200_000);
+            assert_eq!(st.retained(), 300_000);
+        }
+        for n in 4..=9 {
+            deliver(&ring, n, 1, 100_000);
+        }
+        // The ring has what the pins leave: 2 and 3 are pinned (no longer
+        // in the ring), and three more fit beside them.
+        assert_eq!(gens(&ring), [7, 8, 9]);
+        let st = ring.state();
+        assert_eq!(st.retention.pinned_bytes(), 200_000);
+        assert_eq!(st.retained(), 500_000);
+        assert!(st.counters.peak_retained <= MAX);
     }
 
     #[test]
