@@ -15,7 +15,7 @@ use std::io::BufWriter;
 use std::time::Duration;
 
 use trace_annotate::layer::{Regions, Tasks};
-use trace_annotate::{TraceLayer, TracedExt};
+use trace_annotate::TraceLayer;
 use tracing::Instrument;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::prelude::*;
@@ -60,14 +60,13 @@ async fn handle(
         .await
         .expect("database replied");
     // A sub-task of its own.
-    let render = tokio::spawn(
-        async move {
+    let render = {
+        let _span = tracing::debug_span!("render").entered();
+        trace_annotate::tokio::spawn(async move {
             tokio::task::yield_now().await;
             checksum(row)
-        }
-        .instrument(tracing::debug_span!("render"))
-        .traced("render"),
-    );
+        })
+    };
     let body = render.await.expect("render task");
     if id % 50 == 0 {
         tracing::info!(id, body, "slow path taken");
@@ -92,25 +91,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with(tracing_subscriber::fmt::layer().with_filter(LevelFilter::INFO))
         .init();
     trace_runtime::configure(
-        trace_runtime::Config::default().generation_period(Duration::from_millis(20)),
+        trace_runtime::Config::default()
+            .generation_period(Duration::from_millis(20))
+            .cpu_profile(100),
     )?;
     trace_runtime::start(BufWriter::new(File::create(&path)?))?;
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    // Parked workers show as idle, not running.
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder
         .worker_threads(4)
         .thread_name("tokio-worker")
-        .enable_time()
-        .build()?;
+        .enable_time();
+    let rt = trace_annotate::tokio::instrument(&mut builder).build()?;
     let db = database();
     let total = rt.block_on(async {
         let requests: Vec<_> = (0..REQUESTS)
             .map(|id| {
                 let db = db.clone();
-                tokio::spawn(
-                    handle(id, db)
-                        .instrument(tracing::info_span!("request", id))
-                        .traced("request"),
-                )
+                // A goroutine named after its span, `task request`.
+                let _span = tracing::info_span!("request", id).entered();
+                trace_annotate::tokio::spawn(handle(id, db))
             })
             .collect();
         let mut total = 0u64;

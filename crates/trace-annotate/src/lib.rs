@@ -62,6 +62,8 @@
 pub mod future;
 #[cfg(feature = "tracing")]
 pub mod layer;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub use future::{Traced, TracedExt};
 #[cfg(feature = "tracing")]
 pub use layer::TraceLayer;

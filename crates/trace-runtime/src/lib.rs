@@ -90,7 +90,7 @@ pub use limits::{limit_generations, request_advance, GenerationLimits, LimitGuar
 pub use stack::StackMode;
 pub use stream::{start, stop, stream, stream_file, stream_state, Stream, StreamState};
 pub use subscriber::{Generation, Subscriber};
-pub use task::{AsyncTask, PollGuard, PollOutcome, TaskWaker};
+pub use task::{thread_idle, AsyncTask, PollGuard, PollOutcome, TaskWaker};
 
 use std::sync::Arc;
 

@@ -460,6 +460,28 @@ fn suspend_current(rt: &Runtime) -> Option<Arc<TaskShared>> {
     }
 }
 
+/// Marks the calling thread idle: an executor's worker about to park
+/// (`tokio::runtime::Builder::on_thread_park`). Its goroutine blocks
+/// (`GoBlock "idle"`) unless it already is (between polls of tasks), so
+/// that a parked worker does not show as running; it runs again when it
+/// next records an annotation outside a task. Nothing while the thread
+/// polls a task.
+///
+/// While tracing is off it costs one relaxed load and records nothing (the
+/// next park after tracing starts records it).
+pub fn thread_idle() {
+    if !crate::is_enabled() {
+        return;
+    }
+    let Some(rt) = crate::runtime::runtime() else {
+        return;
+    };
+    if with_current(rt, |st| st.current().is_some()).unwrap_or(true) {
+        return;
+    }
+    write(rt, false, |st, w| st.enter_scheduler_because(w, b"idle"));
+}
+
 /// Makes `task` the running goroutine of the calling thread; false (and
 /// nothing changes) on a thread being torn down.
 fn start(rt: &Runtime, task: &Arc<TaskShared>) -> bool {

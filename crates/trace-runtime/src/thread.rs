@@ -266,10 +266,16 @@ impl ThreadState {
     /// Blocks the thread-G if it runs (`GoBlock "executor"`), so that the
     /// thread can run tasks; after [`prepare_with`](Self::prepare_with).
     pub(crate) fn enter_scheduler(&self, w: &mut EventWriter<'_>) {
+        self.enter_scheduler_because(w, b"executor");
+    }
+
+    /// [`enter_scheduler`](Self::enter_scheduler) with the block reason
+    /// `reason`.
+    pub(crate) fn enter_scheduler_because(&self, w: &mut EventWriter<'_>, reason: &[u8]) {
         if self.sched.get() {
             return;
         }
-        let reason = w.string(b"executor");
+        let reason = w.string(reason);
         w.event(ty::GO_BLOCK, &[reason, 0]);
         self.sched.set(true);
         if let Some(rec) = self.record.get() {
