@@ -12,60 +12,17 @@ use std::time::Duration;
 use common::{read_back, save, serial};
 use trace_flight::{AdminConfig, AdminServer, FlightRecorder};
 use trace_runtime::{log, TaskId};
+use trace_testkit::http::Answer;
 
+/// How long a raw connection of a test waits.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// One HTTP/1.1 request on a fresh connection, with timeouts.
-fn request(addr: SocketAddr, method: &str, path: &str, auth: Option<&str>) -> Response {
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).unwrap();
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    stream.set_write_timeout(Some(TIMEOUT)).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(auth) = auth {
-        req.push_str(&format!("Authorization: {auth}\r\n"));
-    }
-    req.push_str("\r\n");
-    stream.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete response head");
-    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Response {
-        status,
-        headers,
-        body: raw[split + 4..].to_vec(),
-    }
+/// One request on a fresh connection, with an `Authorization` header if
+/// given.
+fn request(addr: SocketAddr, method: &str, path: &str, auth: Option<&str>) -> Answer {
+    let auth = auth.map(|a| format!("Authorization: {a}"));
+    let headers: Vec<&str> = auth.iter().map(String::as_str).collect();
+    trace_testkit::http::request(addr, method, path, &headers)
 }
 
 const PATH: &str = "/debug/flight-recorder";
@@ -178,6 +135,21 @@ fn rss_and_threads() -> (u64, u64) {
     (field("VmRSS:") * 1024, field("Threads:"))
 }
 
+/// The process's thread count once it has settled: threads of earlier
+/// tests' servers (connections finishing on their own time) are gone.
+fn settled_threads() -> u64 {
+    let started = std::time::Instant::now();
+    let mut last = rss_and_threads().1;
+    let mut same = 0;
+    while same < 10 && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = rss_and_threads().1;
+        same = if now == last { same + 1 } else { 0 };
+        last = now;
+    }
+    last
+}
+
 /// Sends `first`, then `filler` over and over (up to `limit` bytes),
 /// without reading; returns how much was sent before the server cut the
 /// connection, or `None` if it never did.
@@ -280,7 +252,7 @@ fn half_sent_requests_take_bounded_threads() {
         .request_timeout(Duration::from_secs(2));
     let server = AdminServer::start(recorder, config).unwrap();
     let addr = server.local_addr();
-    let (_, threads_before) = rss_and_threads();
+    let threads_before = settled_threads();
     let mut slow = Vec::new();
     for _ in 0..300 {
         let mut s = TcpStream::connect_timeout(&addr, TIMEOUT).unwrap();

@@ -38,15 +38,15 @@ fn page_and_api() {
         page.header("content-type"),
         Some("text/html; charset=utf-8")
     );
-    assert!(page.body.contains("<canvas id=\"canvas\">"));
-    assert!(page.body.contains("go123-testprog-annotations.trace"));
-    assert!(page.body.contains("traceView"), "the script is inlined");
+    assert!(page.text().contains("<canvas id=\"canvas\">"));
+    assert!(page.text().contains("go123-testprog-annotations.trace"));
+    assert!(page.text().contains("traceView"), "the script is inlined");
     assert!(
-        !page.body.contains("id=\"trace-data\""),
+        !page.text().contains("id=\"trace-data\""),
         "served pages fetch their data"
     );
 
-    let meta = parse(&get(addr, "/api/meta").body);
+    let meta = parse(&get(addr, "/api/meta").text());
     let span = meta.at("span").num() as i64;
     assert!(span > 0);
     let lanes = meta.at("lanes").arr();
@@ -82,7 +82,7 @@ fn page_and_api() {
             addr,
             &format!("/api/window?t0=0&t1={}&res=0&lanes=0-{}", span + 1, n - 1),
         )
-        .body,
+        .text(),
     );
     let strings = w.at("strings");
     let mut regions = Vec::new();
@@ -142,14 +142,14 @@ fn page_and_api() {
     );
 
     // The log's stack.
-    let stacks = parse(&get(addr, &format!("/api/stacks?ids={}", logs[0].2)).body);
+    let stacks = parse(&get(addr, &format!("/api/stacks?ids={}", logs[0].2)).text());
     let frames = stacks.at(&logs[0].2.to_string()).arr();
     assert!(!frames.is_empty());
     let funcs: Vec<&str> = frames.iter().map(|f| f.arr()[0].str()).collect();
     assert!(funcs.iter().any(|f| f.starts_with("main.")), "{funcs:?}");
     assert!(frames[0].arr()[3].str().starts_with("0x"));
 
-    let charts = parse(&get(addr, &format!("/api/charts?t0=0&t1={}&res=1000", span + 1)).body);
+    let charts = parse(&get(addr, &format!("/api/charts?t0=0&t1={}&res=1000", span + 1)).text());
     assert_eq!(
         charts.at("charts").arr().len(),
         meta.at("charts").arr().len()
@@ -162,7 +162,7 @@ fn page_and_api() {
 fn window_answers_are_bounded_by_the_resolution() {
     let h = serve("go123-testprog-gomaxprocs-advance0.trace");
     let addr = h.local_addr();
-    let meta = parse(&get(addr, "/api/meta").body);
+    let meta = parse(&get(addr, "/api/meta").text());
     let span = meta.at("span").num() as i64;
     let lanes = meta.at("lanes").arr().len();
     let full = parse(
@@ -174,7 +174,7 @@ fn window_answers_are_bounded_by_the_resolution() {
                 lanes - 1
             ),
         )
-        .body,
+        .text(),
     );
     let count = |w: &Json| -> (usize, u64, usize) {
         let (mut items, mut slices, mut max_row) = (0, 0u64, 0);
@@ -200,7 +200,7 @@ fn window_answers_are_bounded_by_the_resolution() {
                 lanes - 1
             ),
         )
-        .body,
+        .text(),
     );
     let (items, slices, max_row) = count(&coarse);
     assert_eq!(slices, slices_full, "merged blocks account for every slice");
@@ -219,7 +219,7 @@ fn window_answers_are_bounded_by_the_resolution() {
                 lanes - 1
             ),
         )
-        .body,
+        .text(),
     );
     // A window far past the trace is cut to one span either side of it.
     assert_eq!(capped.at("t1").num() as i64, 2 * span + 1);
@@ -241,7 +241,7 @@ fn bad_requests() {
     );
     assert_eq!(get(addr, "/api/stacks?ids=x").status, 400);
     // Out-of-range lanes are left out, not an error.
-    let w = parse(&get(addr, "/api/window?t0=0&t1=10&lanes=4000").body);
+    let w = parse(&get(addr, "/api/window?t0=0&t1=10&lanes=4000").text());
     assert!(w.at("lanes").arr().is_empty());
     let post = raw_request(
         addr,
@@ -260,7 +260,7 @@ fn bad_requests() {
     assert_eq!(raw_request(addr, &huge).status, 431);
     let head = raw_request(addr, &format!("HEAD / HTTP/1.1\r\nHost: {addr}\r\n\r\n"));
     assert_eq!(head.status, 200);
-    assert!(head.body.is_empty());
+    assert!(head.text().is_empty());
     // Still serving after all that.
     assert_eq!(get(addr, "/api/meta").status, 200);
     h.stop();
@@ -303,11 +303,11 @@ fn extreme_windows_get_bounded_answers() {
         let a = get(addr, path);
         assert_eq!(a.status, 200, "{path}");
         assert!(
-            a.body.len() < 4 * whole.body.len() + (64 << 10),
+            a.text().len() < 4 * whole.text().len() + (64 << 10),
             "{path}: {} bytes",
-            a.body.len()
+            a.text().len()
         );
-        parse(&a.body);
+        parse(&a.text());
     }
 }
 

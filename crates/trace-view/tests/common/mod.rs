@@ -3,10 +3,8 @@
 
 #![allow(dead_code, reason = "each test file uses a different part")]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 pub(crate) fn testdata(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -63,55 +61,13 @@ pub(crate) fn parse(s: &str) -> Json {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {}", &s[..s.len().min(200)]))
 }
 
-/// An HTTP answer: status code, headers (lower-case names), body.
-pub(crate) struct Answer {
-    pub(crate) status: u16,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: String,
-}
-
-impl Answer {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
+pub(crate) use trace_testkit::http::Answer;
 
 /// Sends `request` (a whole request head) to `addr` and reads the answer.
 pub(crate) fn raw_request(addr: SocketAddr, request: &str) -> Answer {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).expect("read answer");
-    let text = String::from_utf8(buf).expect("utf-8 answer");
-    let (head, body) = text.split_once("\r\n\r\n").expect("head");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let body = body.to_string();
-    Answer {
-        status,
-        headers,
-        body,
-    }
+    trace_testkit::http::raw_request(addr, request.as_bytes())
 }
 
 pub(crate) fn get(addr: SocketAddr, path: &str) -> Answer {
-    raw_request(
-        addr,
-        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
-    )
+    trace_testkit::http::get(addr, path)
 }
