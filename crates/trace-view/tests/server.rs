@@ -46,7 +46,7 @@ fn page_and_api() {
         "served pages fetch their data"
     );
 
-    let meta = parse(&get(addr, "/api/meta").text());
+    let meta = parse(get(addr, "/api/meta").text());
     let span = meta.at("span").num() as i64;
     assert!(span > 0);
     let lanes = meta.at("lanes").arr();
@@ -78,7 +78,7 @@ fn page_and_api() {
     // The whole trace at full detail.
     let n = lanes.len();
     let w = parse(
-        &get(
+        get(
             addr,
             &format!("/api/window?t0=0&t1={}&res=0&lanes=0-{}", span + 1, n - 1),
         )
@@ -142,14 +142,14 @@ fn page_and_api() {
     );
 
     // The log's stack.
-    let stacks = parse(&get(addr, &format!("/api/stacks?ids={}", logs[0].2)).text());
+    let stacks = parse(get(addr, &format!("/api/stacks?ids={}", logs[0].2)).text());
     let frames = stacks.at(&logs[0].2.to_string()).arr();
     assert!(!frames.is_empty());
     let funcs: Vec<&str> = frames.iter().map(|f| f.arr()[0].str()).collect();
     assert!(funcs.iter().any(|f| f.starts_with("main.")), "{funcs:?}");
     assert!(frames[0].arr()[3].str().starts_with("0x"));
 
-    let charts = parse(&get(addr, &format!("/api/charts?t0=0&t1={}&res=1000", span + 1)).text());
+    let charts = parse(get(addr, &format!("/api/charts?t0=0&t1={}&res=1000", span + 1)).text());
     assert_eq!(
         charts.at("charts").arr().len(),
         meta.at("charts").arr().len()
@@ -162,11 +162,11 @@ fn page_and_api() {
 fn window_answers_are_bounded_by_the_resolution() {
     let h = serve("go123-testprog-gomaxprocs-advance0.trace");
     let addr = h.local_addr();
-    let meta = parse(&get(addr, "/api/meta").text());
+    let meta = parse(get(addr, "/api/meta").text());
     let span = meta.at("span").num() as i64;
     let lanes = meta.at("lanes").arr().len();
     let full = parse(
-        &get(
+        get(
             addr,
             &format!(
                 "/api/window?t0=0&t1={}&res=0&lanes=0-{}",
@@ -192,7 +192,7 @@ fn window_answers_are_bounded_by_the_resolution() {
     assert!(items_full > 10_000, "a busy trace: {items_full}");
     let res = span / 500;
     let coarse = parse(
-        &get(
+        get(
             addr,
             &format!(
                 "/api/window?t0=0&t1={}&res={res}&lanes=0-{}",
@@ -211,7 +211,7 @@ fn window_answers_are_bounded_by_the_resolution() {
     );
     // Asking for full detail over the whole trace is capped the same way.
     let capped = parse(
-        &get(
+        get(
             addr,
             &format!(
                 "/api/window?t0=0&t1={}&res=0&lanes=0-{}",
@@ -241,7 +241,7 @@ fn bad_requests() {
     );
     assert_eq!(get(addr, "/api/stacks?ids=x").status, 400);
     // Out-of-range lanes are left out, not an error.
-    let w = parse(&get(addr, "/api/window?t0=0&t1=10&lanes=4000").text());
+    let w = parse(get(addr, "/api/window?t0=0&t1=10&lanes=4000").text());
     assert!(w.at("lanes").arr().is_empty());
     let post = raw_request(
         addr,
@@ -307,7 +307,7 @@ fn extreme_windows_get_bounded_answers() {
             "{path}: {} bytes",
             a.text().len()
         );
-        parse(&a.text());
+        parse(a.text());
     }
 }
 
