@@ -242,6 +242,11 @@ pub struct TraceStats {
     pub summary: Summary,
     /// What limits what the trace can tell ([`crate::doctor`]).
     pub diagnosis: crate::doctor::Diagnosis,
+    /// Whether a Rust program wrote the trace with our recorder (its
+    /// threads and async tasks are goroutines whose start function is a
+    /// synthetic frame in `<thread>` or `<task>`): the Go runtime's parts
+    /// (GC, network poller, assists) are then absent by nature.
+    pub from_rust_recorder: bool,
 }
 
 /// Durations of tasks or regions of one type, being collected.
@@ -337,6 +342,7 @@ pub struct StatsBuilder {
     stw_open: Option<(i64, Sym)>,
     stw: HashMap<Sym, Vec<Duration>>,
     doctor: crate::doctor::Doctor,
+    from_rust: bool,
 }
 
 impl StatsBuilder {
@@ -348,6 +354,16 @@ impl StatsBuilder {
     /// Takes in the next event.
     pub fn event(&mut self, ev: &Event) {
         self.doctor.event(ev);
+        if !self.from_rust && ev.kind() == EventKind::StateTransition {
+            let root = ev
+                .state_transition()
+                .and_then(|st| st.stack)
+                .and_then(|s| s.frames().last());
+            if let Some(f) = root {
+                let file = f.file.as_bytes();
+                self.from_rust = file == b"<thread>" || file == b"<task>";
+            }
+        }
         let t = ev.time().as_nanos();
         self.first.get_or_insert(t);
         self.last = t;
@@ -528,6 +544,7 @@ impl StatsBuilder {
             goroutine_groups: goroutine_groups(&summary),
             summary,
             diagnosis: self.doctor.finish(None),
+            from_rust_recorder: self.from_rust,
         }
     }
 }
@@ -682,6 +699,13 @@ impl TraceStats {
         o.int("end_ns", self.end_ns)
             .uint("duration_ns", ns(self.duration))
             .uint("events", self.events)
+            .raw("from_rust_recorder", |out| {
+                out.extend_from_slice(if self.from_rust_recorder {
+                    b"true"
+                } else {
+                    b"false"
+                });
+            })
             .raw("doctor", |out| {
                 json::array(out, &self.diagnosis.findings, |out, f| {
                     json::string(out, f.to_string().as_bytes());

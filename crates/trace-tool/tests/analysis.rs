@@ -108,6 +108,10 @@ fn pprof_writes_go_s_profile() {
     ]);
     assert!(o.status.success());
     assert_eq!(stdout(&o), "");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("note: the trace has no CPU samples"),
+        "{o:?}"
+    );
 }
 
 #[test]

@@ -100,6 +100,26 @@ fn pprof_cmd(args: &Args) -> anyhow::Result<()> {
             pprof::cpu_profile(input, scope, period)?
         }
     };
+    // An empty or stackless profile is written all the same, but said.
+    let note = if profile.samples.is_empty() {
+        Some(match args.kind {
+            Kind::Cpu if args.task.is_some() || args.region.is_some() => {
+                "no CPU sample falls inside that task or region type"
+            }
+            Kind::Cpu => "the trace has no CPU samples (the profiler was off while tracing)",
+            _ => "the profile is empty",
+        })
+    } else if profile.samples.iter().all(|s| s.stack.is_empty()) {
+        Some("no sample has a stack (the trace was recorded without stacks)")
+    } else {
+        None
+    };
+    if let Some(note) = note {
+        eprintln!(
+            "trace-tool pprof: {}: note: {note}",
+            crate::report::name(&args.file)
+        );
+    }
     let mut out = input::create(args.output.as_deref())
         .with_context(|| format!("creating {}", output_name(args.output.as_deref())))?;
     if args.text {

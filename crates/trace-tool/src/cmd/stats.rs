@@ -212,15 +212,21 @@ fn render(s: &TraceStats, top: usize) -> String {
     }
     table_plain(&mut out, &rows);
 
-    let _ = writeln!(out, "\nGarbage collection");
+    // A Rust program has no garbage collector: say nothing of one.
     let gc = &s.gc;
-    table_plain(
-        &mut out,
-        &[
-            vec!["GC cycles".into(), count(gc.cycles as u64)],
-            vec!["mark phase".into(), human(gc.mark_time)],
-        ],
-    );
+    let show_gc = !(s.from_rust_recorder && gc.cycles == 0 && gc.stw.is_empty());
+    if show_gc {
+        let _ = writeln!(out, "\nGarbage collection");
+    }
+    if show_gc {
+        table_plain(
+            &mut out,
+            &[
+                vec!["GC cycles".into(), count(gc.cycles as u64)],
+                vec!["mark phase".into(), human(gc.mark_time)],
+            ],
+        );
+    }
     if !gc.stw.is_empty() {
         let mut rows: Vec<Vec<String>> = gc
             .stw_by_kind
@@ -335,22 +341,38 @@ fn render(s: &TraceStats, top: usize) -> String {
                 ]
             })
             .collect();
-        table(
-            &mut out,
-            &[
-                "START FUNCTION",
-                "COUNT",
-                "EXEC",
-                "SCHED WAIT",
-                "SYNC BLOCK",
-                "NET BLOCK",
-                "OTHER BLOCK",
-                "SYSCALL",
-                "SYSCALL BLOCK",
-                "GC ASSIST",
-            ],
-            &rows,
-        );
+        let header = [
+            "START FUNCTION",
+            "COUNT",
+            "EXEC",
+            "SCHED WAIT",
+            "SYNC BLOCK",
+            "NET BLOCK",
+            "OTHER BLOCK",
+            "SYSCALL",
+            "SYSCALL BLOCK",
+            "GC ASSIST",
+        ];
+        // For a Rust program's trace, the times that are zero throughout
+        // (the Go runtime's network poller, GC assists, …) are left out.
+        let keep: Vec<bool> = (0..header.len())
+            .map(|c| !s.from_rust_recorder || c < 2 || rows.iter().any(|r| r[c] != "0ns"))
+            .collect();
+        let pick = |v: &[String]| -> Vec<String> {
+            v.iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(x, _)| x.clone())
+                .collect()
+        };
+        let header: Vec<&str> = header
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(h, _)| *h)
+            .collect();
+        let rows: Vec<Vec<String>> = rows.iter().map(|r| pick(r)).collect();
+        table(&mut out, &header, &rows);
     }
     out
 }
