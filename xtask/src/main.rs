@@ -218,9 +218,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("trace-annotate", &["trace-wire", "trace-runtime"]),
     ("trace-analysis", &["trace-wire", "trace-reader"]),
     ("trace-view", &["trace-wire", "trace-reader"]),
+    ("trace-rewrite", &["trace-wire", "trace-reader"]),
     (
         "trace-tool",
-        &["trace-wire", "trace-reader", "trace-analysis", "trace-view"],
+        &[
+            "trace-wire",
+            "trace-reader",
+            "trace-analysis",
+            "trace-view",
+            "trace-rewrite",
+        ],
     ),
 ];
 
