@@ -186,12 +186,10 @@ fn redaction_keeps_events_and_hides_strings() {
         let mut found = Vec::new();
         for (from, _) in redactor.replaced() {
             n_replaced.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if kept.iter().any(|s| s == from) {
-                found.push(String::from_utf8_lossy(from).into_owned());
-            } else if from.len() >= 4
-                && !kept.iter().any(|s| contains(s, from))
-                && contains(&out, from)
-            {
+            let as_string = kept.iter().any(|s| s == from);
+            let in_bytes =
+                from.len() >= 4 && !kept.iter().any(|s| contains(s, from)) && contains(&out, from);
+            if as_string || in_bytes {
                 found.push(String::from_utf8_lossy(from).into_owned());
             }
         }
