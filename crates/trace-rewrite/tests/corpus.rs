@@ -155,8 +155,25 @@ fn all_strings(trace: &[u8]) -> Vec<Vec<u8>> {
     res
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// Which of `needles` (each at least 4 bytes long) occur in `haystack`, in
+/// one pass over it: candidates by their first 4 bytes.
+fn occurring(haystack: &[u8], needles: &[&[u8]]) -> hashbrown::HashSet<usize> {
+    let mut by_prefix: hashbrown::HashMap<[u8; 4], Vec<usize>> = hashbrown::HashMap::new();
+    for (i, n) in needles.iter().enumerate() {
+        let prefix: [u8; 4] = n[..4].try_into().unwrap();
+        by_prefix.entry(prefix).or_default().push(i);
+    }
+    let mut res = hashbrown::HashSet::new();
+    for (at, w) in haystack.windows(4).enumerate() {
+        if let Some(candidates) = by_prefix.get(w) {
+            for &i in candidates {
+                if haystack[at..].starts_with(needles[i]) {
+                    res.insert(i);
+                }
+            }
+        }
+    }
+    res
 }
 
 #[test]
@@ -182,15 +199,26 @@ fn redaction_keeps_events_and_hides_strings() {
         // nowhere in its bytes unless it is part of a string that stays
         // (a user string `main` inside `runtime.main`) or too short to be
         // told from other bytes.
-        let kept = all_strings(&out);
-        let mut found = Vec::new();
+        let kept: hashbrown::HashSet<Vec<u8>> = all_strings(&out).into_iter().collect();
+        let mut found: Vec<String> = Vec::new();
+        let mut long: Vec<&[u8]> = Vec::new();
         for (from, _) in redactor.replaced() {
             n_replaced.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let as_string = kept.iter().any(|s| s == from);
-            let in_bytes =
-                from.len() >= 4 && !kept.iter().any(|s| contains(s, from)) && contains(&out, from);
-            if as_string || in_bytes {
+            if kept.contains(from) {
                 found.push(String::from_utf8_lossy(from).into_owned());
+            } else if from.len() >= 4 {
+                long.push(from);
+            }
+        }
+        let mut kept_text = Vec::new();
+        for s in &kept {
+            kept_text.extend_from_slice(s);
+            kept_text.push(0);
+        }
+        let in_kept = occurring(&kept_text, &long);
+        for i in occurring(&out, &long) {
+            if !in_kept.contains(&i) {
+                found.push(String::from_utf8_lossy(long[i]).into_owned());
             }
         }
         if !found.is_empty() {
