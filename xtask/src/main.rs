@@ -37,7 +37,7 @@ const TASKS: &[(&str, Task, &str)] = &[
     (
         "fuzz",
         fuzz::run,
-        "fuzz a target with libFuzzer: fuzz <wire|text|reader> [--seconds N]",
+        "fuzz a target with libFuzzer: fuzz <wire|text|reader|rewrite> [--seconds N]",
     ),
     (
         "layering",
