@@ -322,15 +322,25 @@ impl<'a> Generation<'a> {
         let mut next_stack = 0;
         for (i, s) in self.slots.iter().enumerate() {
             match (s.kind, strings, stacks) {
+                // A table batch with no entry stays as it was: its time may
+                // be the generation's earliest, which newer readers use.
                 (BatchKind::Strings, Some(t), _) => {
                     let mut w = TableWriter::strings(out, s.header);
-                    next_string = t.write_slot(&mut w, next_string, i, last_strings == Some(i));
+                    let next = t.write_slot(&mut w, next_string, i, last_strings == Some(i));
                     w.finish();
+                    if next == next_string {
+                        out.extend_from_slice(s.raw);
+                    }
+                    next_string = next;
                 }
                 (BatchKind::Stacks, _, Some(t)) => {
                     let mut w = TableWriter::stacks(out, s.header);
-                    next_stack = t.write_slot(&mut w, next_stack, i, last_stacks == Some(i));
+                    let next = t.write_slot(&mut w, next_stack, i, last_stacks == Some(i));
                     w.finish();
+                    if next == next_stack {
+                        out.extend_from_slice(s.raw);
+                    }
+                    next_stack = next;
                 }
                 _ => out.extend_from_slice(s.replacement.as_deref().unwrap_or(s.raw)),
             }
