@@ -8,6 +8,11 @@
 //! Redaction replaces the text of those strings and leaves every event, id
 //! and timestamp as it was, so the output has exactly the input's events.
 //!
+//! Not redacted: the opaque payloads of experimental batches (the type
+//! names of the alloc/free experiment's type table, `GODEBUG=traceallocfree=1`,
+//! can name user types), CPU sample and event arguments that are numbers
+//! (PCs, addresses, ids).
+//!
 //! A string id can be shared: Go's runtime declares each distinct text once
 //! per generation, so a region named `sleep` and the block reason `sleep`
 //! are one id. The redactor then keeps the shared id for the use it keeps
