@@ -14,6 +14,7 @@ mod fuzz;
 mod golden;
 mod oracle;
 mod pprof_oracle;
+mod rewrite_oracle;
 mod wire_oracle;
 
 type Task = fn(&[String]) -> Result<()>;
@@ -58,6 +59,11 @@ const TASKS: &[(&str, Task, &str)] = &[
         "oracle-wire",
         wire_oracle::run,
         "trace-tool raw and footprint vs live Go 1.27 -d=wire/-d=footprint on all traces",
+    ),
+    (
+        "oracle-rewrite",
+        rewrite_oracle::run,
+        "trace-tool redact/cut/filter outputs through Go 1.27 (-d=parsed) on all traces",
     ),
     (
         "oracle",

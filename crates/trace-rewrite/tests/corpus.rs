@@ -529,3 +529,88 @@ fn shared_string_ids_are_split() {
     };
     assert_eq!(kinds(&out), kinds(&renamed));
 }
+
+#[test]
+fn grown_event_batches_are_split() {
+    use trace_wire::{ty, varint, BatchHeader, Experiment, RawEvent, NO_THREAD};
+    // One generation: frequency, and a batch of thread 1 running goroutine
+    // 1 on proc 0 with 20 000 heap metrics of 3 bytes each.
+    let mut trace = trace_wire::Version::Go123.header().to_vec();
+    let mut payload = vec![ty::FREQUENCY];
+    varint::encode(15_625_000, &mut payload);
+    let batch = |m, time, payload: &[u8], out: &mut Vec<u8>| {
+        BatchHeader {
+            experiment: Experiment::None,
+            gen: 1,
+            m,
+            time,
+            size: payload.len() as u64,
+        }
+        .encode(out, trace_wire::SizeEncoding::Minimal);
+        out.extend_from_slice(payload);
+    };
+    batch(NO_THREAD, 0, &payload, &mut trace);
+    let mut events = Vec::new();
+    let mut ev = |ty, args: &[u64]| {
+        let mut a = [0; 4];
+        a[..args.len()].copy_from_slice(args);
+        RawEvent {
+            ty,
+            dt: 1,
+            args: a,
+            n_args: args.len() as u8,
+        }
+        .encode(&mut events);
+    };
+    ev(ty::PROC_STATUS, &[0, 1]);
+    ev(ty::GO_STATUS, &[1, 1, 2]);
+    for i in 0..20_000 {
+        ev(ty::HEAP_ALLOC, &[i % 100]);
+    }
+    assert!(events.len() < 64 << 10);
+    batch(1, 100, &events, &mut trace);
+
+    let mut out = Vec::new();
+    rewrite(
+        &trace,
+        &mut |g: &mut Generation<'_>| {
+            g.edit_events(|_, ev| {
+                if ev.ty == ty::HEAP_ALLOC {
+                    ev.args[0] += 1 << 60;
+                }
+                trace_rewrite::EventEdit::Keep
+            })
+        },
+        &mut out,
+    )
+    .unwrap();
+    let mut batches = Batches::new(&out).unwrap();
+    let mut n_event_batches = 0;
+    while let Some(b) = batches.next_batch().unwrap() {
+        assert!(b.header.size <= 64 << 10);
+        n_event_batches += usize::from(b.header.m == 1);
+    }
+    assert!(n_event_batches >= 3, "{n_event_batches}");
+    // The same metrics at the same times, with the new values.
+    let metrics = |t: &[u8]| -> Vec<(i64, u64)> {
+        Reader::new(t)
+            .unwrap()
+            .filter_map(|e| {
+                let e = e.unwrap();
+                let m = e.metric()?;
+                let trace_reader::Value::Uint64(v) = m.value else {
+                    return None;
+                };
+                m.name
+                    .starts_with("/memory/classes/heap/objects")
+                    .then(|| (e.time().as_nanos(), v))
+            })
+            .collect()
+    };
+    let (before, after) = (metrics(&trace), metrics(&out));
+    assert_eq!(before.len(), 20_000);
+    assert_eq!(before.len(), after.len());
+    for ((t0, v0), (t1, v1)) in before.iter().zip(&after) {
+        assert_eq!((t0, v0 + (1 << 60)), (t1, *v1));
+    }
+}
