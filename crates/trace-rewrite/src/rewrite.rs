@@ -61,7 +61,7 @@ pub struct Summary {
 /// ```
 /// use trace_rewrite::{rewrite, Generation};
 ///
-/// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/traces/go123-testprog-annotations.trace");
+/// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/current/traces/go126-misc-p1-adv1ms.trace");
 /// let input = std::fs::read(path)?;
 /// // The identity: every generation copied as it is.
 /// let mut out = Vec::new();
@@ -78,6 +78,10 @@ pub struct Summary {
 ///     Ok(())
 /// }, &mut first)?;
 /// assert!(first.len() < input.len());
+/// let n_syncs = trace_reader::Reader::new(&first[..])?
+///     .filter(|e| e.as_ref().is_ok_and(|e| e.sync().is_some()))
+///     .count();
+/// assert_eq!(n_syncs, 2);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn rewrite<T, W>(input: &[u8], transform: &mut T, mut out: W) -> Result<Summary, Error>
