@@ -15,6 +15,7 @@ mod golden;
 mod oracle;
 mod peer;
 mod pprof_oracle;
+mod rewrite_oracle;
 mod tidy;
 mod wire_oracle;
 
@@ -39,7 +40,7 @@ const TASKS: &[(&str, Task, &str)] = &[
     (
         "fuzz",
         fuzz::run,
-        "fuzz a target with libFuzzer: fuzz <wire|text|reader> [--seconds N]",
+        "fuzz a target with libFuzzer: fuzz <wire|text|reader|rewrite> [--seconds N]",
     ),
     (
         "layering",
@@ -70,6 +71,11 @@ const TASKS: &[(&str, Task, &str)] = &[
         "oracle-wire",
         wire_oracle::run,
         "trace-tool raw and footprint vs live Go 1.27 -d=wire/-d=footprint on all traces",
+    ),
+    (
+        "oracle-rewrite",
+        rewrite_oracle::run,
+        "trace-tool redact/cut/filter outputs through Go 1.27 (-d=parsed) on all traces",
     ),
     (
         "oracle",
@@ -252,9 +258,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("trace-annotate", &["trace-wire", "trace-runtime"]),
     ("trace-analysis", &["trace-wire", "trace-reader"]),
     ("trace-view", &["trace-wire", "trace-reader"]),
+    ("trace-rewrite", &["trace-wire", "trace-reader"]),
     (
         "trace-tool",
-        &["trace-wire", "trace-reader", "trace-analysis", "trace-view"],
+        &[
+            "trace-wire",
+            "trace-reader",
+            "trace-analysis",
+            "trace-view",
+            "trace-rewrite",
+        ],
     ),
 ];
 

@@ -29,6 +29,9 @@ enum Command {
     Stats(cmd::stats::Args),
     Convert(cmd::convert::Args),
     Check(cmd::check::Args),
+    Redact(cmd::redact::Args),
+    Cut(cmd::cut::Args),
+    Filter(cmd::filter::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,9 @@ fn main() -> ExitCode {
         Command::Stats(args) => cmd::stats::run(&args),
         Command::Convert(args) => cmd::convert::run(&args),
         Command::Check(args) => cmd::check::run(&args),
+        Command::Redact(args) => cmd::redact::run(&args),
+        Command::Cut(args) => cmd::cut::run(&args),
+        Command::Filter(args) => cmd::filter::run(&args),
     }
 }
 

@@ -115,8 +115,13 @@ fn message(err: &(dyn StdError + 'static), file: Option<&Path>) -> (String, Note
         }
         let mut text = e.to_string();
         if let Some(next) = errs.peek() {
-            // `outer: inner` wrappers: the inner one says the rest.
             let inner = next.to_string();
+            // `inner (details)` wrappers: the inner one says it, and the
+            // details are in the note.
+            if !inner.is_empty() && text.starts_with(&inner) {
+                continue;
+            }
+            // `outer: inner` wrappers: the inner one says the rest.
             if let Some(head) = text.strip_suffix(inner.as_str()) {
                 text = head.strip_suffix(": ").unwrap_or(head).to_string();
             }

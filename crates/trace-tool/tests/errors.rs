@@ -30,6 +30,52 @@ fn commands(scratch: &Path) -> Vec<(&'static str, Vec<String>, i32)> {
     ]
 }
 
+/// The subcommands that rewrite a trace into a file.
+fn rewriters(scratch: &Path) -> Vec<(&'static str, Vec<String>)> {
+    let out = scratch.join("out.trace").display().to_string();
+    vec![
+        ("redact", vec!["-o".into(), out.clone()]),
+        (
+            "cut",
+            vec!["--gen".into(), "1..1".into(), "-o".into(), out.clone()],
+        ),
+        ("filter", vec!["-o".into(), out]),
+    ]
+}
+
+/// The rewriting subcommands fail as the others do.
+#[test]
+fn rewriters_fail_the_same_way() {
+    let dir = scratch("rewriters");
+    let not_trace = dir.join("Cargo.toml");
+    fs::write(&not_trace, "[package]\n").unwrap();
+    let empty = dir.join("empty.trace");
+    fs::write(&empty, "").unwrap();
+    let cut = dir.join("cut.trace");
+    fs::write(&cut, &fs::read(trace()).unwrap()[..3000]).unwrap();
+    let missing = dir.join("missing.trace");
+    let cases = [
+        (&not_trace, "not a Go execution trace (it does not start with \"go 1.N trace\")"),
+        (&empty, "empty file, not a Go execution trace"),
+        (&missing, "no such file"),
+        (
+            &cut,
+            "failed to read full batch: read 1453 but wanted 2270 (truncated trace; byte offset 1519)",
+        ),
+    ];
+    for (cmd, args) in rewriters(&dir) {
+        for (file, msg) in &cases {
+            let out = run(cmd, &args, file, None);
+            assert_eq!(out.status.code(), Some(1), "{cmd} {}", file.display());
+            assert_eq!(
+                String::from_utf8_lossy(&out.stderr),
+                format!("trace-tool {cmd}: {}: {msg}\n", file.display())
+            );
+        }
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
 fn run(cmd: &str, args: &[String], file: &Path, stdin: Option<&[u8]>) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_trace-tool"));
     c.arg(cmd).args(args).arg(file);

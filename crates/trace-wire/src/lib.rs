@@ -46,6 +46,7 @@ mod tables;
 pub mod text;
 mod time;
 pub mod varint;
+mod write;
 
 pub use batch::{
     parse_batch_header, read_header, Batch, BatchHeader, BatchKind, BatchReader, Batches, Framed,
@@ -59,6 +60,7 @@ pub use tables::{
     Stacks, Strings, SyncBatch, MAX_FRAMES_PER_STACK, MAX_STRING_SIZE,
 };
 pub use time::Frequency;
+pub use write::{encode_stack, encode_string, TableWriter};
 
 #[doc(hidden)]
 pub mod fuzzing;

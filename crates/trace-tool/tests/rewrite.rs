@@ -1,0 +1,284 @@
+//! The rewriting subcommands end to end: `redact`, `cut`, `filter`, run as
+//! the real binary on curated traces, their outputs read back with
+//! `trace-reader`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+
+use common::{testdata, tool};
+use trace_reader::Reader;
+
+fn trace(name: &str) -> PathBuf {
+    testdata().join("traces").join(format!("{name}.trace"))
+}
+
+fn current(name: &str) -> PathBuf {
+    testdata()
+        .join("current/traces")
+        .join(format!("{name}.trace"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("trace-tool-rewrite-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Runs `trace-tool` and checks that it succeeded.
+#[track_caller]
+fn run_ok(args: &[&str]) -> String {
+    let o = tool(args);
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{args:?} failed:\n{stderr}");
+    stderr
+}
+
+/// Every event as text; panics if the trace does not read to the end.
+fn events(path: &PathBuf) -> Vec<String> {
+    Reader::new(fs::File::open(path).unwrap())
+        .unwrap()
+        .map(|e| e.expect("reads to the end").to_string())
+        .collect()
+}
+
+fn kinds(path: &PathBuf) -> BTreeMap<String, usize> {
+    let mut res = BTreeMap::new();
+    for e in events(path) {
+        let kind = e.split(' ').nth(3).unwrap_or_default().to_string();
+        *res.entry(kind).or_default() += 1;
+    }
+    res
+}
+
+#[test]
+fn redact_replaces_user_strings_and_reports() {
+    let input = trace("go123-testprog-annotations");
+    let out = tmp("redacted.trace");
+    let report = tmp("report.json");
+    let stderr = run_ok(&[
+        "redact",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(stderr.contains("region_name"), "{stderr}");
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["categories"]["task_name"]["distinct"], 1);
+    assert_eq!(json["categories"]["region_name"]["distinct"], 5);
+    assert_eq!(json["categories"]["log_message"]["distinct"], 1);
+    assert!(json["categories"]["function"]["distinct"].as_u64().unwrap() > 0);
+
+    assert_eq!(kinds(&out), kinds(&input));
+    let text = events(&out).join("\n");
+    assert!(text.contains("Type=\"redacted-1\""), "{text}");
+    assert!(text.contains("redacted.func"), "{text}");
+    // `main.*` functions are redacted by default, the runtime's kept.
+    assert!(!text.contains("main.main"), "{text}");
+    assert!(text.contains("runtime/trace.WithRegion"), "{text}");
+    assert!(trace_reader::validate(fs::File::open(&out).unwrap()).is_valid());
+
+    // Kept on request.
+    let out2 = tmp("redacted-keep-main.trace");
+    run_ok(&[
+        "redact",
+        input.to_str().unwrap(),
+        "-o",
+        out2.to_str().unwrap(),
+        "--keep-func",
+        "main.*",
+    ]);
+    assert!(events(&out2).join("\n").contains("main.main"));
+
+    // And the runtime redacted too on request.
+    let out3 = tmp("redacted-std.trace");
+    run_ok(&[
+        "redact",
+        input.to_str().unwrap(),
+        "-o",
+        out3.to_str().unwrap(),
+        "--redact-std",
+    ]);
+    let text = events(&out3).join("\n");
+    assert!(!text.contains("runtime/trace.WithRegion"), "{text}");
+    assert_eq!(kinds(&out3), kinds(&input));
+}
+
+#[test]
+fn cut_keeps_whole_generations() {
+    let input = current("go126-misc-p1-adv1ms");
+    let all = events(&input);
+    let n_gens = all.iter().filter(|e| e.contains(" Sync ")).count() - 1;
+    assert!(n_gens >= 3, "{n_gens} generations");
+    let out = tmp("cut.trace");
+    let stderr = run_ok(&[
+        "cut",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--gen",
+        "2..3",
+    ]);
+    assert!(
+        stderr.contains(&format!("kept generations 2..3 (2 of {n_gens})")),
+        "{stderr}"
+    );
+    let cut = events(&out);
+    assert_eq!(cut.iter().filter(|e| e.contains(" Sync ")).count(), 3);
+    // The last generation of the cut is the input's third, event for event
+    // (the first one's statuses start from nothing).
+    let gen = |events: &[String], n: usize| -> Vec<String> {
+        let mut k = 0;
+        events
+            .iter()
+            .filter(|e| {
+                k += usize::from(e.contains(" Sync "));
+                k == n
+            })
+            .skip(1)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(gen(&cut, 2), gen(&all, 3));
+
+    // A window: the times of two events of the second generation.
+    let times: Vec<i64> = gen(&all, 2)
+        .iter()
+        .filter_map(|e| e.split(" Time=").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    let (from, to) = (times[1].to_string(), times[times.len() / 2].to_string());
+    run_ok(&[
+        "cut",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--from",
+        &from,
+        "--to",
+        &to,
+    ]);
+    let cut = events(&out);
+    assert_eq!(cut.iter().filter(|e| e.contains(" Sync ")).count(), 2);
+    assert!(trace_reader::validate(fs::File::open(&out).unwrap()).is_valid());
+}
+
+#[test]
+fn cut_errors() {
+    let input = trace("go123-testprog-annotations");
+    let input = input.to_str().unwrap();
+    for (args, want) in [
+        (vec!["cut", input], "give a window"),
+        (vec!["cut", input, "--gen", "0..2"], "1 <= A <= B"),
+        (
+            vec!["cut", input, "--from", "0", "--to", "1"],
+            "no generation",
+        ),
+        (
+            vec!["cut", "/nonexistent.trace", "--gen", "1"],
+            "nonexistent",
+        ),
+    ] {
+        let o = tool(&args);
+        assert!(!o.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(stderr.starts_with("trace-tool cut: "), "{stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn filter_without_predicates_is_the_identity() {
+    for input in [
+        trace("go122-testprog-stacks"),
+        current("go127-testprog-iter-pull-allocfree"),
+    ] {
+        let out = tmp("filtered.trace");
+        run_ok(&[
+            "filter",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(fs::read(&out).unwrap(), fs::read(&input).unwrap());
+        run_ok(&[
+            "filter",
+            "--reencode",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(events(&out), events(&input));
+    }
+}
+
+#[test]
+fn rewriting_a_broken_trace_is_an_error() {
+    let bad = tmp("bad.trace");
+    let mut bytes = fs::read(trace("go123-testprog-annotations")).unwrap();
+    bytes.truncate(bytes.len() - 3);
+    fs::write(&bad, &bytes).unwrap();
+    for cmd in ["redact", "filter"] {
+        let o = tool(&[
+            cmd,
+            bad.to_str().unwrap(),
+            "-o",
+            tmp("x.trace").to_str().unwrap(),
+        ]);
+        assert!(!o.status.success());
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            stderr.contains("failed to read full batch"),
+            "{cmd}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn filter_drops_stateless_kinds() {
+    let input = current("go127-testprog-gomaxprocs-adv5ms");
+    let out = tmp("dropped.trace");
+    run_ok(&[
+        "filter",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--drop",
+        "log,metric,label",
+    ]);
+    let dropped = |e: &String| {
+        let kind = e.split(' ').nth(3).unwrap_or_default();
+        ["Log", "Metric", "Label"].contains(&kind)
+    };
+    let before = events(&input);
+    assert!(before.iter().any(dropped));
+    let after = events(&out);
+    assert!(!after.iter().any(dropped));
+    // Everything else is there, at the same times but for the reader's
+    // monotonic fix-up: an event that had to be moved a nanosecond past a
+    // dropped one of the same time no longer is.
+    let rest: Vec<String> = before.into_iter().filter(|e| !dropped(e)).collect();
+    assert_eq!(after.len(), rest.len());
+    let split = |e: &str| -> (i64, String) {
+        let (head, tail) = e.split_once(" Time=").unwrap();
+        let (t, tail) = tail.split_once(' ').unwrap_or((tail, ""));
+        (t.parse().unwrap(), format!("{head} {tail}"))
+    };
+    let mut n_moved = 0;
+    for (a, b) in rest.iter().zip(&after) {
+        let ((ta, a), (tb, b)) = (split(a), split(b));
+        assert_eq!(a, b);
+        assert!(tb <= ta && ta - tb <= 16, "{ta} -> {tb}: {a}");
+        n_moved += usize::from(ta != tb);
+    }
+    assert!(
+        n_moved * 100 < rest.len(),
+        "{n_moved} of {} moved",
+        rest.len()
+    );
+    assert!(trace_reader::validate(fs::File::open(&out).unwrap()).is_valid());
+}
