@@ -35,7 +35,7 @@ mod server;
 
 pub use model::{
     Chart, FrameInfo, Lane, LaneKind, Mark, MarkKind, Row, Series, Slice, SliceKind, Stats,
-    TaskInfo, Timeline,
+    TaskDetail, TaskInfo, Timeline, MAX_TASK_ITEMS,
 };
 pub use page::{server_page, standalone_html, DEFAULT_EMBED_BUDGET};
 pub use server::{Handle, Server, MAX_BUCKETS, MAX_WINDOW_BLOCKS};
