@@ -251,7 +251,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("trace-flight", &["trace-wire", "trace-runtime"]),
     ("trace-annotate", &["trace-wire", "trace-runtime"]),
     ("trace-analysis", &["trace-wire", "trace-reader"]),
-    ("trace-view", &["trace-wire", "trace-reader"]),
+    ("trace-view", &["trace-wire", "trace-reader", "trace-analysis"]),
     (
         "trace-tool",
         &["trace-wire", "trace-reader", "trace-analysis", "trace-view"],

@@ -21,13 +21,18 @@ use std::collections::BinaryHeap;
 use std::io::Read;
 
 use hashbrown::HashMap;
+use trace_analysis::doctor::Doctor;
+use trace_analysis::mmu::{log_windows, MmuBuilder};
 use trace_reader::{Event, EventKind, GoState, Reader, ResourceId, StateChange};
 
 use crate::intern::{Stacks, Strings};
 use crate::model::{
-    Chart, Lane, LaneKind, Mark, MarkKind, Row, Series, Slice, SliceKind, Stats, TaskDetail,
-    TaskInfo, Timeline, MAX_TASK_ITEMS,
+    Chart, Lane, LaneKind, Mark, MarkKind, MmuCurve, Row, Series, Slice, SliceKind, Stats,
+    TaskDetail, TaskInfo, Timeline, MAX_TASK_ITEMS,
 };
+
+/// Window lengths of the MMU curve, log-spaced from 1 µs to the trace.
+const MMU_POINTS: usize = 60;
 
 /// Events handed from the reading thread to the building one at a time.
 const BATCH: usize = 8192;
@@ -44,6 +49,8 @@ pub(crate) fn build<R: Read>(input: R, title: &str) -> Result<Timeline, trace_re
             for batch in rx {
                 for ev in &batch {
                     b.event(ev);
+                    b.doctor.event(ev);
+                    b.mmu.event(ev);
                 }
             }
             b
@@ -214,6 +221,8 @@ struct Builder {
     goroutines: Series,
     goroutines_runnable: Series,
     events: u64,
+    doctor: Doctor,
+    mmu: MmuBuilder,
 }
 
 impl Builder {
@@ -243,6 +252,8 @@ impl Builder {
                 ..Series::default()
             },
             events: 0,
+            doctor: Doctor::new(),
+            mmu: MmuBuilder::new(),
         }
     }
 
@@ -706,6 +717,16 @@ impl Builder {
             .collect();
         let task_details = task_details(&lanes, &self.tasks, &task_by_id);
 
+        let diagnosis = self.doctor.finish(None);
+        let utilization = self.mmu.finish();
+        let windows = log_windows(end, MMU_POINTS);
+        let mmu = MmuCurve {
+            values: utilization.mmu(&windows),
+            windows,
+            mean: utilization.mean(),
+            steps: utilization.steps().count() as u64,
+        };
+
         let stats = Stats {
             events: self.events,
             slices: lanes.iter().map(|l| l.slice_count() as u64).sum(),
@@ -722,6 +743,8 @@ impl Builder {
             tasks: self.tasks,
             task_details,
             task_by_id,
+            diagnosis,
+            mmu,
             charts,
             strings: self.strings,
             stacks: self.stacks,
@@ -1094,6 +1117,8 @@ mod tests {
             tasks,
             task_details: vec![d.clone()],
             task_by_id: by_id,
+            diagnosis: Default::default(),
+            mmu: MmuCurve::default(),
             charts: Vec::new(),
             strings: Strings::new(),
             stacks: Stacks::new(),

@@ -88,6 +88,17 @@ impl Json {
         self
     }
 
+    /// A number from 0 to 1, with six decimals (0 if not finite).
+    fn fraction(&mut self, v: f64) -> &mut Self {
+        let v = if v.is_finite() {
+            v.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let _ = write!(self.out, "{v:.6}");
+        self
+    }
+
     fn sep(&mut self, first: &mut bool) {
         if !*first {
             self.out.push(',');
@@ -358,13 +369,59 @@ fn write_meta(tl: &Timeline, j: &mut Json, refs: &mut Refs) {
         }
         j.raw("]}");
     }
-    j.raw("],\"tasks\":[");
+    j.raw("],\"doctor\":");
+    write_doctor(tl, j);
+    j.raw(",\"mmu\":");
+    write_mmu(tl, j);
+    j.raw(",\"tasks\":[");
     let mut first = true;
     for t in &tl.tasks {
         j.sep(&mut first);
         write_task_tuple(t, j, refs);
     }
     j.raw("]");
+}
+
+/// The trace doctor's verdict: `{"ok","line","findings":[text…]}`.
+fn write_doctor(tl: &Timeline, j: &mut Json) {
+    let d = &tl.diagnosis;
+    j.raw("{\"ok\":")
+        .raw(if d.is_healthy() { "true" } else { "false" });
+    j.raw(",\"line\":")
+        .str(&d.to_string())
+        .raw(",\"findings\":[");
+    let mut first = true;
+    for f in &d.findings {
+        j.sep(&mut first);
+        j.str(&f.to_string());
+    }
+    j.raw("]}");
+}
+
+/// The MMU curve: `{"windows":[ns…],"values":[0..1…],"mean","steps"}`.
+pub fn mmu_json(tl: &Timeline) -> String {
+    let mut j = Json::default();
+    write_mmu(tl, &mut j);
+    j.out
+}
+
+fn write_mmu(tl: &Timeline, j: &mut Json) {
+    let m = &tl.mmu;
+    j.raw("{\"windows\":[");
+    let mut first = true;
+    for &w in &m.windows {
+        j.sep(&mut first);
+        j.int(w);
+    }
+    j.raw("],\"values\":[");
+    let mut first = true;
+    for &v in &m.values {
+        j.sep(&mut first);
+        j.fraction(v);
+    }
+    j.raw("],\"mean\":");
+    j.fraction(m.mean);
+    j.raw(",\"steps\":").uint(m.steps).raw("}");
 }
 
 /// A task as the outline lists it.

@@ -246,6 +246,19 @@ pub struct TaskDetail {
     pub n_goroutines: u32,
 }
 
+/// The minimum mutator utilization curve (see [`trace_analysis::mmu`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MmuCurve {
+    /// Window lengths (ns), increasing.
+    pub windows: Vec<i64>,
+    /// The worst utilization (0 to 1) over any window of each length.
+    pub values: Vec<f64>,
+    /// The mean utilization over the trace.
+    pub mean: f64,
+    /// Steps of the utilization function it was computed from.
+    pub steps: u64,
+}
+
 /// A time series of a chart.
 #[derive(Debug, Clone, Default)]
 pub struct Series {
@@ -306,6 +319,8 @@ pub struct Timeline {
     pub(crate) tasks: Vec<TaskInfo>,
     pub(crate) task_details: Vec<TaskDetail>,
     pub(crate) task_by_id: hashbrown::HashMap<u64, u32>,
+    pub(crate) diagnosis: trace_analysis::doctor::Diagnosis,
+    pub(crate) mmu: MmuCurve,
     pub(crate) charts: Vec<Chart>,
     pub(crate) strings: Strings,
     pub(crate) stacks: Stacks,
@@ -370,6 +385,16 @@ impl Timeline {
     /// one, should an id begin twice).
     pub fn task_index(&self, id: u64) -> Option<usize> {
         self.task_by_id.get(&id).map(|&i| i as usize)
+    }
+
+    /// What limits what the trace can tell (the trace doctor's findings).
+    pub fn diagnosis(&self) -> &trace_analysis::doctor::Diagnosis {
+        &self.diagnosis
+    }
+
+    /// The minimum mutator utilization curve.
+    pub fn mmu(&self) -> &MmuCurve {
+        &self.mmu
     }
 
     /// The charts.

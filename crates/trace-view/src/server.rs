@@ -9,6 +9,7 @@
 //! | `/api/charts?t0=&t1=&res=` | [`charts_json`] |
 //! | `/api/stacks?ids=1,2` | [`stacks_json`] |
 //! | `/api/task?id=N` | [`task_json`] (404 for no such task) |
+//! | `/api/mmu` | [`mmu_json`] |
 //!
 //! Handling is bounded: a fixed pool of worker threads takes connections
 //! from a short queue; a request head is at most 16 KiB and must arrive
@@ -27,7 +28,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::json::{
-    charts_json, meta_json, parse_lanes, stacks_json, task_json, window_json, WindowQuery,
+    charts_json, meta_json, mmu_json, parse_lanes, stacks_json, task_json, window_json, WindowQuery,
 };
 use crate::model::Timeline;
 use crate::page::server_page;
@@ -450,6 +451,8 @@ fn route(target: &str, shared: &Shared) -> Response {
                 _ => Response::error("400 Bad Request"),
             }
         }
+        "/api/mmu" if query.is_empty() => Response::json(mmu_json(tl)),
+        "/api/mmu" => Response::error("400 Bad Request"),
         "/api/task" => {
             // A task id is a u64: anything else (a sign, a fraction, more
             // than 20 digits) is refused rather than wrapped.

