@@ -257,7 +257,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("trace-flight", &["trace-wire", "trace-runtime"]),
     ("trace-annotate", &["trace-wire", "trace-runtime"]),
     ("trace-analysis", &["trace-wire", "trace-reader"]),
-    ("trace-view", &["trace-wire", "trace-reader"]),
+    (
+        "trace-view",
+        &["trace-wire", "trace-reader", "trace-analysis"],
+    ),
     ("trace-rewrite", &["trace-wire", "trace-reader"]),
     (
         "trace-tool",

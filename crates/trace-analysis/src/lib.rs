@@ -17,6 +17,8 @@
 //! * [`check`]: latency bounds on region and task types, for CI gates.
 //! * [`doctor`]: what limits what a trace can tell (no stacks, no CPU
 //!   samples, no wall clock, clock trouble, truncation), in one line.
+//! * [`mmu`]: minimum mutator utilization: the GC's worst share of the
+//!   procs over windows of each length.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -27,6 +29,7 @@ mod proto;
 pub mod check;
 pub mod chrome;
 pub mod doctor;
+pub mod mmu;
 pub mod pprof;
 pub mod stats;
 pub mod summary;

@@ -21,12 +21,18 @@ use std::collections::BinaryHeap;
 use std::io::Read;
 
 use hashbrown::HashMap;
+use trace_analysis::doctor::Doctor;
+use trace_analysis::mmu::{log_windows, MmuBuilder};
 use trace_reader::{Event, EventKind, GoState, Reader, ResourceId, StateChange};
 
 use crate::intern::{Stacks, Strings};
 use crate::model::{
-    Chart, Lane, LaneKind, Mark, MarkKind, Row, Series, Slice, SliceKind, Stats, TaskInfo, Timeline,
+    Chart, Lane, LaneKind, Mark, MarkKind, MmuCurve, Row, Series, Slice, SliceKind, Stats,
+    TaskDetail, TaskInfo, Timeline, MAX_TASK_ITEMS,
 };
+
+/// Window lengths of the MMU curve, log-spaced from 1 µs to the trace.
+const MMU_POINTS: usize = 60;
 
 /// Events handed from the reading thread to the building one at a time.
 const BATCH: usize = 8192;
@@ -43,6 +49,8 @@ pub(crate) fn build<R: Read>(input: R, title: &str) -> Result<Timeline, trace_re
             for batch in rx {
                 for ev in &batch {
                     b.event(ev);
+                    b.doctor.event(ev);
+                    b.mmu.event(ev);
                 }
             }
             b
@@ -213,6 +221,8 @@ struct Builder {
     goroutines: Series,
     goroutines_runnable: Series,
     events: u64,
+    doctor: Doctor,
+    mmu: MmuBuilder,
 }
 
 impl Builder {
@@ -242,6 +252,8 @@ impl Builder {
                 ..Series::default()
             },
             events: 0,
+            doctor: Doctor::new(),
+            mmu: MmuBuilder::new(),
         }
     }
 
@@ -698,6 +710,23 @@ impl Builder {
             });
         }
 
+        let task_by_id: HashMap<u64, u32> = self
+            .task_index
+            .iter()
+            .filter_map(|(&id, &i)| Some((id, u32::try_from(i).ok()?)))
+            .collect();
+        let task_details = task_details(&lanes, &self.tasks, &task_by_id);
+
+        let diagnosis = self.doctor.finish(None);
+        let utilization = self.mmu.finish();
+        let windows = log_windows(end, MMU_POINTS);
+        let mmu = MmuCurve {
+            values: utilization.mmu(&windows),
+            windows,
+            mean: utilization.mean(),
+            steps: utilization.steps().count() as u64,
+        };
+
         let stats = Stats {
             events: self.events,
             slices: lanes.iter().map(|l| l.slice_count() as u64).sum(),
@@ -712,12 +741,138 @@ impl Builder {
             version,
             lanes,
             tasks: self.tasks,
+            task_details,
+            task_by_id,
+            diagnosis,
+            mmu,
             charts,
             strings: self.strings,
             stacks: self.stacks,
             stats,
         }
     }
+}
+
+/// The details of every task, from one scan over the finished lanes: per
+/// task, the earliest [`MAX_TASK_ITEMS`] logs and regions (a bounded max-heap
+/// by time each while scanning), its children and its goroutines.
+fn task_details(lanes: &[Lane], tasks: &[TaskInfo], by_id: &HashMap<u64, u32>) -> Vec<TaskDetail> {
+    /// Per task while scanning: the kept logs and regions by time, and the
+    /// last goroutine lane counted.
+    #[derive(Default)]
+    struct Scan {
+        logs: BinaryHeap<(i64, u32, u32)>,
+        regions: BinaryHeap<(i64, u32, u32, u32)>,
+        last_lane: Option<u32>,
+    }
+    fn keep<T: Ord>(heap: &mut BinaryHeap<T>, item: T) {
+        if heap.len() < MAX_TASK_ITEMS {
+            heap.push(item);
+        } else if heap.peek().is_some_and(|top| item < *top) {
+            heap.pop();
+            heap.push(item);
+        }
+    }
+    let mut res = vec![TaskDetail::default(); tasks.len()];
+    let mut scan: HashMap<u32, Scan> = HashMap::new();
+    for (i, t) in tasks.iter().enumerate() {
+        if t.goroutine >= 0 {
+            res[i].goroutines.push(t.goroutine);
+            res[i].n_goroutines = 1;
+        }
+    }
+    for (lane_idx, lane) in lanes.iter().enumerate() {
+        let Ok(lane_idx) = u32::try_from(lane_idx) else {
+            break;
+        };
+        let g = match lane.kind {
+            LaneKind::Goroutine(g) => Some(g),
+            _ => None,
+        };
+        let touch = |task: u32, scan: &mut Scan, res: &mut [TaskDetail]| {
+            let (Some(g), Some(d)) = (g, res.get_mut(task as usize)) else {
+                return;
+            };
+            if scan.last_lane == Some(lane_idx) {
+                return;
+            }
+            scan.last_lane = Some(lane_idx);
+            if tasks[task as usize].goroutine == g {
+                return;
+            }
+            d.n_goroutines = d.n_goroutines.saturating_add(1);
+            if d.goroutines.len() < MAX_TASK_ITEMS {
+                d.goroutines.push(g);
+            }
+        };
+        for (mark_idx, m) in lane.marks.iter().enumerate() {
+            let Some(&task) = by_id.get(&m.task) else {
+                continue;
+            };
+            let Ok(mark_idx) = u32::try_from(mark_idx) else {
+                break;
+            };
+            let sc = scan.entry(task).or_default();
+            keep(&mut sc.logs, (m.time, lane_idx, mark_idx));
+            touch(task, sc, &mut res);
+        }
+        if g.is_none() {
+            continue;
+        }
+        for (row_idx, row) in lane.rows.iter().enumerate().skip(1) {
+            for (slice_idx, s) in row.slices.iter().enumerate() {
+                if s.kind != SliceKind::Region {
+                    continue;
+                }
+                let Some(&task) = by_id.get(&s.extra) else {
+                    continue;
+                };
+                let (Ok(row_idx), Ok(slice_idx)) =
+                    (u32::try_from(row_idx), u32::try_from(slice_idx))
+                else {
+                    continue;
+                };
+                let sc = scan.entry(task).or_default();
+                keep(&mut sc.regions, (s.start, lane_idx, row_idx, slice_idx));
+                touch(task, sc, &mut res);
+            }
+        }
+    }
+    for (task, sc) in scan {
+        let d = &mut res[task as usize];
+        d.logs = sc
+            .logs
+            .into_sorted_vec()
+            .into_iter()
+            .map(|(_, l, m)| (l, m))
+            .collect();
+        d.regions = sc
+            .regions
+            .into_sorted_vec()
+            .into_iter()
+            .map(|(_, l, r, s)| (l, r, s))
+            .collect();
+    }
+    for (i, t) in tasks.iter().enumerate() {
+        let Some(&p) = by_id.get(&t.parent) else {
+            continue;
+        };
+        let (Some(d), Ok(i)) = (res.get_mut(p as usize), u32::try_from(i)) else {
+            continue;
+        };
+        if p == i {
+            continue;
+        }
+        d.n_children = d.n_children.saturating_add(1);
+        if d.children.len() < MAX_TASK_ITEMS {
+            d.children.push(i);
+        }
+    }
+    for d in &mut res {
+        d.logs.shrink_to_fit();
+        d.regions.shrink_to_fit();
+    }
+    res
 }
 
 fn lane(kind: LaneKind, name: String, label: String, mut b: LaneBuild) -> Lane {
@@ -865,6 +1020,114 @@ mod tests {
                 assert!(w[0].end <= w[1].start, "{w:?}");
             }
         }
+    }
+
+    /// A task with more regions and logs than [`MAX_TASK_ITEMS`] keeps the
+    /// earliest of each, and its answer is bounded too.
+    #[test]
+    fn task_details_are_capped() {
+        let n = 3 * MAX_TASK_ITEMS as i64;
+        let task = TaskInfo {
+            id: 7,
+            parent: u64::MAX,
+            ty: 0,
+            start: Some(0),
+            end: Some(10 * n),
+            goroutine: 1,
+            row: 0,
+            stack0: 0,
+            stack1: 0,
+            regions: n as u32,
+            logs: n as u32,
+        };
+        // Regions latest first over two rows, so that keeping the first ones
+        // met would keep the wrong ones.
+        let region = |i: i64| Slice {
+            extra: 7,
+            ..span(10 * (n - i), 10 * (n - i) + 5)
+        };
+        let mut rows = vec![Row::default(), Row::default(), Row::default()];
+        for i in 0..n {
+            rows[1 + (i % 2) as usize].slices.push(region(i));
+        }
+        for row in &mut rows {
+            row.slices.sort_by_key(|s| s.start);
+        }
+        let marks = (0..n)
+            .map(|i| Mark {
+                time: 10 * i,
+                task: 7,
+                category: 0,
+                message: 0,
+                stack: 0,
+                kind: MarkKind::Log,
+            })
+            .collect();
+        let lanes = vec![
+            Lane {
+                kind: LaneKind::Goroutine(1),
+                name: "G1".into(),
+                label: String::new(),
+                stack: 0,
+                created: false,
+                rows: rows.clone(),
+                marks,
+            },
+            Lane {
+                kind: LaneKind::Goroutine(2),
+                name: "G2".into(),
+                label: String::new(),
+                stack: 0,
+                created: false,
+                rows,
+                marks: Vec::new(),
+            },
+        ];
+        let tasks = vec![task];
+        let by_id: HashMap<u64, u32> = [(7, 0)].into_iter().collect();
+        let d = &task_details(&lanes, &tasks, &by_id)[0];
+        assert_eq!(d.logs.len(), MAX_TASK_ITEMS);
+        assert_eq!(d.regions.len(), MAX_TASK_ITEMS);
+        assert_eq!(d.goroutines, vec![1, 2]);
+        let start = |&(l, r, i): &(u32, u32, u32)| {
+            lanes[l as usize].rows[r as usize].slices[i as usize].start
+        };
+        let starts: Vec<i64> = d.regions.iter().map(start).collect();
+        assert!(starts.windows(2).all(|w| w[0] <= w[1]), "in order of time");
+        // The earliest: two lanes of the same regions, so each start twice.
+        assert_eq!(*starts.last().unwrap(), 10 * (MAX_TASK_ITEMS as i64 / 2));
+        let times: Vec<i64> = d
+            .logs
+            .iter()
+            .map(|&(l, m)| lanes[l as usize].marks[m as usize].time)
+            .collect();
+        assert_eq!(
+            times,
+            (0..MAX_TASK_ITEMS as i64)
+                .map(|i| 10 * i)
+                .collect::<Vec<_>>()
+        );
+
+        let tl = Timeline {
+            title: String::new(),
+            base: 0,
+            span: 10 * n,
+            version: String::new(),
+            lanes,
+            tasks,
+            task_details: vec![d.clone()],
+            task_by_id: by_id,
+            diagnosis: Default::default(),
+            mmu: MmuCurve::default(),
+            charts: Vec::new(),
+            strings: Strings::new(),
+            stacks: Stacks::new(),
+            stats: Stats::default(),
+        };
+        let json = crate::json::task_json(&tl, 7).unwrap();
+        assert!(json.len() < 64 << 10, "{} bytes", json.len());
+        assert!(json.contains(&format!("\"nLogs\":{n},")), "{json}");
+        assert!(crate::json::task_json(&tl, 8).is_none());
     }
 
     #[test]

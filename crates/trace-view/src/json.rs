@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 
 use hashbrown::HashSet;
 
-use crate::model::Timeline;
+use crate::model::{LaneKind, TaskInfo, Timeline};
 use crate::query::{decimate_marks, decimate_row, decimate_series, Item, MarkItem, Quad};
 
 /// Most lanes one window request may ask for.
@@ -36,6 +36,13 @@ pub struct WindowQuery {
     /// Resolution: slices shorter than this are merged (0: none).
     pub res: i64,
 }
+
+/// The most items of one task's details lists the offline page embeds.
+const EMBED_TASK_LIST: usize = 64;
+
+/// The most task details items (logs, regions, children, goroutines) the
+/// offline page embeds over all tasks; later tasks have none embedded.
+const EMBED_TASK_ITEMS: usize = 200_000;
 
 /// A small JSON writer over a `String`.
 #[derive(Debug, Default)]
@@ -78,6 +85,17 @@ impl Json {
             }
         }
         self.out.push('"');
+        self
+    }
+
+    /// A number from 0 to 1, with six decimals (0 if not finite).
+    fn fraction(&mut self, v: f64) -> &mut Self {
+        let v = if v.is_finite() {
+            v.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let _ = write!(self.out, "{v:.6}");
         self
     }
 
@@ -351,34 +369,188 @@ fn write_meta(tl: &Timeline, j: &mut Json, refs: &mut Refs) {
         }
         j.raw("]}");
     }
-    j.raw("],\"tasks\":[");
+    j.raw("],\"doctor\":");
+    write_doctor(tl, j);
+    j.raw(",\"mmu\":");
+    write_mmu(tl, j);
+    j.raw(",\"tasks\":[");
     let mut first = true;
     for t in &tl.tasks {
         j.sep(&mut first);
-        j.raw("[").uint(t.id).raw(",");
-        if t.parent == u64::MAX {
-            j.raw("-1");
-        } else {
-            j.uint(t.parent);
-        }
-        j.raw(",").uint(t.ty.into());
-        j.raw(",")
-            .int(t.start.unwrap_or(-1))
-            .raw(",")
-            .int(t.end.unwrap_or(-1));
-        j.raw(",").int(t.goroutine).raw(",").uint(t.row.into());
-        j.raw(",")
-            .uint(t.stack0.into())
-            .raw(",")
-            .uint(t.stack1.into());
-        j.raw(",")
-            .uint(t.regions.into())
-            .raw(",")
-            .uint(t.logs.into())
-            .raw("]");
-        refs.strings.insert(t.ty);
+        write_task_tuple(t, j, refs);
     }
     j.raw("]");
+}
+
+/// The trace doctor's verdict: `{"ok","line","findings":[text…]}`.
+fn write_doctor(tl: &Timeline, j: &mut Json) {
+    let d = &tl.diagnosis;
+    j.raw("{\"ok\":")
+        .raw(if d.is_healthy() { "true" } else { "false" });
+    j.raw(",\"line\":")
+        .str(&d.to_string())
+        .raw(",\"findings\":[");
+    let mut first = true;
+    for f in &d.findings {
+        j.sep(&mut first);
+        j.str(&f.to_string());
+    }
+    j.raw("]}");
+}
+
+/// The MMU curve: `{"windows":[ns…],"values":[0..1…],"mean","steps"}`.
+pub fn mmu_json(tl: &Timeline) -> String {
+    let mut j = Json::default();
+    write_mmu(tl, &mut j);
+    j.out
+}
+
+fn write_mmu(tl: &Timeline, j: &mut Json) {
+    let m = &tl.mmu;
+    j.raw("{\"windows\":[");
+    let mut first = true;
+    for &w in &m.windows {
+        j.sep(&mut first);
+        j.int(w);
+    }
+    j.raw("],\"values\":[");
+    let mut first = true;
+    for &v in &m.values {
+        j.sep(&mut first);
+        j.fraction(v);
+    }
+    j.raw("],\"mean\":");
+    j.fraction(m.mean);
+    j.raw(",\"steps\":").uint(m.steps).raw("}");
+}
+
+/// A task as the outline lists it.
+fn write_task_tuple(t: &TaskInfo, j: &mut Json, refs: &mut Refs) {
+    j.raw("[").uint(t.id).raw(",");
+    if t.parent == u64::MAX {
+        j.raw("-1");
+    } else {
+        j.uint(t.parent);
+    }
+    j.raw(",").uint(t.ty.into());
+    j.raw(",")
+        .int(t.start.unwrap_or(-1))
+        .raw(",")
+        .int(t.end.unwrap_or(-1));
+    j.raw(",").int(t.goroutine).raw(",").uint(t.row.into());
+    j.raw(",")
+        .uint(t.stack0.into())
+        .raw(",")
+        .uint(t.stack1.into());
+    j.raw(",")
+        .uint(t.regions.into())
+        .raw(",")
+        .uint(t.logs.into())
+        .raw("]");
+    refs.strings.insert(t.ty);
+}
+
+/// The details of the task with id `id`, `None` if there is no such task:
+/// `{"task":[task],"logs":[[time,category,message,goroutine,stack]…],
+/// "regions":[[start,end,type,goroutine,stack0,stack1]…],
+/// "children":[[task]…],"goroutines":[id…],"nLogs","nRegions","nChildren",
+/// "nGoroutines","strings"}`, each list the earliest
+/// [`MAX_TASK_ITEMS`](crate::MAX_TASK_ITEMS) at most (the `n…` fields
+/// count them all); a goroutine of −1 is a log off any goroutine.
+pub fn task_json(tl: &Timeline, id: u64) -> Option<String> {
+    let i = tl.task_index(id)?;
+    let mut j = Json::default();
+    let mut refs = Refs::default();
+    write_task_detail(tl, i, usize::MAX, &mut j, &mut refs)?;
+    j.out.pop();
+    j.raw(",\"strings\":");
+    refs.write_strings(tl, &mut j);
+    j.raw("}");
+    Some(j.out)
+}
+
+/// Writes the details object of `tl.tasks[i]`, at most `cap` items per list;
+/// returns the number of items written.
+fn write_task_detail(
+    tl: &Timeline,
+    i: usize,
+    cap: usize,
+    j: &mut Json,
+    refs: &mut Refs,
+) -> Option<usize> {
+    let t = tl.tasks.get(i)?;
+    let d = tl.task_details.get(i)?;
+    let mut n = 0;
+    j.raw("{\"task\":");
+    write_task_tuple(t, j, refs);
+    j.raw(",\"logs\":[");
+    let mut first = true;
+    for &(lane, mark) in d.logs.iter().take(cap) {
+        let Some(l) = tl.lanes.get(lane as usize) else {
+            continue;
+        };
+        let Some(m) = l.marks.get(mark as usize) else {
+            continue;
+        };
+        let g = match l.kind {
+            LaneKind::Goroutine(g) => g,
+            _ => -1,
+        };
+        j.sep(&mut first);
+        j.raw("[").int(m.time).raw(",").uint(m.category.into());
+        j.raw(",").uint(m.message.into()).raw(",").int(g);
+        j.raw(",").uint(m.stack.into()).raw("]");
+        refs.strings.insert(m.category);
+        refs.strings.insert(m.message);
+        refs.stacks.insert(m.stack);
+        n += 1;
+    }
+    j.raw("],\"regions\":[");
+    let mut first = true;
+    for &(lane, row, idx) in d.regions.iter().take(cap) {
+        let Some(l) = tl.lanes.get(lane as usize) else {
+            continue;
+        };
+        let Some(s) = l
+            .rows
+            .get(row as usize)
+            .and_then(|r| r.slices.get(idx as usize))
+        else {
+            continue;
+        };
+        j.sep(&mut first);
+        j.raw("[").int(s.start).raw(",").int(s.end);
+        j.raw(",").uint(s.arg.into()).raw(",").int(l.kind.id());
+        j.raw(",").uint(s.stack0.into());
+        j.raw(",").uint(s.stack1.into()).raw("]");
+        refs.strings.insert(s.arg);
+        refs.stacks.insert(s.stack0);
+        refs.stacks.insert(s.stack1);
+        n += 1;
+    }
+    j.raw("],\"children\":[");
+    let mut first = true;
+    for &c in d.children.iter().take(cap) {
+        let Some(c) = tl.tasks.get(c as usize) else {
+            continue;
+        };
+        j.sep(&mut first);
+        write_task_tuple(c, j, refs);
+        n += 1;
+    }
+    j.raw("],\"goroutines\":[");
+    let mut first = true;
+    for &g in d.goroutines.iter().take(cap) {
+        j.sep(&mut first);
+        j.int(g);
+        n += 1;
+    }
+    j.raw("],\"nLogs\":").uint(t.logs.into());
+    j.raw(",\"nRegions\":").uint(t.regions.into());
+    j.raw(",\"nChildren\":").uint(d.n_children.into());
+    j.raw(",\"nGoroutines\":").uint(d.n_goroutines.into());
+    j.raw("}");
+    Some(n)
 }
 
 /// Everything the page needs without a server, for `--html`: the outline,
@@ -409,6 +581,22 @@ pub fn embedded_json(tl: &Timeline, budget: usize) -> (String, i64) {
         .raw(",\"res\":")
         .int(res);
     write_charts(tl, 0, q.t1, res, &mut j);
+    j.raw("},\"taskDetails\":{");
+    let mut left = EMBED_TASK_ITEMS;
+    let mut first = true;
+    for (i, t) in tl.tasks.iter().enumerate() {
+        if left == 0 {
+            break;
+        }
+        // The task is listed under its id once: the one `task_index` finds.
+        if tl.task_index(t.id) != Some(i) {
+            continue;
+        }
+        j.sep(&mut first);
+        j.raw("\"").uint(t.id).raw("\":");
+        let n = write_task_detail(tl, i, EMBED_TASK_LIST.min(left), &mut j, &mut refs);
+        left = left.saturating_sub(n.unwrap_or(0).max(1));
+    }
     j.raw("}");
     for t in &tl.tasks {
         refs.stacks.insert(t.stack0);

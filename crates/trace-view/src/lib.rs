@@ -34,8 +34,8 @@ pub mod query;
 mod server;
 
 pub use model::{
-    Chart, FrameInfo, Lane, LaneKind, Mark, MarkKind, Row, Series, Slice, SliceKind, Stats,
-    TaskInfo, Timeline,
+    Chart, FrameInfo, Lane, LaneKind, Mark, MarkKind, MmuCurve, Row, Series, Slice, SliceKind,
+    Stats, TaskDetail, TaskInfo, Timeline, MAX_TASK_ITEMS,
 };
 pub use page::{server_page, standalone_html, DEFAULT_EMBED_BUDGET};
 pub use server::{Handle, Server, MAX_BUCKETS, MAX_WINDOW_BLOCKS};

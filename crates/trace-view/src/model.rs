@@ -219,6 +219,46 @@ pub struct TaskInfo {
     pub logs: u32,
 }
 
+/// The most logs, regions, child tasks and goroutines kept per task for its
+/// details (each list keeps the earliest); the totals are counted whole.
+pub const MAX_TASK_ITEMS: usize = 256;
+
+/// What a task's details list, by reference into the lanes: at most
+/// [`MAX_TASK_ITEMS`] of each, the earliest ones, in order of time.
+///
+/// Built after the lanes, by one scan over their regions and logs, so it
+/// costs 12 bytes per kept log or region and a few per goroutine and child;
+/// a trace of many short tasks costs as much as their regions and logs, and
+/// a task with millions of regions costs [`MAX_TASK_ITEMS`] of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskDetail {
+    /// Logs of the task: (lane, index in the lane's marks).
+    pub logs: Vec<(u32, u32)>,
+    /// Regions of the task: (lane, row, index in the row).
+    pub regions: Vec<(u32, u32, u32)>,
+    /// Indices (into [`Timeline::tasks`]) of the tasks whose parent it is.
+    pub children: Vec<u32>,
+    /// Goroutines that began it, or had a region or a log of it, by id.
+    pub goroutines: Vec<i64>,
+    /// How many children and goroutines there are in all.
+    pub n_children: u32,
+    /// See `n_children`.
+    pub n_goroutines: u32,
+}
+
+/// The minimum mutator utilization curve (see [`trace_analysis::mmu`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MmuCurve {
+    /// Window lengths (ns), increasing.
+    pub windows: Vec<i64>,
+    /// The worst utilization (0 to 1) over any window of each length.
+    pub values: Vec<f64>,
+    /// The mean utilization over the trace.
+    pub mean: f64,
+    /// Steps of the utilization function it was computed from.
+    pub steps: u64,
+}
+
 /// A time series of a chart.
 #[derive(Debug, Clone, Default)]
 pub struct Series {
@@ -277,6 +317,10 @@ pub struct Timeline {
     pub(crate) version: String,
     pub(crate) lanes: Vec<Lane>,
     pub(crate) tasks: Vec<TaskInfo>,
+    pub(crate) task_details: Vec<TaskDetail>,
+    pub(crate) task_by_id: hashbrown::HashMap<u64, u32>,
+    pub(crate) diagnosis: trace_analysis::doctor::Diagnosis,
+    pub(crate) mmu: MmuCurve,
     pub(crate) charts: Vec<Chart>,
     pub(crate) strings: Strings,
     pub(crate) stacks: Stacks,
@@ -330,6 +374,27 @@ impl Timeline {
     /// The tasks, in order of first appearance.
     pub fn tasks(&self) -> &[TaskInfo] {
         &self.tasks
+    }
+
+    /// The details of task `tasks()[i]`.
+    pub fn task_detail(&self, i: usize) -> Option<&TaskDetail> {
+        self.task_details.get(i)
+    }
+
+    /// The index in [`Timeline::tasks`] of the task with id `id` (the last
+    /// one, should an id begin twice).
+    pub fn task_index(&self, id: u64) -> Option<usize> {
+        self.task_by_id.get(&id).map(|&i| i as usize)
+    }
+
+    /// What limits what the trace can tell (the trace doctor's findings).
+    pub fn diagnosis(&self) -> &trace_analysis::doctor::Diagnosis {
+        &self.diagnosis
+    }
+
+    /// The minimum mutator utilization curve.
+    pub fn mmu(&self) -> &MmuCurve {
+        &self.mmu
     }
 
     /// The charts.

@@ -8,6 +8,8 @@
 //! | `/api/window?t0=&t1=&res=&lanes=` | [`window_json`] (`lanes` as `0-5,9`) |
 //! | `/api/charts?t0=&t1=&res=` | [`charts_json`] |
 //! | `/api/stacks?ids=1,2` | [`stacks_json`] |
+//! | `/api/task?id=N` | [`task_json`] (404 for no such task) |
+//! | `/api/mmu` | [`mmu_json`] |
 //!
 //! Handling is bounded: a fixed pool of worker threads takes connections
 //! from a short queue; a request head is at most 16 KiB and must arrive
@@ -25,7 +27,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::json::{charts_json, meta_json, parse_lanes, stacks_json, window_json, WindowQuery};
+use crate::json::{
+    charts_json, meta_json, mmu_json, parse_lanes, stacks_json, task_json, window_json, WindowQuery,
+};
 use crate::model::Timeline;
 use crate::page::server_page;
 
@@ -445,6 +449,19 @@ fn route(target: &str, shared: &Shared) -> Response {
             match ids {
                 Some(ids) if ids.len() <= MAX_STACK_IDS => Response::json(stacks_json(tl, &ids)),
                 _ => Response::error("400 Bad Request"),
+            }
+        }
+        "/api/mmu" if query.is_empty() => Response::json(mmu_json(tl)),
+        "/api/mmu" => Response::error("400 Bad Request"),
+        "/api/task" => {
+            // A task id is a u64: anything else (a sign, a fraction, more
+            // than 20 digits) is refused rather than wrapped.
+            let Some(id) = param(query, "id").and_then(|v| v.parse::<u64>().ok()) else {
+                return Response::error("400 Bad Request");
+            };
+            match task_json(tl, id) {
+                Some(body) => Response::json(body),
+                None => Response::error("404 Not Found"),
             }
         }
         "/favicon.ico" => Response {

@@ -61,6 +61,14 @@ fn small_trace_is_embedded_whole() {
         data.at("chartData").at("charts").arr().len(),
         tl.charts().len()
     );
+    // The task's details are embedded, with the strings they use.
+    let task = data.at("taskDetails").at("1");
+    let log = task.at("logs").arr()[0].nums();
+    assert_eq!(
+        data.at("strings").at(&log[2].to_string()).str(),
+        "0123456789abcdef"
+    );
+    assert!(!task.at("regions").arr().is_empty());
 }
 
 #[test]

@@ -139,6 +139,36 @@ async function clickItem(page, kind, { lane, stacks = true } = {}) {
   });
 }
 
+/**
+ * Clicks tasks in the task list (slowest first) until one has logs or
+ * regions in its details panel; returns what the panel lists.
+ */
+async function findTaskWithDetails(page) {
+  const n = Math.min(await page.locator("#task-list .task").count(), 20);
+  let last = null;
+  for (let i = 0; i < n; i++) {
+    const row = page.locator("#task-list .task").nth(i);
+    const label = await row.textContent();
+    await row.click();
+    await until(page, () => ["loaded", "none", "error"].includes(document.getElementById("details").dataset.task), 5000);
+    last = await page.evaluate(() => {
+      const d = document.getElementById("details");
+      const rows = (cls) => d.querySelectorAll(`.${cls} tr`).length;
+      return {
+        state: d.dataset.task,
+        logs: rows("task-logs"),
+        regions: rows("task-regions"),
+        children: rows("task-children"),
+        goroutines: rows("task-goroutines"),
+      };
+    });
+    last.label = label;
+    check(last.state === "loaded", `the details of task ${label} load`);
+    if (last.logs + last.regions > 0) return last;
+  }
+  return last;
+}
+
 async function zoom(page) {
   const before = await win(page);
   const box = await page.locator("#canvas").boundingBox();
@@ -187,6 +217,15 @@ async function checkPage(page, name, { annotated }) {
   }
   await page.screenshot({ path: join(args.out, `${name}-overview.png`) });
 
+  // The trace doctor's line, and the MMU curve.
+  const doctor = (await page.locator("#doctor").textContent()) ?? "";
+  check(doctor.length > 0, `the doctor line is shown (${doctor})`);
+  await page.click("#mmu-button");
+  await until(page, () => document.getElementById("details").dataset.kind === "mmu", 5000);
+  const mmuPoints = await page.locator("#details svg.mmu circle").count();
+  check(mmuPoints > 0, `the MMU curve is drawn (${mmuPoints} window lengths)`);
+  await page.screenshot({ path: join(args.out, `${name}-mmu.png`) });
+
   // Threads are folded at first: unfold them, look, fold them again.
   const threads = await find(page, "group:thread");
   check(threads !== null, "the Threads group is drawn");
@@ -220,6 +259,11 @@ async function checkPage(page, name, { annotated }) {
     const k2 = await kinds(page);
     check((k2.task ?? 0) > 0, "the task is on screen after the jump");
     await page.screenshot({ path: join(args.out, `${name}-task.png`) });
+    // The task's details panel: logs, regions, child tasks, goroutines.
+    const details = await findTaskWithDetails(page);
+    check(details.goroutines > 0, `a task's details list the goroutines that ran it (${details.label}: ${details.goroutines} goroutines)`);
+    check(details.logs + details.regions > 0, `a task's details list its logs and regions (${details.logs} logs, ${details.regions} regions, ${details.children} children)`);
+    await page.screenshot({ path: join(args.out, `${name}-task-details.png`) });
   } else {
     // Zoom into the middle until goroutine states are resolved, then click one with a stack.
     for (let i = 0; i < 12; i++) {
@@ -247,7 +291,7 @@ async function checkPage(page, name, { annotated }) {
     check(Object.keys(k4).some((k) => k !== "chart"), "the last lanes are drawn");
     await page.screenshot({ path: join(args.out, `${name}-bottom.png`) });
   }
-  return { drawn: k, ...timings };
+  return { drawn: k, doctor, mmuPoints, ...timings };
 }
 
 const results = [];

@@ -3,7 +3,7 @@
 // the same shapes; the embedded source decimates in the page with the rules
 // of the crate's src/query.rs.
 
-import { ChartData, Embedded, M, Meta, Q, S, Stacks, WindowData } from "./types";
+import { ChartData, Embedded, M, Meta, Q, S, Stacks, TaskDetails, WindowData } from "./types";
 
 export interface WindowRequest {
   lanes: number[];
@@ -19,6 +19,8 @@ export interface DataSource {
   window(q: WindowRequest): Promise<WindowData>;
   charts(t0: number, t1: number, res: number): Promise<ChartData>;
   stacks(ids: number[]): Promise<Stacks>;
+  /** A task's details; null if there are none (no such task, or not embedded). */
+  task(id: number): Promise<TaskDetails | null>;
   /** The finest resolution available (embedded data may be pre-merged). */
   readonly minRes: number;
 }
@@ -60,6 +62,12 @@ export class ServerSource implements DataSource {
   }
   stacks(ids: number[]): Promise<Stacks> {
     return getJson(`api/stacks?ids=${ids.join(",")}`);
+  }
+  async task(id: number): Promise<TaskDetails | null> {
+    const r = await fetch(`api/task?id=${id}`, { cache: "no-store" });
+    if (r.status === 404) return null;
+    if (!r.ok) throw new Error(`api/task: ${r.status} ${r.statusText}`);
+    return (await r.json()) as TaskDetails;
   }
 }
 
@@ -208,6 +216,9 @@ export class EmbeddedSource implements DataSource {
       if (s) out[String(id)] = s;
     }
     return Promise.resolve(out);
+  }
+  task(id: number): Promise<TaskDetails | null> {
+    return Promise.resolve(this.data.taskDetails?.[String(id)] ?? null);
   }
 }
 

@@ -26,6 +26,12 @@ async function main(): Promise<void> {
   $("info").textContent = `${meta.version} · ${fmtDur(meta.span)} · ${fmtCount(meta.stats.events)} events · ${fmtCount(
     meta.lanes.filter((l) => l.kind === "goroutine").length,
   )} goroutines${src.kind === "embedded" ? " · offline" : ""}`;
+  const doctor = $("doctor");
+  doctor.textContent = meta.doctor.ok ? "doctor: ok" : `⚠ ${meta.doctor.line}`;
+  doctor.classList.toggle("warn", !meta.doctor.ok);
+  doctor.title = meta.doctor.ok
+    ? "The trace doctor found nothing that limits this trace."
+    : `The trace doctor: ${meta.doctor.findings.join("\n")}`;
   const canvas = $("canvas") as HTMLCanvasElement;
   const scroller = $("scroller");
   const view = new TimelineView(meta, src, canvas, scroller, $("spacer"));
@@ -62,6 +68,10 @@ async function main(): Promise<void> {
     const hidden = $("tasks").classList.toggle("hidden");
     $("toggle-tasks").classList.toggle("on", !hidden);
     view.resize();
+  };
+  $("mmu-button").onclick = () => {
+    view.select(null);
+    details.showMmu(meta.mmu);
   };
   const help = $("help");
   $("help-button").onclick = () => (help.hidden = !help.hidden);

@@ -3,7 +3,7 @@
 
 import { DataSource } from "./data";
 import { fmtCount, fmtDur } from "./format";
-import { Frame, Kind, KIND_NAMES, Meta, Stacks, TaskTuple } from "./types";
+import { Frame, Kind, KIND_NAMES, Meta, Mmu, Stacks, TaskDetails, TaskTuple } from "./types";
 import { Selection, TimelineView } from "./view";
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
@@ -32,6 +32,7 @@ export class Details {
     root.textContent = "";
     root.dataset.kind = "";
     delete root.dataset.stacks;
+    delete root.dataset.task;
     if (!sel) {
       root.appendChild(el("div", "hint", "Click a slice, a log marker (▼) or a task for details and stacks."));
       return;
@@ -42,6 +43,7 @@ export class Details {
     const stacks: [string, number][] = [];
     let title: string;
     let kindName: string;
+    let taskId = -1;
     if (sel.type === "mark") {
       const [t, , cat, msg, task, stack, count] = sel.item;
       kindName = "log";
@@ -106,6 +108,7 @@ export class Details {
               fields.push(["Regions", fmtCount(t[9])], ["Logs", fmtCount(t[10])]);
             }
             stacks.push(["Task began at", stack0], ["Task ended at", stack1]);
+            taskId = extra;
             break;
           }
         }
@@ -126,12 +129,28 @@ export class Details {
       table.appendChild(tr);
     }
     root.appendChild(table);
+    const seq = ++this.seq;
+    if (taskId >= 0) {
+      const box = el("div", "task-details");
+      root.appendChild(box);
+      this.src
+        .task(taskId)
+        .then((d) => {
+          if (seq !== this.seq) return;
+          this.renderTask(box, d);
+          root.dataset.task = d ? "loaded" : "none";
+        })
+        .catch((e) => {
+          console.error(e);
+          box.appendChild(el("div", "hint", `Could not load the task's details: ${e}`));
+          root.dataset.task = "error";
+        });
+    }
     const wanted = stacks.filter(([, id]) => id > 0);
     const none = stacks.filter(([, id]) => id === 0).map(([name]) => name.toLowerCase());
     if (none.length > 0) root.appendChild(el("div", "hint", `No stack in the trace for: ${none.join(", ")}.`));
     const box = el("div", "stacks");
     root.appendChild(box);
-    const seq = ++this.seq;
     this.loadStacks(wanted.map(([, id]) => id)).then((all) => {
       if (seq !== this.seq) return;
       for (const [name, id] of wanted) {
@@ -151,6 +170,119 @@ export class Details {
       }
       root.dataset.stacks = String(wanted.length);
     });
+  }
+
+  /** The MMU curve as a small chart: window length (log scale) against utilization. */
+  showMmu(m: Mmu): void {
+    const root = this.root;
+    ++this.seq;
+    root.textContent = "";
+    delete root.dataset.stacks;
+    delete root.dataset.task;
+    root.dataset.kind = "mmu";
+    root.appendChild(el("h3", "", "Minimum mutator utilization"));
+    root.appendChild(
+      el(
+        "div",
+        "hint",
+        `For each window length, the smallest share of the procs the program had for itself (not stopped, not doing GC work) over any window that long. Mean over the trace: ${(m.mean * 100).toFixed(1)}%.`,
+      ),
+    );
+    if (m.windows.length === 0) {
+      root.appendChild(el("div", "hint", "The trace is too short for a curve."));
+      return;
+    }
+    // The SVG namespace, spelled so that the page holds no URL (the offline page's test looks for none).
+    const NS = ["http:", "", "www.w3.org", "2000", "svg"].join("/");
+    const svgEl = (tag: string, attrs: Record<string, string | number>, text?: string) => {
+      const e = document.createElementNS(NS, tag);
+      for (const [k, val] of Object.entries(attrs)) e.setAttribute(k, String(val));
+      if (text !== undefined) e.textContent = text;
+      return e;
+    };
+    const W = 640;
+    const H = 170;
+    const L = 44;
+    const B = 22;
+    const svg = svgEl("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: "mmu" });
+    const lo = Math.log(Math.max(1, m.windows[0]));
+    const hi = Math.log(Math.max(m.windows[m.windows.length - 1], m.windows[0] + 1));
+    const x = (w: number) => L + ((Math.log(Math.max(1, w)) - lo) / Math.max(hi - lo, 1e-9)) * (W - L - 10);
+    const y = (u: number) => 6 + (1 - u) * (H - B - 6);
+    for (const u of [0, 0.25, 0.5, 0.75, 1]) {
+      svg.appendChild(svgEl("line", { x1: L, x2: W - 10, y1: y(u), y2: y(u), stroke: "#e3e7ec" }));
+      svg.appendChild(svgEl("text", { x: L - 4, y: y(u) + 4, "text-anchor": "end", "font-size": 10, fill: "#667" }, `${u * 100}%`));
+    }
+    for (let p = Math.ceil(lo / Math.LN10); p <= hi / Math.LN10; p++) {
+      const w = 10 ** p;
+      svg.appendChild(svgEl("line", { x1: x(w), x2: x(w), y1: 6, y2: H - B, stroke: "#eef1f4" }));
+      svg.appendChild(svgEl("text", { x: x(w), y: H - 6, "text-anchor": "middle", "font-size": 10, fill: "#667" }, fmtDur(w)));
+    }
+    const d = m.windows.map((w, i) => `${i ? "L" : "M"}${x(w).toFixed(1)},${y(m.values[i]).toFixed(1)}`).join("");
+    svg.appendChild(svgEl("path", { d, fill: "none", stroke: "#2f6fd0", "stroke-width": 1.8 }));
+    for (let i = 0; i < m.windows.length; i++) {
+      const c = svgEl("circle", { cx: x(m.windows[i]), cy: y(m.values[i]), r: 2.2, fill: "#2f6fd0" });
+      c.appendChild(svgEl("title", {}, `${fmtDur(m.windows[i])} window: ${(m.values[i] * 100).toFixed(1)}%`));
+      svg.appendChild(c);
+    }
+    root.appendChild(svg);
+  }
+
+  /** The logs, regions, child tasks and goroutines of a task, as four small tables. */
+  private renderTask(box: HTMLElement, d: TaskDetails | null): void {
+    const v = this.view;
+    if (!d) {
+      box.appendChild(el("div", "hint", "No details for this task (the offline page embeds them for the first tasks only)."));
+      return;
+    }
+    if (d.strings) for (const [k, s] of Object.entries(d.strings)) v.strings.set(k, s);
+    const section = (name: string, shown: number, total: number, cls: string): HTMLTableElement | null => {
+      const h = el("h4", "", `${name} (${fmtCount(total)}${shown < total ? `, first ${fmtCount(shown)} shown` : ""})`);
+      box.appendChild(h);
+      if (shown === 0) {
+        box.appendChild(el("div", "hint", "none"));
+        return null;
+      }
+      const t = el("table", `list ${cls}`);
+      box.appendChild(t);
+      return t;
+    };
+    const row = (t: HTMLTableElement, cells: (string | HTMLElement)[]) => {
+      const tr = el("tr");
+      for (const c of cells) {
+        const td = el("td");
+        if (typeof c === "string") td.textContent = c;
+        else td.appendChild(c);
+        tr.appendChild(td);
+      }
+      t.appendChild(tr);
+    };
+    const at = (t0: number, t1: number, text: string) => {
+      const a = el("a", "link", text);
+      a.href = "#";
+      a.onclick = (ev) => {
+        ev.preventDefault();
+        const dur = Math.max(t1 - t0, 1000);
+        v.setWindow(t0 - dur, t1 + dur);
+      };
+      return a;
+    };
+    const logs = section("Logs", d.logs.length, d.nLogs, "task-logs");
+    if (logs)
+      for (const [t, cat, msg, g] of d.logs)
+        row(logs, [at(t, t, fmtDur(t)), g >= 0 ? this.goroutineLink(g) : "—", v.str(cat) || "(none)", v.str(msg)]);
+    const regions = section("Regions", d.regions.length, d.nRegions, "task-regions");
+    if (regions)
+      for (const [s, e, ty, g] of d.regions)
+        row(regions, [at(s, e, fmtDur(s)), fmtDur(e - s), v.str(ty) || "(no type)", this.goroutineLink(g)]);
+    const children = section("Child tasks", d.children.length, d.nChildren, "task-children");
+    if (children)
+      for (const c of d.children) {
+        const lat = c[3] >= 0 && c[4] >= 0 ? fmtDur(c[4] - c[3]) : "—";
+        row(children, [this.taskLink(c[0]), c[3] >= 0 ? fmtDur(c[3]) : "before the trace", lat]);
+      }
+    const gs = section("Goroutines", d.goroutines.length, d.nGoroutines, "task-goroutines");
+    if (gs) for (const g of d.goroutines) row(gs, [this.goroutineLink(g)]);
   }
 
   private async loadStacks(ids: number[]): Promise<Map<number, Frame[]>> {

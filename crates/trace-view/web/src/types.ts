@@ -72,6 +72,19 @@ export interface Meta {
   charts: ChartMeta[];
   tasks: TaskTuple[];
   strings: Strings;
+  /** The trace doctor: what limits what the trace can tell. */
+  doctor: { ok: boolean; line: string; findings: string[] };
+  mmu: Mmu;
+}
+
+/** Minimum mutator utilization: the worst share of the procs left to the program over windows of each length. */
+export interface Mmu {
+  /** ns, increasing */
+  windows: number[];
+  /** 0 to 1 */
+  values: number[];
+  mean: number;
+  steps: number;
 }
 
 export interface LaneData {
@@ -99,9 +112,27 @@ export interface ChartData {
 export type Frame = [string, string, number, string];
 export type Stacks = Record<string, Frame[]>;
 
+/** A task's details (`/api/task?id=`): the earliest items of each list, and the totals. */
+export interface TaskDetails {
+  task: TaskTuple;
+  /** [time, category, message, goroutine (-1: none), stack] */
+  logs: [number, number, number, number, number][];
+  /** [start, end, type, goroutine, stack0, stack1] */
+  regions: [number, number, number, number, number, number][];
+  children: TaskTuple[];
+  goroutines: number[];
+  nLogs: number;
+  nRegions: number;
+  nChildren: number;
+  nGoroutines: number;
+  strings?: Strings;
+}
+
 /** What `--html` embeds. */
 export interface Embedded extends Meta {
   window: WindowData;
   chartData: ChartData;
   stacks: Stacks;
+  /** By task id; tasks beyond the embedding budget are missing. */
+  taskDetails: Record<string, TaskDetails>;
 }
