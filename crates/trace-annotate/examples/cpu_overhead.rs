@@ -53,13 +53,18 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let reps: usize = std::env::args().nth(1).map_or(Ok(7), |a| a.parse())?;
-    let rounds = 400;
+    let rounds = 1600;
     let (mut off, mut at100, mut at1000) = (Vec::new(), Vec::new(), Vec::new());
     timed(0, rounds / 4)?; // warm up
-    for _ in 0..reps {
-        off.push(timed(0, rounds)?);
-        at100.push(timed(100, rounds)?);
-        at1000.push(timed(1000, rounds)?);
+                           // The order turns each round, so that no setting always runs first.
+    for rep in 0..reps {
+        for k in 0..3 {
+            match (rep + k) % 3 {
+                0 => off.push(timed(0, rounds)?),
+                1 => at100.push(timed(100, rounds)?),
+                _ => at1000.push(timed(1000, rounds)?),
+            }
+        }
     }
     let (off, at100, at1000) = (median(off), median(at100), median(at1000));
     let pct = |d: Duration| (d.as_secs_f64() / off.as_secs_f64() - 1.0) * 100.0;
