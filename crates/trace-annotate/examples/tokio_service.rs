@@ -105,7 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .enable_time();
     let rt = trace_annotate::tokio::instrument(&mut builder).build()?;
     let db = database();
-    let total = rt.block_on(async {
+    let total = trace_annotate::tokio::block_on(&rt, async {
         let requests: Vec<_> = (0..REQUESTS)
             .map(|id| {
                 let db = db.clone();

@@ -1,5 +1,6 @@
 //! Tokio integration (feature `tokio`): runtime hooks so that idle workers
-//! show as blocked, and [`spawn`], which makes a spawned future a goroutine
+//! show as blocked, [`block_on`], which does the same for the thread that
+//! waits on the runtime, and [`spawn`], which makes a spawned future a goroutine
 //! of its own, named after the span it is spawned in, without per-call
 //! glue.
 //!
@@ -57,4 +58,31 @@ where
     F::Output: Send + 'static,
 {
     tokio::spawn(future.instrument(tracing::Span::current()).traced(name))
+}
+
+/// Runs `future` to completion on `rt` from the calling thread, as
+/// [`Runtime::block_on`](tokio::runtime::Runtime::block_on) does, marking
+/// the thread idle whenever the future waits (returns `Pending`), so that a
+/// thread parked in `block_on` does not show as running for the whole
+/// trace. The thread runs again at its next annotation.
+pub fn block_on<F: Future>(rt: &tokio::runtime::Runtime, future: F) -> F::Output {
+    rt.block_on(IdleWhenPending(Box::pin(future)))
+}
+
+/// A future that marks its thread idle each time it waits.
+struct IdleWhenPending<F>(std::pin::Pin<Box<F>>);
+
+impl<F: Future> Future for IdleWhenPending<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let poll = self.0.as_mut().poll(cx);
+        if poll.is_pending() {
+            trace_runtime::thread_idle();
+        }
+        poll
+    }
 }

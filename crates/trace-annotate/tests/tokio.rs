@@ -20,7 +20,7 @@ fn idle_workers_block_and_spawned_futures_are_named_goroutines() {
             let rt = trace_annotate::tokio::instrument(&mut builder)
                 .build()
                 .unwrap();
-            rt.block_on(async {
+            trace_annotate::tokio::block_on(&rt, async {
                 let mut handles = Vec::new();
                 for id in 0..4 {
                     let span = tracing::info_span!("request", id);
@@ -46,6 +46,21 @@ fn idle_workers_block_and_spawned_futures_are_named_goroutines() {
         .filter(|l| l.contains("Running->Waiting") && l.contains("Reason=\"idle\""))
         .count();
     assert!(idle >= 1, "no worker parked idle: {lines:#?}");
+    // The thread in `block_on` (this test's) shows idle too.
+    let main_g = lines
+        .iter()
+        .find(|l| l.contains("NotExist->Runnable") && l.contains("thread idle_workers"))
+        .and_then(|l| l.split("GoID=").nth(1))
+        .and_then(|s| s.split(' ').next())
+        .expect("the test thread's goroutine")
+        .to_string();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("GoID={main_g} Running->Waiting"))
+                && l.contains("Reason=\"idle\"")),
+        "the block_on thread never waited idle: {lines:#?}"
+    );
     // Four goroutines named after the span (Go names them by their start
     // function, the synthetic frame `task request`).
     let named = lines
