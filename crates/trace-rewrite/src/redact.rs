@@ -114,10 +114,22 @@ const RUNTIME_LABELS: [&[u8]; 4] = [
 /// assert!(!options.keeps_function(b"github.com/acme/secret.Handler"));
 /// assert!(!RedactOptions::default().keeps_function(b"main.main"));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RedactOptions {
     keep_funcs: Vec<Vec<u8>>,
     keep_std: bool,
+    /// The secret of keyed replacements, if any.
+    key: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for RedactOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedactOptions")
+            .field("keep_funcs", &self.keep_funcs)
+            .field("keep_std", &self.keep_std)
+            .field("key", &self.key.as_ref().map(|_| "(secret)"))
+            .finish()
+    }
 }
 
 impl Default for RedactOptions {
@@ -125,6 +137,7 @@ impl Default for RedactOptions {
         Self {
             keep_funcs: Vec::new(),
             keep_std: true,
+            key: None,
         }
     }
 }
@@ -143,6 +156,37 @@ impl RedactOptions {
     pub fn keep_std(mut self, keep: bool) -> Self {
         self.keep_std = keep;
         self
+    }
+
+    /// Replaces each text with a name derived from it and `key` (HMAC-SHA256,
+    /// 48 bits in hex: `redacted-3f9a0c12d4e5`, `redacted.f3f9a0c12d4e5`,
+    /// `redacted/f3f9a0c12d4e5.go`) instead of a number in order of
+    /// appearance: the same text gets the same replacement in every trace
+    /// redacted with the same key, so that redacted dumps of a fleet can
+    /// still be joined (by task type, say) without revealing the names to
+    /// whoever lacks the key. Keep the key secret: with it, a guessed name
+    /// can be checked.
+    ///
+    /// ```
+    /// use trace_rewrite::RedactOptions;
+    ///
+    /// let a = RedactOptions::default().key(b"fleet secret");
+    /// assert_eq!(a.keyed_name(b"checkout"), a.keyed_name(b"checkout"));
+    /// assert_ne!(a.keyed_name(b"checkout"), a.keyed_name(b"login"));
+    /// let b = RedactOptions::default().key(b"another secret");
+    /// assert_ne!(a.keyed_name(b"checkout"), b.keyed_name(b"checkout"));
+    /// ```
+    pub fn key(mut self, key: &[u8]) -> Self {
+        self.key = Some(key.to_vec());
+        self
+    }
+
+    /// The keyed part of the replacement of `text` (12 hex digits), if a
+    /// key is set.
+    pub fn keyed_name(&self, text: &[u8]) -> Option<String> {
+        let key = self.key.as_ref()?;
+        let mac = hmac_sha256(key, text);
+        Some(mac[..6].iter().map(|b| format!("{b:02x}")).collect())
     }
 
     /// Whether a frame of function `name` keeps its function and file
@@ -314,6 +358,16 @@ impl Redactor {
         if let Some(r) = self.replacements.get(&(class, text.to_vec())) {
             return r.clone();
         }
+        if let Some(h) = self.options.keyed_name(text) {
+            let r = match class {
+                Class::User => format!("redacted-{h}"),
+                Class::Function => format!("redacted.f{h}"),
+                Class::File => format!("redacted/f{h}.go"),
+            }
+            .into_bytes();
+            self.replacements.insert((class, text.to_vec()), r.clone());
+            return r;
+        }
         let n = &mut self.next[class as usize];
         let r = match class {
             Class::User => format!("redacted-{n}"),
@@ -473,9 +527,42 @@ impl Transform for Redactor {
     }
 }
 
+/// HMAC-SHA256 (RFC 2104) of `msg` under `key`.
+fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    const BLOCK: usize = 64;
+    let mut k = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        k[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| k.map(|b| b ^ byte);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(msg)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 4231, test case 2.
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
 
     #[test]
     fn standard_library() {

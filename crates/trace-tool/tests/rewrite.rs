@@ -282,3 +282,62 @@ fn filter_drops_stateless_kinds() {
     );
     assert!(trace_reader::validate(fs::File::open(&out).unwrap()).is_valid());
 }
+
+/// With `--key-file`, a name gets the same replacement in every trace
+/// redacted with that key (dumps of a fleet can be joined), and another in
+/// traces redacted with another key.
+#[test]
+fn keyed_redaction_is_the_same_across_traces() {
+    // Two traces of the same test program, by Go 1.23 and Go 1.26: the
+    // same task types.
+    let a = trace("go123-testprog-annotations");
+    let b = current("go126-testprog-annotations-advance0");
+    let key = tmp("fleet.key");
+    let other = tmp("other.key");
+    fs::write(&key, "fleet secret\n").unwrap();
+    fs::write(&other, "another secret\n").unwrap();
+    let task_types = |path: &PathBuf| -> std::collections::BTreeSet<String> {
+        events(path)
+            .iter()
+            .filter(|e| e.contains("TaskBegin"))
+            .filter_map(|e| e.split("Type=").nth(1)?.lines().next().map(str::to_string))
+            .collect()
+    };
+    let redact = |input: &PathBuf, key: &PathBuf, name: &str| {
+        let out = tmp(name);
+        run_ok(&[
+            "redact",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+        ]);
+        out
+    };
+    let (ta, tb) = (task_types(&a), task_types(&b));
+    let common: Vec<_> = ta.intersection(&tb).collect();
+    assert!(!common.is_empty(), "{ta:?} {tb:?}");
+    let ra = task_types(&redact(&a, &key, "a.trace"));
+    let rb = task_types(&redact(&b, &key, "b.trace"));
+    let rc = task_types(&redact(&b, &other, "c.trace"));
+    assert!(ra.iter().all(|t| t.starts_with("\"redacted-")), "{ra:?}");
+    // As many shared types after as before, none with its old name.
+    assert_eq!(ra.intersection(&rb).count(), common.len(), "{ra:?} {rb:?}");
+    assert!(ra.intersection(&ta).next().is_none());
+    assert_eq!(ra.intersection(&rc).count(), 0, "another key, other names");
+
+    // An empty key is refused.
+    let empty = tmp("empty.key");
+    fs::write(&empty, "\n").unwrap();
+    let o = tool(&[
+        "redact",
+        a.to_str().unwrap(),
+        "-o",
+        tmp("x.trace").to_str().unwrap(),
+        "--key-file",
+        empty.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is empty"));
+}

@@ -35,6 +35,13 @@ pub(crate) struct Args {
     /// Also write the report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Derive each replacement from the text and the secret in this file
+    /// (HMAC-SHA256) instead of numbering them: the same name gets the same
+    /// replacement in every trace redacted with the same key, so a fleet's
+    /// dumps can still be joined. A file, not an argument, so that the key
+    /// does not show in process listings.
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
@@ -54,6 +61,15 @@ fn redact(args: &Args) -> anyhow::Result<()> {
     let mut options = RedactOptions::default().keep_std(!args.redact_std);
     for p in &args.keep_func {
         options = options.keep_func(p);
+    }
+    if let Some(path) = &args.key_file {
+        let key =
+            std::fs::read(path).with_context(|| format!("reading the key {}", path.display()))?;
+        let key = key.trim_ascii_end();
+        if key.is_empty() {
+            anyhow::bail!("the key file {} is empty", path.display());
+        }
+        options = options.key(key);
     }
     let mut redactor = Redactor::new(options);
     let out = input::create(args.output.as_deref()).context("creating the output")?;
