@@ -247,10 +247,16 @@ pub(crate) fn stack_bounds() -> Option<(usize, usize)> {
 /// pointers yields a short or empty walk, never a fault.
 #[inline(never)]
 pub(crate) fn walk_frame_pointers(high: usize, out: &mut [u64]) -> usize {
+    walk(frame_pointer(), high, out)
+}
+
+/// The walk itself, from frame pointer `fp`: reads only between this
+/// function's own frame and `high`.
+#[inline(never)]
+fn walk(mut fp: usize, high: usize, out: &mut [u64]) -> usize {
     let marker = 0u8;
     // Everything between this local and the top of the stack is mapped.
     let low = std::ptr::addr_of!(marker) as usize;
-    let mut fp = frame_pointer();
     let mut n = 0;
     while n < out.len() {
         if fp < low || fp % std::mem::align_of::<usize>() != 0 {
@@ -268,7 +274,10 @@ pub(crate) fn walk_frame_pointers(high: usize, out: &mut [u64]) -> usize {
         // integers, checked before any further use.
         let (next, ret) = unsafe {
             let p = fp as *const usize;
-            (std::ptr::read(p), std::ptr::read(p.add(1)))
+            (
+                std::ptr::read_volatile(p),
+                std::ptr::read_volatile(p.add(1)),
+            )
         };
         if ret == 0 {
             break;
@@ -451,45 +460,14 @@ pub(crate) fn walk_frame_pointers_from(
     out: &mut [u64],
 ) -> usize {
     let marker = 0u8;
-    let low = std::ptr::addr_of!(marker) as usize;
-    // Everything between this local and the top of the stack is mapped
-    // only if this local is on the thread's stack: the interrupted frames
-    // then lie above the handler's.
-    if low < stack_low || low >= high {
+    let here = std::ptr::addr_of!(marker) as usize;
+    // The walk reads between its own frame and `high`, all mapped only if
+    // it runs on the thread's stack: the interrupted frames then lie above
+    // the handler's.
+    if here < stack_low || here >= high {
         return 0;
     }
-    let mut fp = fp;
-    let mut n = 0;
-    while n < out.len() {
-        if fp < low || fp % std::mem::align_of::<usize>() != 0 {
-            break;
-        }
-        match fp.checked_add(2 * std::mem::size_of::<usize>()) {
-            Some(end) if end <= high => {}
-            _ => break,
-        }
-        // SAFETY: as in `walk_frame_pointers`: `[fp, fp + 16)` is aligned
-        // and lies between this frame and the top of this thread's stack,
-        // mapped memory of this thread; the values are only used as
-        // integers, checked before any further use.
-        let (next, ret) = unsafe {
-            let p = fp as *const usize;
-            (
-                std::ptr::read_volatile(p),
-                std::ptr::read_volatile(p.add(1)),
-            )
-        };
-        if ret == 0 {
-            break;
-        }
-        out[n] = ret as u64;
-        n += 1;
-        if next <= fp {
-            break;
-        }
-        fp = next;
-    }
-    n
+    walk(fp, high, out)
 }
 
 #[cfg(all(test, not(loom)))]
