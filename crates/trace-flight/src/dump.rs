@@ -333,23 +333,8 @@ pub fn trigger_on_signal(
     recorder: Arc<FlightRecorder>,
     signal: std::ffi::c_int,
 ) -> io::Result<SignalDump> {
-    let mut signals = signal_hook::iterator::Signals::new([signal])?;
-    let handle = signals.handle();
-    let dumps = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let counter = dumps.clone();
-    let thread = thread::Builder::new()
-        .name("trace-flight-signal".into())
-        .spawn(move || {
-            for sig in signals.forever() {
-                if matches!(recorder.trigger(&format!("signal {sig}")), Ok(true)) {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-        })?;
-    Ok(SignalDump {
-        handle,
-        thread: Some(thread),
-        dumps,
+    on_signal(signal, move |sig| {
+        matches!(recorder.trigger(&format!("signal {sig}")), Ok(true))
     })
 }
 
@@ -417,6 +402,16 @@ pub fn dump_on_signal(
     path: impl Into<PathBuf>,
 ) -> io::Result<SignalDump> {
     let target = DumpTarget::path(path);
+    on_signal(signal, move |_| dump(&recorder, &target, true).is_ok())
+}
+
+/// Runs `act` on a thread of its own each time `signal` arrives, counting
+/// the times it says it dumped.
+#[cfg(unix)]
+fn on_signal(
+    signal: std::ffi::c_int,
+    mut act: impl FnMut(std::ffi::c_int) -> bool + Send + 'static,
+) -> io::Result<SignalDump> {
     let mut signals = signal_hook::iterator::Signals::new([signal])?;
     let handle = signals.handle();
     let dumps = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -424,8 +419,8 @@ pub fn dump_on_signal(
     let thread = thread::Builder::new()
         .name("trace-flight-signal".into())
         .spawn(move || {
-            for _ in signals.forever() {
-                if dump(&recorder, &target, true).is_ok() {
+            for sig in signals.forever() {
+                if act(sig) {
                     counter.fetch_add(1, Ordering::SeqCst);
                 }
             }

@@ -391,20 +391,7 @@ impl FlightRecorder {
             return Err(Error::NoTriggers);
         }
         let ring = self.ring()?;
-        let id = {
-            let mut st = ring.state();
-            let st = &mut *st;
-            let done = st.done().clone();
-            st.retention.open_window(
-                &done,
-                Instant::now(),
-                None,
-                None,
-                reason.to_owned(),
-                None,
-                false,
-            )
-        };
+        let id = open_window(&ring, None, reason, false);
         ring.wake.notify_all();
         Ok(id.is_some())
     }
@@ -450,20 +437,7 @@ impl FlightRecorder {
         reason: &str,
     ) -> Result<Snapshot, Error> {
         let ring = self.ring()?;
-        let id = {
-            let mut st = ring.state();
-            let st = &mut *st;
-            let done = st.done().clone();
-            st.retention.open_window(
-                &done,
-                Instant::now(),
-                Some(lookback),
-                Some(lookforward),
-                reason.to_owned(),
-                None,
-                true,
-            )
-        };
+        let id = open_window(&ring, Some((lookback, lookforward)), reason, true);
         let Some(id) = id else {
             return Err(Error::NothingRetained);
         };
@@ -594,6 +568,29 @@ fn ring_trigger_stats(ring: &Ring) -> TriggerStats {
 }
 
 /// How many advances a snapshot tries before it reports that nothing could
+/// Opens a trigger window on `ring` now, with the triggers' look-back and
+/// look-forward unless `span` gives them; `blocking` for a caller that
+/// waits for it. `None` if it could not open.
+fn open_window(
+    ring: &Ring,
+    span: Option<(Duration, Duration)>,
+    reason: &str,
+    blocking: bool,
+) -> Option<u64> {
+    let mut st = ring.state();
+    let st = &mut *st;
+    let done = st.done().clone();
+    st.retention.open_window(
+        &done,
+        Instant::now(),
+        span.map(|s| s.0),
+        span.map(|s| s.1),
+        reason.to_owned(),
+        None,
+        blocking,
+    )
+}
+
 /// be retained.
 const CAPTURE_ATTEMPTS: usize = 4;
 
