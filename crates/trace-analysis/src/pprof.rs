@@ -520,6 +520,9 @@ pub enum CpuScope {
     Region(String),
 }
 
+/// A region a goroutine is in: its task, and its type.
+type OpenRegion = (u64, Box<[u8]>);
+
 /// Computes a CPU profile from the trace's CPU samples (`StackSample`
 /// events), optionally only those taken inside tasks or regions of one
 /// type: where the CPU of the slow requests went, which no profiler of a
@@ -535,9 +538,9 @@ pub struct CpuProfiler {
     /// Per stack group: samples, and the stack of the last one.
     counts: HashMap<u32, (i64, StackRef)>,
     /// Open tasks: id → type.
-    tasks: HashMap<u64, Box<str>>,
+    tasks: HashMap<u64, Box<[u8]>>,
     /// Each goroutine's open regions, innermost last: (task, type).
-    regions: HashMap<GoId, Vec<(u64, Box<str>)>>,
+    regions: HashMap<GoId, Vec<OpenRegion>>,
 }
 
 impl CpuProfiler {
@@ -560,7 +563,7 @@ impl CpuProfiler {
             EventKind::Sync => self.stacks.new_generation(),
             EventKind::TaskBegin => {
                 if let Some(t) = ev.task() {
-                    self.tasks.insert(t.id.0, t.ty.to_string().into());
+                    self.tasks.insert(t.id.0, t.ty.as_bytes().into());
                 }
             }
             EventKind::TaskEnd => {
@@ -577,8 +580,8 @@ impl CpuProfiler {
                 }
                 let open = self.regions.entry(g).or_default();
                 if ev.kind() == EventKind::RegionBegin {
-                    open.push((r.task.0, r.ty.to_string().into()));
-                } else if let Some(i) = open.iter().rposition(|(_, ty)| **ty == *r.ty.to_string()) {
+                    open.push((r.task.0, r.ty.as_bytes().into()));
+                } else if let Some(i) = open.iter().rposition(|(_, ty)| **ty == *r.ty.as_bytes()) {
                     open.truncate(i);
                 }
             }
@@ -609,9 +612,9 @@ impl CpuProfiler {
         let open = || g.and_then(|g| self.regions.get(&g)).into_iter().flatten();
         match &self.scope {
             CpuScope::All => true,
-            CpuScope::Region(ty) => open().any(|(_, t)| **t == **ty),
+            CpuScope::Region(ty) => open().any(|(_, t)| **t == *ty.as_bytes()),
             CpuScope::Task(ty) => {
-                open().any(|(task, _)| self.tasks.get(task).is_some_and(|t| **t == **ty))
+                open().any(|(task, _)| self.tasks.get(task).is_some_and(|t| **t == *ty.as_bytes()))
             }
         }
     }

@@ -36,7 +36,7 @@ use std::time::{Duration, SystemTime};
 
 use hashbrown::{HashMap, HashSet};
 use trace_reader::{
-    Event, EventKind, ProcId, RangeName, ResourceId, StateChange, TaskId, ThreadId,
+    Event, EventKind, GoState, ProcId, RangeName, ResourceId, StateChange, TaskId, ThreadId,
 };
 
 use crate::intern::{Interner, Sym};
@@ -355,8 +355,17 @@ impl StatsBuilder {
     pub fn event(&mut self, ev: &Event) {
         self.doctor.event(ev);
         if !self.from_rust && ev.kind() == EventKind::StateTransition {
+            // Our recorder gives every goroutine a synthetic start frame:
+            // a goroutine's first appearance (its creation, or its status
+            // in a generation) is enough to look at.
             let root = ev
                 .state_transition()
+                .filter(|st| {
+                    matches!(
+                        st.goroutine(),
+                        Some((GoState::NotExist | GoState::Undetermined, _))
+                    )
+                })
                 .and_then(|st| st.stack)
                 .and_then(|s| s.frames().last());
             if let Some(f) = root {
