@@ -46,6 +46,7 @@ use trace_reader::{
 
 use crate::intern::{Interner, Sym};
 use crate::json;
+use crate::layout::{Layout, Move, Slot};
 
 const PID_RUNTIME: u64 = 0;
 const PID_PROCS: u64 = 1;
@@ -57,14 +58,6 @@ const TID_STW: u64 = 1;
 
 /// Flush the output buffer when it grows past this.
 const FLUSH_AT: usize = 1 << 20;
-
-/// A goroutine executing on a thread.
-#[derive(Debug, Clone, Copy)]
-struct OnThread {
-    m: ThreadId,
-    p: Option<ProcId>,
-    in_syscall: bool,
-}
 
 /// What is open on a goroutine's own track.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +72,6 @@ struct GInfo {
     name: Option<Sym>,
     /// The name last given to the goroutine's track, if any.
     track_name: Option<Option<Sym>>,
-    on: Option<OnThread>,
     stack: Vec<Nested>,
     /// Types of regions whose begin is not in the trace, with their end
     /// times, innermost first: written when the goroutine ends, from the
@@ -100,6 +92,7 @@ pub struct ChromeWriter<W: Write> {
     t0: Option<i64>,
     last: i64,
     goroutines: HashMap<GoId, GInfo>,
+    layout: Layout,
     procs_named: HashSet<ProcId>,
     threads_named: HashSet<ThreadId>,
     tasks_open: HashMap<TaskId, Sym>,
@@ -129,6 +122,7 @@ impl<W: Write> ChromeWriter<W> {
             t0: None,
             last: 0,
             goroutines: HashMap::new(),
+            layout: Layout::default(),
             procs_named: HashSet::new(),
             threads_named: HashSet::new(),
             tasks_open: HashMap::new(),
@@ -383,10 +377,7 @@ impl<W: Write> ChromeWriter<W> {
         let StateChange::Goroutine { id, from, to } = st.change else {
             return;
         };
-        if from == to {
-            return;
-        }
-        if matches!(from, GoState::NotExist | GoState::Undetermined) {
+        if from != to && matches!(from, GoState::NotExist | GoState::Undetermined) {
             // A new goroutine (or one seen for the first time).
             self.end_goroutine(id, t);
             self.goroutines.insert(id, GInfo::default());
@@ -397,79 +388,44 @@ impl<W: Write> ChromeWriter<W> {
                 info.name = Some(self.names.intern(func.as_bytes()));
             }
         }
-        // Leaving an executing state.
-        let executing = |s: GoState| matches!(s, GoState::Running | GoState::Syscall);
-        if executing(from) {
-            if let Some(on) = self.goroutines.get(&id).and_then(|i| i.on) {
-                let leaves = !executing(to);
-                if from == GoState::Syscall && on.in_syscall {
-                    self.slice_end(PID_THREADS, on.m.0 as u64, t);
-                }
-                if from == GoState::Running {
-                    if let Some(p) = on.p {
-                        self.slice_end(PID_PROCS, p.0 as u64, t);
-                    }
-                }
-                if leaves {
-                    self.slice_end(PID_THREADS, on.m.0 as u64, t);
-                }
-                let info = self.goroutines.get_mut(&id).expect("present");
-                info.on = (!leaves).then_some(OnThread {
-                    p: None,
-                    in_syscall: false,
-                    ..on
-                });
-            }
+        for mv in self.layout.transition(id, from, to, ev.thread(), ev.proc()) {
+            self.place(mv, t);
         }
-        // Entering one.
-        if executing(to) {
-            let m = ev.thread();
-            let already = self.goroutines.get(&id).and_then(|i| i.on);
-            let label = self.goroutine_label(id);
-            let mut on = match already {
-                Some(on) => on,
-                None if m.is_some() => {
-                    let tid = self.thread_track(m);
-                    self.slice_begin(PID_THREADS, tid, t, label.as_bytes(), "goroutine");
-                    OnThread {
-                        m,
-                        p: None,
-                        in_syscall: false,
-                    }
-                }
-                None => return,
-            };
-            if to == GoState::Running && ev.proc().is_some() {
-                let tid = self.proc_track(ev.proc());
-                self.slice_begin(PID_PROCS, tid, t, label.as_bytes(), "goroutine");
-                on.p = Some(ev.proc());
-            }
-            if to == GoState::Syscall {
-                self.slice_begin(PID_THREADS, on.m.0 as u64, t, b"syscall", "syscall");
-                on.in_syscall = true;
-            }
-            self.goroutines.entry(id).or_default().on = Some(on);
-        }
-        if to == GoState::NotExist {
+        if to == GoState::NotExist && from != to {
             self.end_goroutine(id, t);
         }
     }
 
-    /// Closes what a goroutine has open at `t` and forgets it.
+    /// Draws a goroutine leaving or taking a thread or proc.
+    fn place(&mut self, mv: Move, t: i64) {
+        match mv {
+            Move::Take(g, Slot::Thread(m)) => {
+                let tid = self.thread_track(m);
+                let label = self.goroutine_label(g);
+                self.slice_begin(PID_THREADS, tid, t, label.as_bytes(), "goroutine");
+            }
+            Move::Take(g, Slot::Proc(p)) => {
+                let tid = self.proc_track(p);
+                let label = self.goroutine_label(g);
+                self.slice_begin(PID_PROCS, tid, t, label.as_bytes(), "goroutine");
+            }
+            Move::Take(_, Slot::Syscall(m)) => {
+                let tid = self.thread_track(m);
+                self.slice_begin(PID_THREADS, tid, t, b"syscall", "syscall");
+            }
+            Move::Leave(_, Slot::Thread(m) | Slot::Syscall(m)) => {
+                self.slice_end(PID_THREADS, m.0 as u64, t)
+            }
+            Move::Leave(_, Slot::Proc(p)) => self.slice_end(PID_PROCS, p.0 as u64, t),
+        }
+    }
+
+    /// Closes what a goroutine has open on its own track at `t` and forgets
+    /// it (its threads and procs are the layout's).
     fn end_goroutine(&mut self, g: GoId, t: i64) {
-        let Some(info) = self.goroutines.get_mut(&g) else {
+        let Some(info) = self.goroutines.get(&g) else {
             return;
         };
-        if let Some(on) = info.on.take() {
-            if on.in_syscall {
-                self.slice_end(PID_THREADS, on.m.0 as u64, t);
-            }
-            if let Some(p) = on.p {
-                self.slice_end(PID_PROCS, p.0 as u64, t);
-            }
-            self.slice_end(PID_THREADS, on.m.0 as u64, t);
-        }
-        let info = &self.goroutines[&g];
         if !info.stack.is_empty() || !info.beginless.is_empty() {
             let tid = self.goroutine_track(g);
             let info = &self.goroutines[&g];
@@ -600,6 +556,9 @@ impl<W: Write> ChromeWriter<W> {
     /// JSON document and flushes; returns the output.
     pub fn finish(mut self) -> io::Result<W> {
         let t = self.last;
+        for mv in self.layout.finish() {
+            self.place(mv, t);
+        }
         let mut gs: Vec<GoId> = self.goroutines.keys().copied().collect();
         gs.sort();
         for g in gs {

@@ -17,6 +17,8 @@
 //! * [`check`]: latency bounds on region and task types, for CI gates.
 //! * [`doctor`]: what limits what a trace can tell (no stacks, no CPU
 //!   samples, no wall clock, clock trouble, truncation), in one line.
+//! * [`layout`]: which thread and proc each goroutine occupies, as
+//!   timelines draw it (the Chrome export and `trace-view` share it).
 //! * [`mmu`]: minimum mutator utilization: the GC's worst share of the
 //!   procs over windows of each length.
 #![forbid(unsafe_code)]
@@ -29,6 +31,7 @@ mod proto;
 pub mod check;
 pub mod chrome;
 pub mod doctor;
+pub mod layout;
 pub mod mmu;
 pub mod pprof;
 pub mod stats;

@@ -22,8 +22,9 @@ use std::io::Read;
 
 use hashbrown::HashMap;
 use trace_analysis::doctor::Doctor;
+use trace_analysis::layout::{Layout, Move, Slot};
 use trace_analysis::mmu::{log_windows, MmuBuilder};
-use trace_reader::{Event, EventKind, GoState, Reader, ResourceId, StateChange};
+use trace_reader::{Event, EventKind, GoState, ProcId, Reader, ResourceId, StateChange, ThreadId};
 
 use crate::intern::{Stacks, Strings};
 use crate::model::{
@@ -123,9 +124,6 @@ struct Goroutine {
     since: i64,
     reason: u32,
     stack0: u32,
-    /// The proc and thread it runs on (or sits in a syscall on).
-    on_proc: i64,
-    on_thread: i64,
     /// The outermost function of its first known stack.
     func: u32,
     /// Where it was created (or its first known stack).
@@ -145,8 +143,6 @@ impl Goroutine {
             since: 0,
             reason: 0,
             stack0: 0,
-            on_proc: -1,
-            on_thread: -1,
             func: 0,
             start_stack: 0,
             created: false,
@@ -170,8 +166,10 @@ impl Resource {
         self.open = Some((t, g, kind));
     }
 
+    /// Ends the open slice at `t` (an empty one is dropped: a goroutine
+    /// that takes a thread and enters a system call at once).
     fn close(&mut self, t: i64) {
-        if let Some((start, g, kind)) = self.open.take() {
+        if let Some((start, g, kind)) = self.open.take().filter(|&(start, ..)| start < t) {
             self.lane.push0(Slice {
                 start,
                 end: t,
@@ -208,6 +206,7 @@ struct Builder {
     gs: HashMap<i64, Goroutine>,
     procs: HashMap<i64, Resource>,
     threads: HashMap<i64, Resource>,
+    layout: Layout,
     gc: LaneBuild,
     tasks: Vec<TaskInfo>,
     task_index: HashMap<u64, usize>,
@@ -235,6 +234,7 @@ impl Builder {
             gs: HashMap::new(),
             procs: HashMap::new(),
             threads: HashMap::new(),
+            layout: Layout::default(),
             gc: LaneBuild::default(),
             tasks: Vec::new(),
             task_index: HashMap::new(),
@@ -343,54 +343,44 @@ impl Builder {
                 kind,
             });
         }
-        if info.on_proc >= 0 {
-            if let Some(p) = self.procs.get_mut(&info.on_proc) {
-                p.close_if(t, g);
-            }
-            info.on_proc = -1;
-        }
-        if info.on_thread >= 0 {
-            if let Some(m) = self.threads.get_mut(&info.on_thread) {
-                m.close_if(t, g);
-            }
-            info.on_thread = -1;
-        }
         info.state = to;
         info.since = t;
         info.reason = reason;
         info.stack0 = t_stack;
-        let (p, m) = (ev.proc().0, ev.thread().0);
-        match to {
-            GoState::Running => {
-                if p >= 0 {
-                    info.on_proc = p;
-                    self.procs
-                        .entry(p)
-                        .or_default()
-                        .open(t, g, SliceKind::ProcRun);
+        let moves = self.layout.transition(id, from, to, ev.thread(), ev.proc());
+        for mv in moves {
+            match mv {
+                Move::Take(g, Slot::Thread(m)) => self.thread(m).open(t, g.0, SliceKind::ThreadRun),
+                Move::Take(g, Slot::Proc(p)) => self.proc(p).open(t, g.0, SliceKind::ProcRun),
+                Move::Take(g, Slot::Syscall(m)) => {
+                    self.thread(m).open(t, g.0, SliceKind::ThreadSyscall)
                 }
-                if m >= 0 {
-                    info.on_thread = m;
-                    self.threads
-                        .entry(m)
-                        .or_default()
-                        .open(t, g, SliceKind::ThreadRun);
+                // Back from a system call, still on the thread: running on
+                // it again.
+                Move::Leave(g, Slot::Syscall(m)) if self.layout.thread_of(g) == Some(m) => {
+                    self.thread(m).open(t, g.0, SliceKind::ThreadRun)
                 }
+                Move::Leave(g, Slot::Thread(m) | Slot::Syscall(m)) => {
+                    self.thread(m).close_if(t, g.0)
+                }
+                Move::Leave(g, Slot::Proc(p)) => self.proc(p).close_if(t, g.0),
             }
-            GoState::Syscall if m >= 0 => {
-                info.on_thread = m;
-                self.threads
-                    .entry(m)
-                    .or_default()
-                    .open(t, g, SliceKind::ThreadSyscall);
-            }
-            _ => {}
         }
         if to == GoState::NotExist {
-            // A goroutine id may be reused; its lane keeps the regions of
-            // the first life only if they are closed now.
-            close_regions(info, t);
+            if let Some(info) = self.gs.get_mut(&g) {
+                // A goroutine id may be reused; its lane keeps the regions
+                // of the first life only if they are closed now.
+                close_regions(info, t);
+            }
         }
+    }
+
+    fn thread(&mut self, m: ThreadId) -> &mut Resource {
+        self.threads.entry(m.0).or_default()
+    }
+
+    fn proc(&mut self, p: ProcId) -> &mut Resource {
+        self.procs.entry(p.0).or_default()
     }
 
     fn count(&mut self, s: GoState, d: i64) {

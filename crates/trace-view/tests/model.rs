@@ -56,6 +56,31 @@ fn check_invariants(name: &str, tl: &Timeline) {
         count(SliceKind::ThreadRun) <= count(SliceKind::Running),
         "{name}"
     );
+    // The shared layout: a goroutine runs on a proc only while it runs on a
+    // thread, so each proc slice lies within a thread slice of its goroutine.
+    let mut on_threads: std::collections::BTreeMap<u64, Vec<(i64, i64)>> = Default::default();
+    let slices = |kind: LaneKind| {
+        tl.lanes()
+            .iter()
+            .filter(move |l| std::mem::discriminant(&l.kind) == std::mem::discriminant(&kind))
+            .flat_map(|l| &l.rows[0].slices)
+    };
+    for s in slices(LaneKind::Thread(0)).filter(|s| s.kind == SliceKind::ThreadRun) {
+        on_threads
+            .entry(s.extra)
+            .or_default()
+            .push((s.start, s.end));
+    }
+    for s in slices(LaneKind::Proc(0)) {
+        assert_eq!(s.kind, SliceKind::ProcRun, "{name}");
+        let within = on_threads
+            .get(&s.extra)
+            .is_some_and(|v| v.iter().any(|&(a, b)| a <= s.start && s.end <= b));
+        assert!(
+            within,
+            "{name}: proc slice {s:?} outside its goroutine's thread slices"
+        );
+    }
 }
 
 #[test]
