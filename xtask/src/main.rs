@@ -226,24 +226,35 @@ fn loom(_: &[String]) -> Result<()> {
 }
 
 fn ci(_: &[String]) -> Result<()> {
-    cargo(&["fmt", "--all", "--check"])?;
-    cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ])?;
-    test(&[])?;
-    golden::run(&["--check".to_string()])?;
-    layering(&[])?;
-    tidy::run(&[])?;
-    loom(&[])?;
-    deny(&[])?;
+    // Each step prints its time, so that CI's budget can be watched.
+    let step = |name: &str, run: &dyn Fn() -> Result<()>| -> Result<()> {
+        let start = std::time::Instant::now();
+        let result = run();
+        eprintln!("ci: {name}: {:.0} s", start.elapsed().as_secs_f64());
+        result
+    };
+    step("fmt", &|| cargo(&["fmt", "--all", "--check"]))?;
+    step("clippy", &|| {
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])
+    })?;
+    step("test", &|| test(&[]))?;
+    step("golden", &|| golden::run(&["--check".to_string()]))?;
+    step("layering", &|| layering(&[]))?;
+    step("tidy", &|| tidy::run(&[]))?;
+    step("loom", &|| loom(&[]))?;
+    step("deny", &|| deny(&[]))?;
     // The benches must build (clippy only type-checks them); timing is for
     // `cargo bench` and `cargo xtask bench`, never for CI.
-    cargo(&["test", "--workspace", "--benches", "--no-run"])?;
+    step("benches", &|| {
+        cargo(&["test", "--workspace", "--benches", "--no-run"])
+    })?;
     Ok(())
 }
 
