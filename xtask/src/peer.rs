@@ -112,6 +112,21 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     row("region pair, recorder on (ns)", "region_pair_on_ns");
     row("snapshot latency under load, mean (ms)", "snapshot_mean_ms");
     row("snapshot latency under load, max (ms)", "snapshot_max_ms");
+    // Go has no snapshot without a write: its column is `WriteTo` again.
+    let capture = |label: &str, key: &str, go_key: &str| {
+        let (a, b) = (get(&ours, key), get(&theirs, go_key));
+        println!("{label:<40} {a:>12.2} {b:>12.2} {:>10.2}", b / a);
+    };
+    capture(
+        "  of which capture, mean (ms)",
+        "capture_mean_ms",
+        "snapshot_mean_ms",
+    );
+    capture(
+        "  of which capture, max (ms)",
+        "capture_max_ms",
+        "snapshot_max_ms",
+    );
     let bound = |m: &BTreeMap<String, f64>| get(m, "snapshot_largest_bytes") / get(m, "max_bytes");
     let (a, b) = (bound(&ours), bound(&theirs));
     println!(

@@ -130,6 +130,15 @@ pub(crate) struct Runtime {
     served: Condvar,
     /// The buffer a generation's tail is built in (flusher only).
     tail: StdMutex<Vec<u8>>,
+    /// Held by whoever flushes or advances: the flusher thread, or a
+    /// caller of [`advance`](Runtime::advance) that found it idle.
+    work: StdMutex<()>,
+}
+
+thread_local! {
+    /// Whether this thread is running an advance (and so subscriber
+    /// callbacks) for [`Runtime::advance`].
+    static ADVANCING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 impl Runtime {
@@ -156,6 +165,7 @@ impl Runtime {
             }),
             served: Condvar::new(),
             tail: StdMutex::new(Vec::new()),
+            work: StdMutex::new(()),
         }
     }
 
@@ -214,7 +224,7 @@ impl Runtime {
     }
 
     fn check_not_flusher(&self, c: &Control) -> Result<(), Error> {
-        if c.flusher_id == Some(thread::current().id()) {
+        if c.flusher_id == Some(thread::current().id()) || ADVANCING.with(|a| a.get()) {
             return Err(Error::WouldDeadlock);
         }
         Ok(())
@@ -227,6 +237,13 @@ impl Runtime {
             f.unpark();
         }
         c.requested
+    }
+
+    /// Runs the flusher's work `f` (a flush or an advance), excluding the
+    /// flusher thread and callers of [`advance`](Runtime::advance).
+    fn work<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _work = lock_std(&self.work);
+        f()
     }
 
     fn wait_served<'a>(
@@ -282,8 +299,35 @@ impl Runtime {
         if c.flusher.is_none() {
             return Ok(Generation::new(c.last_closed));
         }
-        let ticket = Self::request(&mut c);
-        let c = self.wait_served(c, ticket);
+        // When the flusher is idle, the caller advances itself: under load,
+        // waking the flusher and being woken again cost more than the
+        // advance (two scheduler round trips, a millisecond with busy
+        // CPUs). The flusher, woken all the same, finds the ticket served.
+        c.requested += 1;
+        let ticket = c.requested;
+        drop(c);
+        match self.work.try_lock() {
+            Ok(_work) => {
+                if self.control().done < ticket {
+                    struct Advancing;
+                    impl Drop for Advancing {
+                        fn drop(&mut self) {
+                            ADVANCING.with(|a| a.set(false));
+                        }
+                    }
+                    ADVANCING.with(|a| a.set(true));
+                    let _advancing = Advancing;
+                    self.advance_now();
+                }
+            }
+            Err(_) => {
+                // Busy: the flusher (or another caller) serves the ticket.
+                if let Some(f) = &self.control().flusher {
+                    f.unpark();
+                }
+            }
+        }
+        let c = self.wait_served(self.control(), ticket);
         Ok(Generation::new(c.last_closed))
     }
 
@@ -300,8 +344,7 @@ impl Runtime {
                 let gen = self.buffers.generation();
                 let period = crate::limits::period(c.config.generation_period);
                 let elapsed = c.gen_started.elapsed();
-                let full = crate::limits::bytes_reached(self.buffers.completed_bytes());
-                if c.requested > c.done || (gen != 0 && (elapsed >= period || full)) {
+                if self.advance_due(&c) {
                     (Action::Advance, Duration::ZERO)
                 } else if gen != 0 {
                     let sleep = c.config.flush_period.min(period - elapsed);
@@ -311,8 +354,13 @@ impl Runtime {
                 }
             };
             match action {
-                Action::Advance => self.advance_now(),
-                Action::Flush(gen) => self.flush(gen),
+                Action::Advance => self.work(|| {
+                    // A caller of `advance` may have served it meanwhile.
+                    if self.advance_due(&self.control()) {
+                        self.advance_now();
+                    }
+                }),
+                Action::Flush(gen) => self.work(|| self.flush(gen)),
                 Action::Idle => {}
             }
             // Deliver at once when batches pile up faster than the period.
@@ -321,6 +369,15 @@ impl Runtime {
                 thread::park_timeout(sleep);
             }
         }
+    }
+
+    /// Whether an advance is asked for, or the generation is old or big
+    /// enough.
+    fn advance_due(&self, c: &Control) -> bool {
+        let gen = self.buffers.generation();
+        let period = crate::limits::period(c.config.generation_period);
+        let full = crate::limits::bytes_reached(self.buffers.completed_bytes());
+        c.requested > c.done || (gen != 0 && (c.gen_started.elapsed() >= period || full))
     }
 
     /// Delivers the finished batches of the current generation.

@@ -318,3 +318,47 @@ fn tasks_dropped_across_a_switch_are_stated_before_it() {
         assert!(report.is_valid(), "from generation {}: {report}", gens[k].0);
     }
 }
+
+/// Calls `advance` from its callbacks, and keeps what it returned.
+struct Reentrant {
+    results: Mutex<Vec<bool>>,
+    /// The test's thread, and how many callbacks ran on it.
+    caller: thread::ThreadId,
+    on_caller: AtomicUsize,
+}
+
+impl Subscriber for Reentrant {
+    fn on_batches(&self, _: Generation, _: &[u8]) {}
+    fn on_generation_end(&self, _: Generation) {
+        let would_deadlock = matches!(advance(), Err(Error::WouldDeadlock));
+        self.results.lock().unwrap().push(would_deadlock);
+        if thread::current().id() == self.caller {
+            self.on_caller.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// `advance` runs the generation switch on its caller's thread when the
+/// flusher is idle, so callbacks may run there: a callback that calls
+/// `advance` gets `WouldDeadlock` on either thread instead of hanging.
+#[test]
+fn advance_from_a_callback_is_refused_on_any_thread() {
+    let _g = serial();
+    configure(common::config()).unwrap();
+    let sub = Arc::new(Reentrant {
+        results: Mutex::default(),
+        caller: thread::current().id(),
+        on_caller: AtomicUsize::new(0),
+    });
+    let subscription = subscribe(sub.clone()).unwrap();
+    for _ in 0..5 {
+        log(TaskId::BACKGROUND, "", "x");
+        advance().unwrap();
+    }
+    subscription.unsubscribe().unwrap();
+    let results = sub.results.lock().unwrap();
+    assert!(results.len() >= 5, "{results:?}");
+    assert!(results.iter().all(|&r| r), "{results:?}");
+    // The flusher sleeps between flushes: some advances ran here.
+    assert!(sub.on_caller.load(Ordering::SeqCst) >= 1);
+}
