@@ -286,7 +286,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
 ];
 
 /// External crates that only `trace-annotate` may pull in.
-const ANNOTATE_ONLY: &[&str] = &["tracing-core", "tracing-subscriber"];
+const ANNOTATE_ONLY: &[&str] = &[
+    "tracing-core",
+    "tracing-subscriber",
+    "tracing-opentelemetry",
+    "opentelemetry",
+];
 
 fn layering(_: &[String]) -> Result<()> {
     let mut problems = Vec::new();

@@ -24,6 +24,12 @@
 //! });
 //! ```
 //!
+//! With the `opentelemetry` feature and a `tracing-opentelemetry` layer
+//! below this one, a span that becomes a task also logs its W3C trace
+//! context on the task, in category `traceparent`
+//! (`00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01`), so that a
+//! request's task can be found from a distributed trace and back.
+//!
 //! Regions must nest on each goroutine; span exits out of order are ended
 //! when the regions entered after them end, as with [`Region`](crate::Region).
 //! Spans created while tracing is off are not recorded.
@@ -78,6 +84,11 @@ use trace_runtime::TaskId;
 pub struct TraceLayer {
     id: u64,
     config: Builder,
+    /// The subscriber this layer is part of, to ask the OpenTelemetry
+    /// layer for span contexts (the current dispatcher is not reachable
+    /// from inside its own callbacks).
+    #[cfg(feature = "opentelemetry")]
+    dispatch: std::sync::OnceLock<tracing_core::dispatcher::WeakDispatch>,
 }
 
 static NEXT_LAYER: AtomicU64 = AtomicU64::new(1);
@@ -208,6 +219,8 @@ impl Builder {
         TraceLayer {
             id: NEXT_LAYER.fetch_add(1, Ordering::Relaxed),
             config: self,
+            #[cfg(feature = "opentelemetry")]
+            dispatch: std::sync::OnceLock::new(),
         }
     }
 
@@ -388,6 +401,11 @@ impl<S> Layer<S> for TraceLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    #[cfg(feature = "opentelemetry")]
+    fn on_register_dispatch(&self, subscriber: &tracing_core::Dispatch) {
+        let _ = self.dispatch.set(subscriber.downgrade());
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         if !crate::is_enabled() {
             return;
@@ -410,6 +428,12 @@ where
         let span_task = SpanTask::new(task, own, self.config.region(own));
         let state = span_task.0.clone();
         span.extensions_mut().insert(span_task);
+        #[cfg(feature = "opentelemetry")]
+        if own {
+            if let Some(dispatch) = self.dispatch.get().and_then(|d| d.upgrade()) {
+                log_trace_context(&dispatch, task, id);
+            }
+        }
         self.log_fields(task, name, |f| attrs.record(f));
         with_local(|l| {
             l.remember(Known {
@@ -506,6 +530,34 @@ thread_local! {
 
 /// Runs `f` on this thread's (cleared) message buffer, or on a fresh one if
 /// it is in use.
+/// Logs span `id`'s W3C trace context on `task`, in category
+/// `traceparent`: `00-TRACE_ID-SPAN_ID-FLAGS`, as the HTTP header carries
+/// it, when a `tracing-opentelemetry` layer below this one gave the span a
+/// valid context.
+#[cfg(feature = "opentelemetry")]
+fn log_trace_context(dispatch: &tracing_core::Dispatch, task: TaskId, id: &Id) {
+    use opentelemetry::trace::TraceContextExt;
+    // Extensions must not be locked here: the OpenTelemetry layer locks
+    // them to build the span's context.
+    let Some(cx) = tracing_opentelemetry::get_otel_context(id, dispatch) else {
+        return;
+    };
+    let span = cx.span();
+    let sc = span.span_context();
+    if sc.is_valid() {
+        with_message(|msg| {
+            let _ = write!(
+                msg,
+                "00-{}-{}-{:02x}",
+                sc.trace_id(),
+                sc.span_id(),
+                sc.trace_flags().to_u8()
+            );
+            trace_runtime::log(task, "traceparent", msg);
+        });
+    }
+}
+
 fn with_message(f: impl FnOnce(&mut String)) {
     let _ = MESSAGE.try_with(|buf| {
         let mut fresh = String::new();

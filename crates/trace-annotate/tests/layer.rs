@@ -430,3 +430,56 @@ fn builder_named_tasks_and_no_regions() {
         .iter()
         .any(|l| l.contains("RegionBegin") && l.contains("Task=0 ")));
 }
+
+/// With `tracing-opentelemetry` below the layer, each task logs its span's
+/// W3C trace context, as OpenTelemetry itself gives it.
+#[test]
+fn tasks_log_their_w3c_trace_context() {
+    use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    let _g = serial();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+        .with(
+            TraceLayer::builder()
+                .tasks(trace_annotate::layer::Tasks::Roots)
+                .build(),
+        );
+    let mut expected = Vec::new();
+    let lines = record("otel", || {
+        tracing::subscriber::with_default(subscriber, || {
+            for i in 0..3 {
+                let span = tracing::info_span!("request", i);
+                let cx = span.context();
+                let sc = cx.span().span_context().clone();
+                assert!(sc.is_valid());
+                expected.push(format!(
+                    "00-{}-{}-{:02x}",
+                    sc.trace_id(),
+                    sc.span_id(),
+                    sc.trace_flags().to_u8()
+                ));
+                let _e = span.enter();
+                tracing::info_span!("inner").in_scope(|| tracing::info!("work"));
+            }
+        });
+    });
+    let logs: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("Category=\"traceparent\""))
+        .collect();
+    // One per task (root span); the inner spans are not tasks.
+    assert_eq!(logs.len(), 3, "{lines:#?}");
+    for e in &expected {
+        assert_eq!(e.len(), 55, "{e}");
+        assert!(
+            logs.iter().any(|l| l.contains(&format!("Message=\"{e}\""))),
+            "{e} not in {logs:#?}"
+        );
+    }
+    let mut traces: Vec<&str> = expected.iter().map(|e| &e[3..35]).collect();
+    traces.dedup();
+    assert_eq!(traces.len(), 3, "a trace per root span: {expected:?}");
+}
