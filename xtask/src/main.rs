@@ -273,6 +273,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["trace-wire", "trace-reader", "trace-analysis"],
     ),
     ("trace-rewrite", &["trace-wire", "trace-reader"]),
+    ("trace-parquet", &["trace-wire", "trace-reader"]),
     (
         "trace-tool",
         &[
@@ -281,6 +282,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "trace-analysis",
             "trace-view",
             "trace-rewrite",
+            "trace-parquet",
         ],
     ),
 ];

@@ -16,6 +16,7 @@ use common::testdata;
 /// exit status on failure.
 fn commands(scratch: &Path) -> Vec<(&'static str, Vec<String>, i32)> {
     let html = scratch.join("out.html").display().to_string();
+    let tables = scratch.join("tables").display().to_string();
     let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
     vec![
         ("dump", s(&[]), 1),
@@ -23,6 +24,7 @@ fn commands(scratch: &Path) -> Vec<(&'static str, Vec<String>, i32)> {
         ("stats", s(&[]), 1),
         ("pprof", s(&["--kind", "sync"]), 1),
         ("convert", s(&["--to", "chrome"]), 1),
+        ("convert", s(&["--to", "parquet", "-o", &tables]), 1),
         ("check", s(&["--max-task", "t=1ms"]), 2),
         ("raw", s(&[]), 1),
         ("footprint", s(&[]), 1),
@@ -255,6 +257,22 @@ fn every_command_reads_standard_input() {
             assert!(from_stdin.status.success(), "{from_stdin:?}");
             let again = fs::read(dir.join("out.html")).expect("page");
             assert_eq!(page.len() > 1000, again.len() > 1000);
+            continue;
+        }
+        if args.iter().any(|a| a == "parquet") {
+            // Tables in a directory: the same files from either input.
+            let tables = dir.join("tables");
+            let events = |file: &Path, stdin| {
+                use parquet::file::reader::{FileReader, SerializedFileReader};
+                let out = run(cmd, &args, file, stdin);
+                assert!(out.status.success(), "{out:?}");
+                let f = fs::File::open(tables.join("events.parquet")).expect("tables");
+                let reader = SerializedFileReader::new(f).expect("a Parquet file");
+                reader.metadata().file_metadata().num_rows()
+            };
+            let from_file = events(&trace, None);
+            assert!(from_file > 0, "{cmd}");
+            assert_eq!(from_file, events(Path::new("-"), Some(&bytes[..])), "{cmd}");
             continue;
         }
         let from_file = run(cmd, &args, &trace, None);
