@@ -68,7 +68,7 @@ async fn handle(
         })
     };
     let body = render.await.expect("render task");
-    if id % 50 == 0 {
+    if id.is_multiple_of(50) {
         tracing::info!(id, body, "slow path taken");
     }
     body

@@ -64,10 +64,10 @@ fn spawn_loggers(n: usize, stop: &Arc<AtomicBool>) -> Vec<thread::JoinHandle<u64
                     log(
                         TaskId::BACKGROUND,
                         "load",
-                        if i % 2 == 0 { "even" } else { "odd" },
+                        if i.is_multiple_of(2) { "even" } else { "odd" },
                     );
                     i += 1;
-                    if i % 4096 == 0 && t == 0 {
+                    if i.is_multiple_of(4096) && t == 0 {
                         thread::yield_now();
                     }
                 }

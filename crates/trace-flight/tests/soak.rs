@@ -67,12 +67,12 @@ fn annotate(stop: &AtomicBool, n_requests: &AtomicU64, t: usize) {
         let task = trace_annotate::new_task("request");
         {
             let _r = task.start_region("parse");
-            task.log("request", if i % 2 == 0 { "GET" } else { "POST" });
+            task.log("request", if i.is_multiple_of(2) { "GET" } else { "POST" });
         }
         task.with_region("handle", || {
             let _db = task.start_region("db");
         });
-        if i % 1000 == 0 {
+        if i.is_multiple_of(1000) {
             task.log_fmt("progress", format_args!("thread {t} request {i}"));
         }
         task.end();

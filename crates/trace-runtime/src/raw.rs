@@ -259,7 +259,7 @@ fn walk(mut fp: usize, high: usize, out: &mut [u64]) -> usize {
     let low = std::ptr::addr_of!(marker) as usize;
     let mut n = 0;
     while n < out.len() {
-        if fp < low || fp % std::mem::align_of::<usize>() != 0 {
+        if fp < low || !fp.is_multiple_of(std::mem::align_of::<usize>()) {
             break;
         }
         match fp.checked_add(2 * std::mem::size_of::<usize>()) {
