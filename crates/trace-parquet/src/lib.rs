@@ -55,6 +55,7 @@ use std::io::Read;
 use std::path::Path;
 
 use hashbrown::HashMap;
+use parquet::data_type::ByteArray;
 use trace_reader::{
     Event, EventKind, GoId, GoState, ProcId, Reader, Stack, StateChange, TaskId, ThreadId,
 };
@@ -198,11 +199,11 @@ pub fn export<R: Read>(reader: &mut Reader<R>, dir: &Path, trace: &str) -> Resul
 /// An interned string's id.
 type Sym = u32;
 
-/// Strings seen, each stored once.
+/// Strings seen, each stored once, as the column values rows share.
 #[derive(Debug, Default)]
 struct Strings {
     ids: HashMap<Box<[u8]>, Sym>,
-    all: Vec<Box<[u8]>>,
+    all: Vec<ByteArray>,
 }
 
 impl Strings {
@@ -211,12 +212,12 @@ impl Strings {
             return id;
         }
         let id = self.all.len() as Sym;
-        self.all.push(s.into());
+        self.all.push(ByteArray::from(s.to_vec()));
         self.ids.insert(s.into(), id);
         id
     }
 
-    fn get(&self, id: Sym) -> &[u8] {
+    fn get(&self, id: Sym) -> &ByteArray {
         &self.all[id as usize]
     }
 }
@@ -254,7 +255,7 @@ struct OpenRegion {
 /// Feed it with [`Reader::feed`], then call [`Exporter::finish`].
 #[derive(Debug)]
 pub struct Exporter {
-    trace: Vec<u8>,
+    trace: ByteArray,
     version: String,
     t0: Option<i64>,
     last: i64,
@@ -262,6 +263,8 @@ pub struct Exporter {
     start_unix_ns: Option<i64>,
     tables: Vec<Table>,
     strings: Strings,
+    /// Event kinds' names, interned.
+    kinds: Vec<Option<Sym>>,
     goroutines: HashMap<GoId, Stretch>,
     tasks: HashMap<TaskId, OpenTask>,
     regions: HashMap<GoId, Vec<OpenRegion>>,
@@ -307,7 +310,7 @@ impl Exporter {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Exporter {
-            trace: trace.as_bytes().to_vec(),
+            trace: ByteArray::from(trace.as_bytes().to_vec()),
             version: version.to_owned(),
             t0: None,
             last: 0,
@@ -315,6 +318,7 @@ impl Exporter {
             start_unix_ns: None,
             tables,
             strings: Strings::default(),
+            kinds: Vec::new(),
             goroutines: HashMap::new(),
             tasks: HashMap::new(),
             regions: HashMap::new(),
@@ -327,7 +331,7 @@ impl Exporter {
     /// Starts a row of table `t` with its `trace` column.
     fn row(&mut self, t: usize) -> &mut Table {
         let table = &mut self.tables[t];
-        table.str(&self.trace);
+        table.bytes(&self.trace);
         table
     }
 
@@ -352,12 +356,12 @@ impl Exporter {
                 self.stacks.insert(self.frames.as_slice().into(), id);
                 for (depth, &(pc, func, file, line)) in self.frames.iter().enumerate() {
                     let t = &mut self.tables[T_STACKS];
-                    t.str(&self.trace)
+                    t.bytes(&self.trace)
                         .i64(id)
                         .i32(depth as i32)
                         .i64(pc as i64)
-                        .str(self.strings.get(func))
-                        .str(self.strings.get(file))
+                        .bytes(self.strings.get(func))
+                        .bytes(self.strings.get(file))
                         .i64(line as i64);
                     t.end_row()?;
                 }
@@ -366,6 +370,20 @@ impl Exporter {
         };
         self.gen_stacks.insert(stack.id(), Some(id));
         Ok(Some(id))
+    }
+
+    /// The interned name of an event kind (each interned once).
+    fn kind_sym(&mut self, kind: EventKind) -> Sym {
+        let i = kind as usize;
+        if let Some(Some(sym)) = self.kinds.get(i) {
+            return *sym;
+        }
+        let sym = self.strings.intern(kind.name().as_bytes());
+        if self.kinds.len() <= i {
+            self.kinds.resize(i + 1, None);
+        }
+        self.kinds[i] = Some(sym);
+        sym
     }
 
     fn transition(&mut self, ev: &Event, t: i64) -> Result<(), Error> {
@@ -405,17 +423,17 @@ impl Exporter {
     }
 
     fn state_row(&mut self, g: GoId, s: Stretch, end: i64) -> Result<(), Error> {
-        let state = s.state.to_string();
+        let state = self.strings.intern(s.state.to_string().as_bytes());
         let reason = s.reason;
         let table = &mut self.tables[T_STATES];
         table
-            .str(&self.trace)
+            .bytes(&self.trace)
             .i64(g.0)
-            .str(state.as_bytes())
+            .bytes(self.strings.get(state))
             .i64(s.since)
             .i64(end)
             .i64(end - s.since)
-            .str(self.strings.get(reason))
+            .bytes(self.strings.get(reason))
             .opt_i64(s.stack)
             .opt_i64(s.proc)
             .opt_i64(s.thread);
@@ -433,9 +451,9 @@ impl Exporter {
     ) -> Result<(), Error> {
         let table = &mut self.tables[T_REGIONS];
         table
-            .str(&self.trace)
+            .bytes(&self.trace)
             .i64(task.0 as i64)
-            .str(self.strings.get(ty))
+            .bytes(self.strings.get(ty))
             .i64(g.0)
             .i32(depth as i32)
             .opt_i64(start)
@@ -453,10 +471,10 @@ impl Exporter {
     ) -> Result<(), Error> {
         let table = &mut self.tables[T_TASKS];
         table
-            .str(&self.trace)
+            .bytes(&self.trace)
             .i64(id.0 as i64)
             .opt_i64(task.parent)
-            .str(self.strings.get(task.ty))
+            .bytes(self.strings.get(task.ty))
             .opt_i64(start)
             .opt_i64(end)
             .opt_i64(start.zip(end).map(|(s, e)| e - s))
@@ -481,10 +499,11 @@ impl Exporter {
             }
         }
         let stack = self.stack(ev.stack())?;
-        let kind = ev.kind().name();
+        let kind = self.kind_sym(ev.kind());
+        let kind = self.strings.get(kind).clone();
         self.row(T_EVENTS)
             .i64(t)
-            .str(kind.as_bytes())
+            .bytes(&kind)
             .opt_i64(some_g(ev.goroutine()))
             .opt_i64(some_p(ev.proc()))
             .opt_i64(some_m(ev.thread()))
@@ -558,13 +577,14 @@ impl Exporter {
             }
             EventKind::Log => {
                 if let Some(l) = ev.log() {
+                    let category = self.strings.intern(l.category.as_bytes());
                     let table = &mut self.tables[T_LOGS];
                     table
-                        .str(&self.trace)
+                        .bytes(&self.trace)
                         .i64(t)
                         .i64(l.task.0 as i64)
                         .opt_i64(some_g(ev.goroutine()))
-                        .str(l.category.as_bytes())
+                        .bytes(self.strings.get(category))
                         .str(l.message.as_bytes())
                         .opt_i64(stack);
                     table.end_row()?;
