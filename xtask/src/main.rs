@@ -13,6 +13,7 @@ mod e2e;
 mod fuzz;
 mod golden;
 mod oracle;
+mod parquet_sql;
 mod peer;
 mod pprof_oracle;
 mod rewrite_oracle;
@@ -76,6 +77,11 @@ const TASKS: &[(&str, Task, &str)] = &[
         "oracle-rewrite",
         rewrite_oracle::run,
         "trace-tool redact/cut/filter outputs through Go 1.27 (-d=parsed) on all traces",
+    ),
+    (
+        "parquet-sql",
+        parquet_sql::run_sql,
+        "DuckDB (from PyPI) runs the p99 task query over Parquet exports of the corpus, checked against dumps",
     ),
     (
         "oracle",

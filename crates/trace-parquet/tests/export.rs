@@ -87,10 +87,11 @@ fn task_durations(trace: &Path) -> BTreeMap<String, Vec<i64>> {
     out
 }
 
-/// Nearest-rank percentile, as DuckDB's `quantile_disc`.
+/// A percentile as DuckDB's `quantile_disc` gives it: the value at rank
+/// `ceil(q * n)` (`cargo xtask parquet-sql` checks DuckDB agrees).
 fn quantile_disc(sorted: &[i64], q: f64) -> i64 {
-    let i = ((sorted.len() as f64 - 1.0) * q).floor() as usize;
-    sorted[i]
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.max(1) - 1]
 }
 
 #[test]
