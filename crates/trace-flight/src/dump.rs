@@ -32,10 +32,6 @@ use crate::{Error, FlightRecorder};
 /// go on.
 pub const PANIC_DUMP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The name of the runtime's flusher thread, which cannot wait for an
-/// advance (it performs them).
-pub(crate) const FLUSHER_THREAD: &str = "trace-flusher";
-
 /// Where a dump goes: a file (replaced atomically) or a writer.
 ///
 /// ```
@@ -219,9 +215,10 @@ fn dump(recorder: &FlightRecorder, target: &DumpTarget, advance: bool) -> Result
 ///
 /// The snapshot is written by a helper thread; the hook waits for it at
 /// most [`PANIC_DUMP_TIMEOUT`]. It completes the current generation first,
-/// so it holds events up to the panic, except when the panic happens on
-/// the runtime's flusher thread (a subscriber callback), where it holds the
-/// complete generations only. If the recorder is stopped, or another
+/// so it holds events up to the panic, except when the panic happens in a
+/// subscriber callback ([`trace_runtime::in_callback`]: the flusher, or a
+/// thread switching generations), where it holds the complete generations
+/// only. If the recorder is stopped, or another
 /// snapshot is in progress, nothing is written. Later panics only run the
 /// previous hook. A `target` writer must not panic.
 ///
@@ -240,7 +237,7 @@ pub fn install_panic_hook(recorder: Arc<FlightRecorder>, target: impl Into<DumpT
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if !fired.swap(true, Ordering::SeqCst) {
-            let advance = thread::current().name() != Some(FLUSHER_THREAD);
+            let advance = !trace_runtime::in_callback();
             let (recorder, target) = (recorder.clone(), target.clone());
             let (tx, rx) = mpsc::channel();
             let helper = thread::Builder::new()
@@ -260,8 +257,9 @@ pub fn install_panic_hook(recorder: Arc<FlightRecorder>, target: impl Into<DumpT
 /// [`FlightRecorder::with_triggers`]) on the first panic, with the reason
 /// `panic: MESSAGE`, ends the open windows at once and waits, at most
 /// [`PANIC_DUMP_TIMEOUT`], until they are written to the dump directory,
-/// before the previously installed hook runs. On the runtime's flusher
-/// thread it only fires the trigger (waiting there would deadlock).
+/// before the previously installed hook runs. In a subscriber callback
+/// ([`trace_runtime::in_callback`]) it only fires the trigger (waiting
+/// there would deadlock).
 /// Later panics only run the previous hook.
 ///
 /// ```no_run
@@ -286,7 +284,7 @@ pub fn trigger_on_panic(recorder: Arc<FlightRecorder>) {
                 .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
                 .unwrap_or("(not a string)");
             let reason = format!("panic: {message}");
-            let wait = thread::current().name() != Some(FLUSHER_THREAD);
+            let wait = !trace_runtime::in_callback();
             let recorder = recorder.clone();
             let (tx, rx) = mpsc::channel();
             let helper = thread::Builder::new()

@@ -52,14 +52,14 @@ impl Dumper {
     }
 
     /// Writes what is left (open windows, the slowest kept) and stops.
-    /// Waits for that, except on the runtime's flusher thread (a stop from
-    /// a subscriber callback), which the dumper's final advance waits for:
-    /// there the dumper finishes on its own afterwards.
+    /// Waits for that, except in a subscriber callback (a stop from one,
+    /// [`trace_runtime::in_callback`]), which the dumper's final advance
+    /// waits for: there the dumper finishes on its own afterwards.
     pub(crate) fn finish(mut self) {
         self.ring.state().stopping = true;
         self.ring.wake.notify_all();
         if let Some(t) = self.thread.take() {
-            if thread::current().name() != Some(crate::dump::FLUSHER_THREAD) {
+            if !trace_runtime::in_callback() {
                 let _ = t.join();
             }
         }
@@ -72,7 +72,7 @@ impl Drop for Dumper {
             self.ring.state().stopping = true;
             self.ring.wake.notify_all();
             if let Some(t) = self.thread.take() {
-                if thread::current().name() != Some(crate::dump::FLUSHER_THREAD) {
+                if !trace_runtime::in_callback() {
                     let _ = t.join();
                 }
             }

@@ -4,7 +4,9 @@
 //!
 //! # Design
 //!
-//! The runtime's flusher thread is the only writer: it copies each delivery
+//! The runtime delivers from one thread at a time (its flusher, or a caller
+//! of `advance` switching the generation itself), the only writer: it
+//! copies each delivery
 //! into the open generation (in pooled blocks, see `blocks.rs`) and, when
 //! the generation ends, freezes it into an immutable [`Complete`] behind an
 //! `Arc`. A snapshot takes the ring's lock only to clone those `Arc`s, then

@@ -231,6 +231,18 @@ pub fn advance() -> Result<Option<Generation>, Error> {
     runtime::runtime_or_init().advance()
 }
 
+/// Whether the current thread is running subscriber callbacks: the
+/// recorder's flusher thread, or a thread inside [`advance`] that switches
+/// the generation itself. Code that may run there (a panic hook, a
+/// subscriber) must not wait for an advance or a flush.
+///
+/// ```
+/// assert!(!trace_runtime::in_callback());
+/// ```
+pub fn in_callback() -> bool {
+    runtime::in_callback()
+}
+
 /// How many subscribers receive the current generation.
 pub fn subscriber_count() -> usize {
     runtime::runtime().map_or(0, |rt| rt.n_subscribers())

@@ -135,6 +135,15 @@ pub(crate) struct Runtime {
     work: StdMutex<()>,
 }
 
+/// The flusher thread's name.
+const FLUSHER_NAME: &str = "trace-flusher";
+
+/// Whether the current thread runs subscriber callbacks now: it is the
+/// flusher, or a caller of `advance` switching the generation itself.
+pub(crate) fn in_callback() -> bool {
+    ADVANCING.with(|a| a.get()) || thread::current().name() == Some(FLUSHER_NAME)
+}
+
 thread_local! {
     /// Whether this thread is running an advance (and so subscriber
     /// callbacks) for [`Runtime::advance`].
@@ -214,7 +223,7 @@ impl Runtime {
         }
         clock::init(c.config.clock);
         let handle = thread::Builder::new()
-            .name("trace-flusher".into())
+            .name(FLUSHER_NAME.into())
             .spawn(move || self.flusher_main())
             .map_err(Error::Spawn)?;
         c.flusher_id = Some(handle.thread().id());

@@ -331,7 +331,10 @@ impl Subscriber for Reentrant {
     fn on_batches(&self, _: Generation, _: &[u8]) {}
     fn on_generation_end(&self, _: Generation) {
         let would_deadlock = matches!(advance(), Err(Error::WouldDeadlock));
-        self.results.lock().unwrap().push(would_deadlock);
+        self.results
+            .lock()
+            .unwrap()
+            .push(would_deadlock && trace_runtime::in_callback());
         if thread::current().id() == self.caller {
             self.on_caller.fetch_add(1, Ordering::SeqCst);
         }
@@ -340,7 +343,8 @@ impl Subscriber for Reentrant {
 
 /// `advance` runs the generation switch on its caller's thread when the
 /// flusher is idle, so callbacks may run there: a callback that calls
-/// `advance` gets `WouldDeadlock` on either thread instead of hanging.
+/// `advance` gets `WouldDeadlock` on either thread instead of hanging, and
+/// `in_callback` says it is in one (the panic hooks rely on it).
 #[test]
 fn advance_from_a_callback_is_refused_on_any_thread() {
     let _g = serial();
@@ -361,4 +365,5 @@ fn advance_from_a_callback_is_refused_on_any_thread() {
     assert!(results.iter().all(|&r| r), "{results:?}");
     // The flusher sleeps between flushes: some advances ran here.
     assert!(sub.on_caller.load(Ordering::SeqCst) >= 1);
+    assert!(!trace_runtime::in_callback());
 }
