@@ -39,11 +39,12 @@ impl Dumper {
     /// Creates the directory and starts the thread.
     pub(crate) fn spawn(ring: Arc<Ring>, config: &TriggerConfig) -> io::Result<Self> {
         let mut dir = DumpDir::open(config)?;
+        let kept_sync = config.kept_sync;
         let thread = {
             let ring = ring.clone();
             thread::Builder::new()
                 .name("trace-flight-dumper".into())
-                .spawn(move || run(&ring, &mut dir))?
+                .spawn(move || run(&ring, &mut dir, kept_sync))?
         };
         Ok(Self {
             ring,
@@ -80,27 +81,43 @@ impl Drop for Dumper {
     }
 }
 
-fn run(ring: &Ring, dir: &mut DumpDir) {
+fn run(ring: &Ring, dir: &mut DumpDir, kept_sync: Duration) {
+    // The version of the kept entries last written, and when.
+    let (mut synced, mut last_sync) = (0, Instant::now());
     loop {
         let mut st = ring.state();
-        let (dumps, last) = loop {
+        let (dumps, last, kept) = loop {
             let closed = st.retention.take_closed();
             if !closed.is_empty() {
-                break (closed, false);
+                break (closed, false, None);
             }
             let now = Instant::now();
+            let version = st.retention.kept_version();
             if st.stopping {
                 // Complete the current generation so that open windows
-                // get it, then write them and the slowest kept.
+                // get it, then write them and the slowest kept (if they
+                // changed since they were last written).
                 drop(st);
                 let _ = trace_runtime::advance();
                 st = ring.state();
                 st.retention.close_all();
-                let mut dumps = st.retention.take_closed();
-                dumps.extend(st.retention.kept_dumps());
-                break (dumps, true);
+                let dumps = st.retention.take_closed();
+                let version = st.retention.kept_version();
+                let kept = (version != synced).then_some(version);
+                break (dumps, true, kept);
             }
-            match st.retention.next_deadline() {
+            // The slowest kept changed: write them when the interval is up.
+            let sync_at = (version != synced)
+                .then(|| last_sync.checked_add(kept_sync))
+                .flatten();
+            if sync_at.is_some_and(|at| at <= now) {
+                break (Vec::new(), false, Some(version));
+            }
+            let deadline = match (st.retention.next_deadline(), sync_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            match deadline {
                 Some(deadline) if deadline <= now => {
                     drop(st);
                     let _ = trace_runtime::advance();
@@ -127,25 +144,41 @@ fn run(ring: &Ring, dir: &mut DumpDir) {
         };
         drop(st);
         for d in dumps {
-            let res = dir.write(&d);
-            let mut st = ring.state();
-            match res {
-                Ok(rotated) => {
-                    st.retention.stats.dumps_written += 1;
-                    st.retention.stats.dumps_rotated += rotated;
-                }
-                Err(_) => st.retention.stats.dumps_failed += 1,
+            write_dump(ring, dir, &d);
+        }
+        if let Some(version) = kept {
+            // The new set replaces the slowest written before: written
+            // first, so that a crash in between loses nothing.
+            let dumps = ring.state().retention.kept_dumps();
+            dir.retire_slowest();
+            for d in &dumps {
+                write_dump(ring, dir, d);
             }
-            if d.kind == "window" {
-                st.retention.release(d.id);
-            }
-            drop(st);
-            ring.wake.notify_all();
+            dir.remove_retired();
+            (synced, last_sync) = (version, Instant::now());
         }
         if last {
             return;
         }
     }
+}
+
+/// Writes `d` and counts it.
+fn write_dump(ring: &Ring, dir: &mut DumpDir, d: &Dump) {
+    let res = dir.write(d);
+    let mut st = ring.state();
+    match res {
+        Ok(rotated) => {
+            st.retention.stats.dumps_written += 1;
+            st.retention.stats.dumps_rotated += rotated;
+        }
+        Err(_) => st.retention.stats.dumps_failed += 1,
+    }
+    if d.kind == "window" {
+        st.retention.release(d.id);
+    }
+    drop(st);
+    ring.wake.notify_all();
 }
 
 /// One dump in the directory.
@@ -180,6 +213,9 @@ struct DumpDir {
     /// An `Instant` and the wall time it was.
     anchor: (Instant, SystemTime),
 }
+
+/// The kind of a `slowest` dump a newer set replaces.
+const RETIRED: &str = "slowest (replaced)";
 
 /// The id in a dump's file name `flight-NNNNNN-KIND.trace`.
 fn dump_id(name: &str) -> Option<u64> {
@@ -254,22 +290,49 @@ impl DumpDir {
             .map_or(0, |d| d.as_nanos())
     }
 
-    /// Removes the oldest window dump (or, if none, the oldest dump);
-    /// whether one was removed.
+    /// Removes the oldest dump to make room: a replaced `slowest` one
+    /// first, then the oldest window dump, then the oldest of all; whether
+    /// one was removed.
     fn rotate_one(&mut self) -> bool {
-        let victim =
-            self.entries
-                .iter()
-                .position(|e| e.kind != "slowest")
-                .or(if self.entries.is_empty() {
-                    None
-                } else {
-                    Some(0)
-                });
+        let victim = self
+            .entries
+            .iter()
+            .position(|e| e.kind == RETIRED)
+            .or_else(|| self.entries.iter().position(|e| e.kind != "slowest"))
+            .or(if self.entries.is_empty() {
+                None
+            } else {
+                Some(0)
+            });
         let Some(i) = victim else { return false };
         let e = self.entries.remove(i);
         let _ = fs::remove_file(self.dir.join(&e.file));
         true
+    }
+
+    /// Marks the `slowest` dumps as replaced: the next writes may remove
+    /// them first, and [`remove_retired`](DumpDir::remove_retired) does.
+    fn retire_slowest(&mut self) {
+        for e in &mut self.entries {
+            if e.kind == "slowest" {
+                e.kind = RETIRED;
+            }
+        }
+    }
+
+    /// Removes the replaced `slowest` dumps.
+    fn remove_retired(&mut self) {
+        let (retired, kept) = std::mem::take(&mut self.entries)
+            .into_iter()
+            .partition(|e| e.kind == RETIRED);
+        self.entries = kept;
+        let retired: Vec<Entry> = retired;
+        for e in &retired {
+            let _ = fs::remove_file(self.dir.join(&e.file));
+        }
+        if !retired.is_empty() {
+            let _ = self.write_manifest();
+        }
     }
 
     /// Writes `d` after making room; returns how many dumps were removed.

@@ -110,7 +110,7 @@
 //! trace_runtime::task_end(id);
 //! trace_runtime::advance()?;
 //! recorder.flush_triggers(Duration::from_secs(10));
-//! recorder.stop()?; // writes the kept slowest too
+//! recorder.stop()?; // writes the kept slowest too (if not already, see `kept_sync`)
 //! let stats = recorder.trigger_stats();
 //! assert_eq!((stats.windows, stats.dumps_written), (1, 2));
 //! let manifest = std::fs::read_to_string(dir.join("manifest.json"))?;

@@ -224,6 +224,8 @@ pub(crate) struct Retention {
     cooldown: Duration,
     next_id: u64,
     last_closed: Option<Instant>,
+    /// Bumped whenever `kept` changes.
+    kept_version: u64,
     pub(crate) stats: TriggerStats,
 }
 
@@ -243,6 +245,7 @@ impl Retention {
             cooldown: config.cooldown,
             next_id: 1,
             last_closed: None,
+            kept_version: 0,
             stats: TriggerStats::default(),
         }
     }
@@ -277,7 +280,13 @@ impl Retention {
             .count()
     }
 
+    /// Changes whenever the kept entries change.
+    pub(crate) fn kept_version(&self) -> u64 {
+        self.kept_version
+    }
+
     fn drop_kept(&mut self, idx: usize) {
+        self.kept_version += 1;
         let k = self.kept.swap_remove(idx);
         for gen in k.first_gen..=k.last_gen {
             self.pins.unpin(gen);
@@ -473,6 +482,7 @@ impl Retention {
         for g in &gens {
             self.pins.pin(g);
         }
+        self.kept_version += 1;
         self.kept.push(Kept {
             interest: f.interest,
             task: f.task,

@@ -174,6 +174,11 @@ pub struct TriggerConfig {
     /// the ring room for the generation being received and about one
     /// more). See the type's docs.
     pub retain_bytes: u64,
+    /// How often the slowest kept are written to the directory when they
+    /// changed (default 5 s), so that a crash loses at most this much of
+    /// them; each write replaces the previous `slowest` dumps.
+    /// `Duration::MAX`: only when the recorder stops.
+    pub kept_sync: Duration,
 }
 
 impl TriggerConfig {
@@ -189,6 +194,7 @@ impl TriggerConfig {
             max_dumps: 16,
             max_dir_bytes: 64 << 20,
             retain_bytes: 0,
+            kept_sync: Duration::from_secs(5),
         }
     }
 }

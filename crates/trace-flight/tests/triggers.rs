@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{read_back, save, serial};
 use trace_flight::{FlightRecorder, FlightRecorderConfig, KeepSlowest, Rule, TriggerConfig};
@@ -467,5 +467,88 @@ fn the_slowest_tasks_are_retained_in_dumps() {
     }
     assert!(m.contains("\"kind\": \"slowest\""), "{m}");
     assert_eq!(m.matches("\"reason\": \"slowest task").count(), 3, "{m}");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// With `kept_sync`, the slowest kept reach the directory while the
+/// recorder runs (a crash would not lose them), each write replacing the
+/// previous `slowest` dumps.
+#[test]
+fn the_slowest_reach_the_directory_before_the_recorder_stops() {
+    let _g = serial();
+    let dir = scratch("slowest-synced");
+    let mut t = TriggerConfig::new(&dir);
+    t.keep_slowest = vec![KeepSlowest::tasks("request", 2)];
+    t.kept_sync = Duration::from_millis(20);
+    let fr = Arc::new(FlightRecorder::with_triggers(
+        FlightRecorderConfig {
+            max_bytes: 2 << 20,
+            min_age: Duration::from_millis(100),
+        },
+        t,
+    ));
+    fr.start().unwrap();
+    // Each slow request is slower than the ones before: the kept set
+    // changes after each, and each sync replaces the last.
+    let slow = |i: u32| match i {
+        3 => 10,
+        9 => 20,
+        15 => 30,
+        21 => 40,
+        _ => 0,
+    };
+    for i in 0..25u32 {
+        let task = trace_annotate::new_task("request");
+        task.log("request", &format!("request {i}"));
+        let ms = slow(i);
+        if ms > 0 {
+            thread::sleep(Duration::from_millis(ms));
+        }
+        task.end();
+        trace_runtime::advance().unwrap();
+        // Time for a sync between the slow requests.
+        if ms > 0 {
+            thread::sleep(Duration::from_millis(60));
+        }
+    }
+    // Still recording: the dumps on disk hold the two slowest.
+    let slowest_files = |dir: &Path| -> Vec<PathBuf> {
+        dumps(dir)
+            .into_iter()
+            .filter(|p| p.to_string_lossy().ends_with("-slowest.trace"))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let holds = |msg: &str| {
+        slowest_files(&dir).iter().any(|p| {
+            fs::read(p)
+                .ok()
+                .and_then(|b| std::panic::catch_unwind(|| read_back(&b).logs).ok())
+                .is_some_and(|l| has_log(&l, "request", msg))
+        })
+    };
+    while !(holds("request 15") && holds("request 21")) {
+        assert!(Instant::now() < deadline, "never synced: {:?}", dumps(&dir));
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        fr.trigger_stats().dumps_written >= 2,
+        "{:?}",
+        fr.trigger_stats()
+    );
+    // The earlier sets were replaced: no dump holds request 3 any more,
+    // and at most one dump per kept entry is left.
+    assert!(!holds("request 3"), "{:?}", dumps(&dir));
+    assert!(slowest_files(&dir).len() <= 2, "{:?}", dumps(&dir));
+    let m = manifest(&dir);
+    assert_eq!(m.matches("\"reason\": \"slowest task").count(), 2, "{m}");
+    assert!(!m.contains("replaced"), "{m}");
+    fr.stop().unwrap();
+    // After the stop, the same two are there.
+    let logs = read_dumps(&dir, "slowest_synced");
+    for i in [15, 21] {
+        let msg = format!("request {i}");
+        assert!(logs.iter().any(|l| has_log(l, "request", &msg)), "{msg}");
+    }
     fs::remove_dir_all(&dir).unwrap();
 }
