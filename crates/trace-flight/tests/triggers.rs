@@ -398,12 +398,12 @@ fn rules_fire_on_slow_regions_slow_tasks_and_log_categories() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn the_slowest_tasks_are_retained_in_dumps() {
-    let _g = serial();
-    let dir = scratch("slowest");
-    let mut t = TriggerConfig::new(&dir);
-    t.keep_slowest = vec![KeepSlowest::tasks("request", 3)];
+/// A started recorder keeping the `n` slowest "request" tasks, dumping to
+/// `dir` and writing them there every `kept_sync`.
+fn keeping_slowest(dir: &Path, n: usize, kept_sync: Duration) -> Arc<FlightRecorder> {
+    let mut t = TriggerConfig::new(dir);
+    t.keep_slowest = vec![KeepSlowest::tasks("request", n)];
+    t.kept_sync = kept_sync;
     let fr = Arc::new(FlightRecorder::with_triggers(
         FlightRecorderConfig {
             max_bytes: 2 << 20,
@@ -412,6 +412,14 @@ fn the_slowest_tasks_are_retained_in_dumps() {
         t,
     ));
     fr.start().unwrap();
+    fr
+}
+
+#[test]
+fn the_slowest_tasks_are_retained_in_dumps() {
+    let _g = serial();
+    let dir = scratch("slowest");
+    let fr = keeping_slowest(&dir, 3, TriggerConfig::new("").kept_sync);
     // Requests 7, 19 and 31 are the slowest; 12 is fourth; "batch" tasks
     // are slower still but of another type.
     let slow = |i: u32| match i {
@@ -477,17 +485,7 @@ fn the_slowest_tasks_are_retained_in_dumps() {
 fn the_slowest_reach_the_directory_before_the_recorder_stops() {
     let _g = serial();
     let dir = scratch("slowest-synced");
-    let mut t = TriggerConfig::new(&dir);
-    t.keep_slowest = vec![KeepSlowest::tasks("request", 2)];
-    t.kept_sync = Duration::from_millis(20);
-    let fr = Arc::new(FlightRecorder::with_triggers(
-        FlightRecorderConfig {
-            max_bytes: 2 << 20,
-            min_age: Duration::from_millis(100),
-        },
-        t,
-    ));
-    fr.start().unwrap();
+    let fr = keeping_slowest(&dir, 2, Duration::from_millis(20));
     // Each slow request is slower than the ones before: the kept set
     // changes after each, and each sync replaces the last.
     let slow = |i: u32| match i {
