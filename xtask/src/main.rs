@@ -18,6 +18,7 @@ mod peer;
 mod pprof_oracle;
 mod rewrite_oracle;
 mod tidy;
+mod view_bench;
 mod wire_oracle;
 
 type Task = fn(&[String]) -> Result<()>;
@@ -97,6 +98,11 @@ const TASKS: &[(&str, Task, &str)] = &[
         "peer",
         peer::run,
         "our flight recorder vs Go 1.27's, same workload, one table of ratios [--seconds N] (skips without Go)",
+    ),
+    (
+        "view-bench",
+        view_bench::run_bench,
+        "trace-tool view: time to the first window and peak RSS per trace [TRACE…] [--make-large]",
     ),
     (
         "e2e",
