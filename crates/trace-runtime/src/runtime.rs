@@ -34,7 +34,7 @@ use std::thread::{self, Thread, ThreadId};
 use std::time::{Duration, Instant};
 
 use hashbrown::HashMap;
-use trace_wire::{ty, NO_THREAD};
+use trace_wire::{ty, RawFrame, NO_THREAD};
 
 use crate::buffer::{Buffers, GenTables};
 use crate::config::Config;
@@ -45,7 +45,7 @@ use crate::subscriber::{self, Entry, Multiplexer, Subscriber, SubscriberSet};
 use std::sync::Arc;
 
 use crate::sync::lock_std;
-use crate::tables::{self, StringTable, TableBatchWriter};
+use crate::tables::{self, StringTable};
 use crate::thread::{Threads, P_IDLE};
 use crate::{clock, Generation};
 
@@ -645,9 +645,8 @@ impl Runtime {
                 tables::global_id(names.intern(s), n, n + 1)
             }
         };
-        let mut scratch = Vec::new();
-        let mut frames: Vec<[u64; 4]> = Vec::new();
-        let mut w = TableBatchWriter::new(out, gen, time, ty::STACKS);
+        let mut frames: Vec<RawFrame> = Vec::new();
+        let mut w = tables::table_writer(out, gen, time, ty::STACKS);
         for (lane, t) in tables.iter().enumerate() {
             for (i, pcs) in t.stacks.iter().enumerate() {
                 let resolved: Vec<_> = pcs
@@ -660,9 +659,14 @@ impl Runtime {
                 for (pc, f) in &resolved[skip..] {
                     let func = name_id(&mut names, &f.func);
                     let file = name_id(&mut names, &f.file);
-                    frames.push([*pc, func, file, f.line]);
+                    frames.push(RawFrame {
+                        pc: *pc,
+                        func,
+                        file,
+                        line: f.line,
+                    });
                 }
-                w.stack(tables::global_id(i, lane, n), &frames, &mut scratch);
+                w.stack(tables::global_id(i, lane, n), &frames);
             }
         }
         // A sample's stack is where the CPU was, the recorder's own code
@@ -674,19 +678,24 @@ impl Runtime {
                 let f = self.symbols.resolve(pc);
                 let func = name_id(&mut names, &f.func);
                 let file = name_id(&mut names, &f.file);
-                frames.push([pc, func, file, f.line]);
+                frames.push(RawFrame {
+                    pc,
+                    func,
+                    file,
+                    line: f.line,
+                });
             }
-            w.stack(first + k as u64, &frames, &mut scratch);
+            w.stack(first + k as u64, &frames);
         }
         w.finish();
-        let mut w = TableBatchWriter::new(out, gen, time, ty::STRINGS);
+        let mut w = tables::table_writer(out, gen, time, ty::STRINGS);
         for (lane, t) in tables.iter().enumerate() {
             for (i, s) in t.strings.iter().enumerate() {
-                w.string(tables::global_id(i, lane, n + 1), s, &mut scratch);
+                w.string(tables::global_id(i, lane, n + 1), s);
             }
         }
         for (i, s) in names.iter().enumerate() {
-            w.string(tables::global_id(i, n, n + 1), s, &mut scratch);
+            w.string(tables::global_id(i, n, n + 1), s);
         }
         w.finish();
     }

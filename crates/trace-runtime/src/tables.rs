@@ -12,7 +12,7 @@
 use std::hash::BuildHasher;
 
 use hashbrown::hash_table::{Entry, HashTable};
-use trace_wire::{ty, varint, BatchHeader, Experiment, SizeEncoding, MAX_BATCH_SIZE, NO_THREAD};
+use trace_wire::{ty, varint, BatchHeader, Experiment, SizeEncoding, TableWriter, NO_THREAD};
 
 /// Go's limit on a string's length; longer strings are cut to their first
 /// 1024 bytes, as Go's runtime does.
@@ -264,89 +264,20 @@ pub(crate) fn global_id(index: usize, lane: usize, stride: usize) -> u64 {
     (index * stride + lane + 1) as u64
 }
 
-/// Appends table batches of generation `gen` to `out`, starting a new batch
-/// whenever the current one would exceed the format's size limit.
-#[derive(Debug)]
-pub(crate) struct TableBatchWriter<'a> {
-    out: &'a mut Vec<u8>,
-    gen: u64,
-    time: u64,
-    marker: u8,
-    payload: Vec<u8>,
-}
-
-impl<'a> TableBatchWriter<'a> {
-    /// A writer of `Strings` (marker [`ty::STRINGS`]) or `Stacks`
-    /// ([`ty::STACKS`]) batches with header time `time`.
-    pub(crate) fn new(out: &'a mut Vec<u8>, gen: u64, time: u64, marker: u8) -> Self {
-        Self {
-            out,
-            gen,
-            time,
-            marker,
-            payload: Vec::new(),
-        }
-    }
-
-    /// Appends one encoded entry, which must fit in a batch.
-    fn entry(&mut self, entry: &[u8]) {
-        debug_assert!(entry.len() < MAX_BATCH_SIZE as usize);
-        if !self.payload.is_empty() && self.payload.len() + entry.len() > MAX_BATCH_SIZE as usize {
-            self.finish_batch();
-        }
-        if self.payload.is_empty() {
-            self.payload.push(self.marker);
-        }
-        self.payload.extend_from_slice(entry);
-    }
-
-    /// Appends a `String` entry.
-    pub(crate) fn string(&mut self, id: u64, data: &[u8], scratch: &mut Vec<u8>) {
-        scratch.clear();
-        scratch.push(ty::STRING);
-        varint::encode(id, scratch);
-        varint::encode(data.len() as u64, scratch);
-        scratch.extend_from_slice(data);
-        let entry = std::mem::take(scratch);
-        self.entry(&entry);
-        *scratch = entry;
-    }
-
-    /// Appends a `Stack` entry; frames are `(pc, func id, file id, line)`.
-    pub(crate) fn stack(&mut self, id: u64, frames: &[[u64; 4]], scratch: &mut Vec<u8>) {
-        scratch.clear();
-        scratch.push(ty::STACK);
-        varint::encode(id, scratch);
-        varint::encode(frames.len() as u64, scratch);
-        for frame in frames {
-            for &v in frame {
-                varint::encode(v, scratch);
-            }
-        }
-        let entry = std::mem::take(scratch);
-        self.entry(&entry);
-        *scratch = entry;
-    }
-
-    fn finish_batch(&mut self) {
-        if self.payload.is_empty() {
-            return;
-        }
-        BatchHeader {
-            experiment: Experiment::None,
-            gen: self.gen,
-            m: NO_THREAD,
-            time: self.time,
-            size: self.payload.len() as u64,
-        }
-        .encode(self.out, SizeEncoding::Minimal);
-        self.out.extend_from_slice(&self.payload);
-        self.payload.clear();
-    }
-
-    /// Writes the last batch.
-    pub(crate) fn finish(mut self) {
-        self.finish_batch();
+/// A writer of generation `gen`'s string (`marker` [`ty::STRINGS`]) or
+/// stack ([`ty::STACKS`]) table batches with header time `time`.
+pub(crate) fn table_writer(out: &mut Vec<u8>, gen: u64, time: u64, marker: u8) -> TableWriter<'_> {
+    let header = BatchHeader {
+        experiment: Experiment::None,
+        gen,
+        m: NO_THREAD,
+        time,
+        size: 0,
+    };
+    if marker == ty::STACKS {
+        TableWriter::stacks(out, header)
+    } else {
+        TableWriter::strings(out, header)
     }
 }
 
@@ -451,11 +382,10 @@ mod tests {
     #[test]
     fn big_tables_split_into_batches() {
         let mut out = Vec::new();
-        let mut w = TableBatchWriter::new(&mut out, 1, 0, ty::STRINGS);
-        let mut scratch = Vec::new();
+        let mut w = table_writer(&mut out, 1, 0, ty::STRINGS);
         let s = vec![b'z'; 1024];
         for id in 1..=200 {
-            w.string(id, &s, &mut scratch);
+            w.string(id, &s);
         }
         w.finish();
         let mut data = trace_wire::Version::Go123.header().to_vec();
