@@ -9,7 +9,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::{root, run};
+use crate::{cargo, root, run};
 
 const SCRIPT: &str = include_str!("parquet/query.py");
 /// Pinned, so that a new release cannot change what is checked.
@@ -76,14 +76,7 @@ pub(crate) fn run_sql(_: &[String]) -> Result<()> {
         eprintln!("parquet-sql: skipped: could not install {DUCKDB} from PyPI with python3");
         return Ok(());
     };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(&cargo).current_dir(root()).args([
-        "build",
-        "--release",
-        "-q",
-        "-p",
-        "trace-tool",
-    ]))?;
+    cargo(&["build", "--release", "-q", "-p", "trace-tool"])?;
     let tool = target.join("release/trace-tool");
     let work = target.join("parquet-sql");
     let _ = std::fs::remove_dir_all(&work);

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::{go127, root, run};
+use crate::{cargo, go127, root, run};
 
 /// One GET on `addr`; the body.
 fn get(addr: &str, path: &str) -> Result<String> {
@@ -141,14 +141,7 @@ pub(crate) fn run_bench(args: &[String]) -> Result<()> {
         .filter(|p| p.is_file())
         .collect();
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(cargo).current_dir(root()).args([
-        "build",
-        "--release",
-        "-q",
-        "-p",
-        "trace-tool",
-    ]))?;
+    cargo(&["build", "--release", "-q", "-p", "trace-tool"])?;
     let tool = root().join("target/release/trace-tool");
     println!(
         "{:<36} {:>9} {:>13} {:>14} {:>8} {:>14}",
