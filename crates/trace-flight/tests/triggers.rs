@@ -525,7 +525,14 @@ fn the_slowest_reach_the_directory_before_the_recorder_stops() {
                 .is_some_and(|l| has_log(&l, "request", msg))
         })
     };
-    while !(holds("request 15") && holds("request 21")) {
+    // Settled: the last set written, the one it replaced removed (the
+    // manifest lists replaced dumps until then).
+    let settled = || {
+        holds("request 15")
+            && holds("request 21")
+            && fs::read_to_string(dir.join("manifest.json")).is_ok_and(|m| !m.contains("replaced"))
+    };
+    while !settled() {
         assert!(Instant::now() < deadline, "never synced: {:?}", dumps(&dir));
         thread::sleep(Duration::from_millis(20));
     }
