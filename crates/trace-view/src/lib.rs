@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 mod build;
+pub mod flame;
 mod intern;
 pub mod json;
 mod model;
@@ -34,8 +35,8 @@ pub mod query;
 mod server;
 
 pub use model::{
-    Chart, FrameInfo, Lane, LaneKind, Mark, MarkKind, MmuCurve, Row, Series, Slice, SliceKind,
-    Stats, TaskDetail, TaskInfo, Timeline, MAX_TASK_ITEMS,
+    Chart, CpuSample, FrameInfo, Lane, LaneKind, Mark, MarkKind, MmuCurve, Row, Series, Slice,
+    SliceKind, Stats, TaskDetail, TaskInfo, Timeline, MAX_TASK_ITEMS, NO_LANE,
 };
 pub use page::{server_page, standalone_html, DEFAULT_EMBED_BUDGET};
 pub use server::{Handle, Server, MAX_BUCKETS, MAX_WINDOW_BLOCKS};
