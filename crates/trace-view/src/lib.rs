@@ -12,7 +12,9 @@
 //! ([`json`] encodes it). [`Server`] serves the page (the built TypeScript
 //! in `web/`, embedded in this crate) and that JSON API on a loopback
 //! address; [`standalone_html`] writes one offline file with the data
-//! embedded instead.
+//! embedded instead. [`flame`] computes flame graphs of a selection (CPU
+//! samples, or blocked and system-call time by stack) and the chain of
+//! goroutines that woke each other.
 //!
 //! ```
 //! # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/traces/go123-testprog-annotations.trace");
