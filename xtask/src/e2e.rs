@@ -9,7 +9,8 @@
 //!
 //! * a Go trace with a task, regions and a log (served, and as `--html`);
 //! * a Go trace with CPU samples (flame graphs of them);
-//! * the trace recorded by our runtime (with CPU samples);
+//! * the trace recorded by our runtime (with CPU samples; its threads never
+//!   block);
 //! * the large Go trace of `../shared/go-traces`, if present, which must
 //!   open in under 5 s.
 //!
@@ -124,7 +125,7 @@ pub(crate) fn run_e2e(args: &[String]) -> Result<()> {
         ])
         .args([
             "--fixture",
-            &format!("runtime-demo={}:cpu", path_str(&runtime_trace)?),
+            &format!("runtime-demo={}:cpu:noblock", path_str(&runtime_trace)?),
         ])
         .args(["--html", &format!("go-nestedtasks={}", path_str(&nested)?)]);
     match shared_corpus().map(|c| c.join("traces/go123-large-mixedload.trace")) {

@@ -124,7 +124,10 @@ export class FlameGraph {
       }
       g.addEventListener("click", () => this.zoom(i === this.focus && i !== 0 ? n.parent : i));
       g.addEventListener("mousemove", (e) => this.hover(i, e as MouseEvent));
-      g.addEventListener("mouseleave", () => (this.tooltip.hidden = true));
+      g.addEventListener("mouseleave", () => {
+        this.tooltip.hidden = true;
+        this.tooltip.classList.remove("wide");
+      });
       svg.appendChild(g);
     }
     this.box.dataset.focus = String(this.focus);
@@ -134,10 +137,11 @@ export class FlameGraph {
     const f = this.f;
     const n = f.nodes[i];
     const share = (v: number, of: number) => `${((100 * v) / Math.max(1, of)).toFixed(1)}%`;
-    const where = i === 0 ? "" : n.file ? ` · ${n.file}${n.line > 0 ? `:${n.line}` : ""}` : "";
-    let text = `${this.label(i)}${where} · ${fmtWeight(f.kind, n.value)} · ${share(n.value, f.total)} of all`;
+    const where = i === 0 ? "" : n.file ? `\n${n.file}${n.line > 0 ? `:${n.line}` : ""}` : "";
+    let text = `${this.label(i)}${where}\n${fmtWeight(f.kind, n.value)} · ${share(n.value, f.total)} of all`;
     if (this.focus !== 0) text += `, ${share(n.value, f.nodes[this.focus].value)} of ${this.label(this.focus)}`;
     this.tooltip.textContent = text;
+    this.tooltip.classList.add("wide");
     this.tooltip.hidden = false;
     this.tooltip.style.left = `${e.clientX + 12}px`;
     this.tooltip.style.top = `${e.clientY + 14}px`;

@@ -117,6 +117,7 @@ async function main(): Promise<void> {
       return;
     }
     if (e.target !== canvas) return;
+    tooltip.classList.remove("wide");
     view.setMouse(p);
     const h = view.hit(p.x, p.y);
     if (!h) {

@@ -36,6 +36,7 @@ export class Details {
     delete root.dataset.chain;
     document.body.classList.toggle("tall", tall);
     this.tooltip.hidden = true;
+    this.tooltip.classList.remove("wide");
     return ++this.seq;
   }
 
