@@ -8,7 +8,8 @@
 //! `crates/trace-view/web/e2e/e2e.mjs` on:
 //!
 //! * a Go trace with a task, regions and a log (served, and as `--html`);
-//! * a Go trace with CPU samples (flame graphs of them);
+//! * a Go trace with CPU samples (flame graphs of them; served, and as
+//!   `--html`);
 //! * the trace recorded by our runtime (with CPU samples; its threads never
 //!   block);
 //! * the large Go trace of `../shared/go-traces`, if present, which must
@@ -127,7 +128,8 @@ pub(crate) fn run_e2e(args: &[String]) -> Result<()> {
             "--fixture",
             &format!("runtime-demo={}:cpu:noblock", path_str(&runtime_trace)?),
         ])
-        .args(["--html", &format!("go-nestedtasks={}", path_str(&nested)?)]);
+        .args(["--html", &format!("go-nestedtasks={}", path_str(&nested)?)])
+        .args(["--html", &format!("go-cpu={}:plain:cpu", path_str(&cpu)?)]);
     match shared_corpus().map(|c| c.join("traces/go123-large-mixedload.trace")) {
         Some(large) if large.is_file() => {
             cmd.args(["--fixture", &format!("go-large={}:large", path_str(&large)?)]);

@@ -437,6 +437,17 @@ fn flame_and_chain_api() {
     assert!(b.at("total").num() > 0.0);
     let g1 = get(addr, "/api/flame?kind=syscall&g=1");
     assert_eq!(g1.status, 200);
+    // The widest range there is: the whole trace, without overflow.
+    let wide = parse(
+        get(
+            addr,
+            "/api/flame?kind=block&t0=-9223372036854775808&t1=9223372036854775807&g=1",
+        )
+        .text(),
+    );
+    let whole = parse(get(addr, "/api/flame?kind=block&g=1").text());
+    assert_eq!(wide.at("total").num(), whole.at("total").num());
+    assert!(whole.at("total").num() > 0.0);
 
     for bad in [
         "/api/flame",
@@ -496,4 +507,38 @@ fn task_chain_starts_where_the_task_ended() {
         "the goroutine that ended the task was woken"
     );
     assert_eq!(steps[0].nums()[0], t.end_goroutine);
+}
+
+/// The offline page gets every CPU sample, with its stack, to compute flame
+/// graphs from.
+#[test]
+fn offline_page_embeds_the_samples_and_their_stacks() {
+    let tl = timeline("go123-testprog-cpu-profile.trace");
+    let (html, _) = trace_view::standalone_html(&tl, trace_view::DEFAULT_EMBED_BUDGET);
+    let start = html.find("id=\"trace-data\">").unwrap() + "id=\"trace-data\">".len();
+    let end = start + html[start..].find("</script>").unwrap();
+    let data = parse(&html[start..end]);
+    let samples = data.at("samples").nums();
+    assert_eq!(samples.len(), 3 * tl.samples().len());
+    assert_eq!(data.at("samplesOmitted").num(), 0.0);
+    assert_eq!(
+        data.at("stats").at("samples").num() as usize,
+        tl.samples().len()
+    );
+    let stacks = data.at("stacks").obj();
+    for (x, s) in samples.chunks(3).zip(tl.samples()) {
+        assert_eq!(x[0], s.time);
+        assert_eq!(x[2], i64::from(s.stack));
+        assert!(s.stack == 0 || stacks.contains_key(&s.stack.to_string()));
+    }
+    // Tasks carry the goroutine that ended them.
+    let tl = timeline("go123-testprog-annotations.trace");
+    let (html, _) = trace_view::standalone_html(&tl, trace_view::DEFAULT_EMBED_BUDGET);
+    let start = html.find("id=\"trace-data\">").unwrap() + "id=\"trace-data\">".len();
+    let end = start + html[start..].find("</script>").unwrap();
+    let data = parse(&html[start..end]);
+    let task = data.at("tasks").arr()[0].nums();
+    assert_eq!(task.len(), 12);
+    assert_eq!(task[11], tl.tasks()[0].end_goroutine);
+    assert!(task[11] >= 0);
 }
