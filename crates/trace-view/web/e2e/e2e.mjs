@@ -302,6 +302,24 @@ async function checkFlames(page, name, { plain, cpu, noblock }) {
     await page.keyboard.press("0");
     await ready(page);
   }
+  // A runnable slice says who made it runnable; its chain starts with it.
+  for (let i = 0; i < 14 && (await find(page, "woken", "goroutine")) === null; i++) {
+    await page.keyboard.press("w");
+    await ready(page);
+  }
+  if ((await find(page, "woken", "goroutine")) !== null) {
+    const s = await clickItem(page, "woken", { lane: "goroutine", stacks: false });
+    check(/Woken by|Made runnable by/.test(s.text), `a runnable slice says who made it runnable (${s.title})`);
+    await page.click("#details [data-action=chain]");
+    await until(page, () => /^(\d+|none|error)$/.test(document.getElementById("details").dataset.chain ?? ""), 10000);
+    const steps = await page.evaluate(() => document.getElementById("details").dataset.chain);
+    check(Number(steps) >= 1, `the slice's wake chain starts with its wake (${steps} steps)`);
+    out.sliceChain = Number(steps);
+    await page.screenshot({ path: join(args.out, `${name}-slice-chain.png`) });
+    await page.keyboard.press("Escape");
+  } else console.log("  (no runnable slice with a waker on screen)");
+  await page.keyboard.press("0");
+  await ready(page);
   const r = await selectRange(page, 0.05, 0.95);
   check(r !== null && r.t1 > r.t0, `Shift+drag selects a time range (${fmt(r.t1 - r.t0)})`);
   await ready(page);

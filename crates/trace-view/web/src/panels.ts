@@ -4,7 +4,7 @@
 import { DataSource } from "./data";
 import { fmtCount, fmtDur } from "./format";
 import { FlameGraph, fmtWeight } from "./flameview";
-import { ChainData, ChainQuery, FlameKind, FlameQuery, Frame, Kind, KIND_NAMES, Meta, Mmu, Stacks, TaskDetails, TaskTuple } from "./types";
+import { ChainData, ChainQuery, FlameKind, FlameQuery, Frame, Kind, KIND_NAMES, Meta, Mmu, S, Stacks, TaskDetails, TaskTuple } from "./types";
 import { Selection, TimelineView } from "./view";
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
@@ -275,7 +275,12 @@ export class Details {
               by.appendChild(w < 0 ? el("span", "", "no goroutine (the runtime: a timer or the network poller)") : this.goroutineAt(w, start, start));
               by.appendChild(document.createTextNode(" at "));
               by.appendChild(this.at(start, start, fmtDur(start)));
-              fields.push(["Made runnable by", by]);
+              // Woken (after a waiting slice that ends where this begins) or created.
+              const row0 = v.cache.get(sel.lane)?.rows[0] ?? [];
+              let woken = false;
+              for (let k = 0; k < row0.length; k += S)
+                if (row0[k + 1] === start && row0[k + 2] === Kind.Waiting && row0[k + 7] === 1) woken = true;
+              fields.push([woken ? "Woken by" : "Made runnable by", by]);
             }
             {
               const g = lane.id;

@@ -494,14 +494,17 @@ export class TimelineView {
           ctx.fillText(label, tx, ry + ROW_H / 2);
           ctx.restore();
         }
-        this.remember({
+        const drawn = {
           kind: count > 1 ? "merged" : KIND_NAMES[kind] ?? "?",
           lane: i,
           row: r,
           x: (Math.max(x0, left) + Math.min(x0 + w, right)) / 2,
           y: ry + ROW_H / 2,
           w: Math.min(x0 + w, right) - Math.max(x0, left),
-        });
+        };
+        this.remember(drawn);
+        // A runnable slice that knows who made it runnable.
+        if (kind === Kind.Runnable && count === 1 && extra > 0) this.remember({ ...drawn, kind: "woken" });
       }
     }
     // Log markers on the lane's first row, at least MARK_GAP pixels apart.
