@@ -8,7 +8,10 @@
 //! `crates/trace-view/web/e2e/e2e.mjs` on:
 //!
 //! * a Go trace with a task, regions and a log (served, and as `--html`);
-//! * the trace recorded by our runtime;
+//! * a Go trace with CPU samples (flame graphs of them; served, and as
+//!   `--html`);
+//! * the trace recorded by our runtime (with CPU samples; its threads never
+//!   block);
 //! * the large Go trace of `../shared/go-traces`, if present, which must
 //!   open in under 5 s.
 //!
@@ -97,6 +100,7 @@ pub(crate) fn run_e2e(args: &[String]) -> Result<()> {
     let traces = root().join("testdata/traces");
     let annotations = traces.join("go123-testprog-annotations.trace");
     let nested = traces.join("go123-nestedtasks.trace");
+    let cpu = traces.join("go123-testprog-cpu-profile.trace");
     let tool = target.join("release/trace-tool");
     let mut cmd = Command::new("node");
     cmd.arg("e2e/e2e.mjs")
@@ -118,9 +122,14 @@ pub(crate) fn run_e2e(args: &[String]) -> Result<()> {
         ])
         .args([
             "--fixture",
-            &format!("runtime-demo={}", path_str(&runtime_trace)?),
+            &format!("go-cpu={}:plain:cpu", path_str(&cpu)?),
         ])
-        .args(["--html", &format!("go-nestedtasks={}", path_str(&nested)?)]);
+        .args([
+            "--fixture",
+            &format!("runtime-demo={}:cpu:noblock", path_str(&runtime_trace)?),
+        ])
+        .args(["--html", &format!("go-nestedtasks={}", path_str(&nested)?)])
+        .args(["--html", &format!("go-cpu={}:plain:cpu", path_str(&cpu)?)]);
     match shared_corpus().map(|c| c.join("traces/go123-large-mixedload.trace")) {
         Some(large) if large.is_file() => {
             cmd.args(["--fixture", &format!("go-large={}:large", path_str(&large)?)]);

@@ -28,8 +28,8 @@ use trace_reader::{Event, EventKind, GoState, ProcId, Reader, ResourceId, StateC
 
 use crate::intern::{Stacks, Strings};
 use crate::model::{
-    Chart, Lane, LaneKind, Mark, MarkKind, MmuCurve, Row, Series, Slice, SliceKind, Stats,
-    TaskDetail, TaskInfo, Timeline, MAX_TASK_ITEMS,
+    Chart, CpuSample, Lane, LaneKind, Mark, MarkKind, MmuCurve, Row, Series, Slice, SliceKind,
+    Stats, TaskDetail, TaskInfo, Timeline, MAX_TASK_ITEMS, NO_LANE,
 };
 
 /// Window lengths of the MMU curve, log-spaced from 1 µs to the trace.
@@ -124,6 +124,9 @@ struct Goroutine {
     since: i64,
     reason: u32,
     stack0: u32,
+    /// The open slice's `extra`: for a runnable state begun by an unblock or
+    /// a creation, 2 + the waker (see [`Slice::waker`]).
+    waker: u64,
     /// The outermost function of its first known stack.
     func: u32,
     /// Where it was created (or its first known stack).
@@ -143,6 +146,7 @@ impl Goroutine {
             since: 0,
             reason: 0,
             stack0: 0,
+            waker: 0,
             func: 0,
             start_stack: 0,
             created: false,
@@ -220,6 +224,8 @@ struct Builder {
     goroutines: Series,
     goroutines_runnable: Series,
     events: u64,
+    /// CPU samples: time, goroutine, stack.
+    samples: Vec<(i64, i64, u32)>,
     doctor: Doctor,
     mmu: MmuBuilder,
 }
@@ -252,6 +258,7 @@ impl Builder {
                 ..Series::default()
             },
             events: 0,
+            samples: Vec::new(),
             doctor: Doctor::new(),
             mmu: MmuBuilder::new(),
         }
@@ -272,6 +279,10 @@ impl Builder {
             EventKind::TaskBegin | EventKind::TaskEnd => self.task(ev, t),
             EventKind::RegionBegin | EventKind::RegionEnd => self.region(ev, t),
             EventKind::Log => self.log(ev, t),
+            EventKind::StackSample => {
+                let stack = self.stacks.intern(ev.stack(), &mut self.strings);
+                self.samples.push((t, ev.goroutine().0, stack));
+            }
             EventKind::Metric => {
                 if let Some(m) = ev.metric() {
                     if let Some(v) = m.value.as_u64() {
@@ -336,7 +347,7 @@ impl Builder {
             info.lane.push0(Slice {
                 start: info.since,
                 end: t,
-                extra: 0,
+                extra: info.waker,
                 arg: info.reason,
                 stack0: info.stack0,
                 stack1: ev_stack,
@@ -347,6 +358,14 @@ impl Builder {
         info.since = t;
         info.reason = reason;
         info.stack0 = t_stack;
+        // Who made it runnable: the goroutine running on the thread that
+        // unblocked (or created) it.
+        info.waker =
+            if to == GoState::Runnable && matches!(from, GoState::Waiting | GoState::NotExist) {
+                (ev.goroutine().0.max(-1) + 2) as u64
+            } else {
+                0
+            };
         let moves = self.layout.transition(id, from, to, ev.thread(), ev.proc());
         for mv in moves {
             match mv {
@@ -448,6 +467,7 @@ impl Builder {
                 start: Some(t),
                 end: None,
                 goroutine: ev.goroutine().0,
+                end_goroutine: -1,
                 row: 0,
                 stack0: stack,
                 stack1: 0,
@@ -460,6 +480,7 @@ impl Builder {
                 Some(&i) if self.tasks[i].end.is_none() => {
                     self.tasks[i].end = Some(t);
                     self.tasks[i].stack1 = stack;
+                    self.tasks[i].end_goroutine = ev.goroutine().0;
                 }
                 _ => {
                     let i = self.tasks.len();
@@ -470,6 +491,7 @@ impl Builder {
                         start: None,
                         end: Some(t),
                         goroutine: -1,
+                        end_goroutine: ev.goroutine().0,
                         row: 0,
                         stack0: 0,
                         stack1: stack,
@@ -546,7 +568,7 @@ impl Builder {
                 info.lane.push0(Slice {
                     start: info.since,
                     end,
-                    extra: 0,
+                    extra: info.waker,
                     arg: info.reason,
                     stack0: info.stack0,
                     stack1: 0,
@@ -648,10 +670,12 @@ impl Builder {
         }
         let mut gs: Vec<_> = self.gs.drain().collect();
         gs.sort_by_key(|(id, _)| *id);
+        let mut goroutine_lanes = Vec::with_capacity(gs.len());
         for (id, info) in gs {
             if id < 0 {
                 continue;
             }
+            goroutine_lanes.push((id, lanes.len() as u32));
             let func = self.strings.get(info.func);
             let name = if func.is_empty() {
                 format!("G{id}")
@@ -717,12 +741,25 @@ impl Builder {
             steps: utilization.steps().count() as u64,
         };
 
+        let mut samples: Vec<CpuSample> = std::mem::take(&mut self.samples)
+            .into_iter()
+            .map(|(time, g, stack)| CpuSample {
+                time,
+                lane: goroutine_lanes
+                    .binary_search_by_key(&g, |&(id, _)| id)
+                    .map_or(NO_LANE, |i| goroutine_lanes[i].1),
+                stack,
+            })
+            .collect();
+        samples.sort_by_key(|s| s.time);
+
         let stats = Stats {
             events: self.events,
             slices: lanes.iter().map(|l| l.slice_count() as u64).sum(),
             marks: lanes.iter().map(|l| l.marks.len() as u64).sum(),
             stacks: self.stacks.len() as u64,
             strings: self.strings.len() as u64,
+            samples: samples.len() as u64,
         };
         Timeline {
             title,
@@ -736,6 +773,8 @@ impl Builder {
             diagnosis,
             mmu,
             charts,
+            samples,
+            goroutine_lanes,
             strings: self.strings,
             stacks: self.stacks,
             stats,
@@ -1024,6 +1063,7 @@ mod tests {
             start: Some(0),
             end: Some(10 * n),
             goroutine: 1,
+            end_goroutine: 1,
             row: 0,
             stack0: 0,
             stack1: 0,
@@ -1110,6 +1150,8 @@ mod tests {
             diagnosis: Default::default(),
             mmu: MmuCurve::default(),
             charts: Vec::new(),
+            samples: Vec::new(),
+            goroutine_lanes: Vec::new(),
             strings: Strings::new(),
             stacks: Stacks::new(),
             stats: Stats::default(),

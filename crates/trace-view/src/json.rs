@@ -18,7 +18,8 @@ use std::fmt::Write as _;
 
 use hashbrown::HashSet;
 
-use crate::model::{LaneKind, TaskInfo, Timeline};
+use crate::flame::{ChainStep, Flame, Selection, NO_STACK};
+use crate::model::{LaneKind, TaskInfo, Timeline, NO_LANE};
 use crate::query::{decimate_marks, decimate_row, decimate_series, Item, MarkItem, Quad};
 
 /// Most lanes one window request may ask for.
@@ -43,6 +44,9 @@ const EMBED_TASK_LIST: usize = 64;
 /// The most task details items (logs, regions, children, goroutines) the
 /// offline page embeds over all tasks; later tasks have none embedded.
 const EMBED_TASK_ITEMS: usize = 200_000;
+
+/// The most CPU samples the offline page embeds (all of them, or none).
+const EMBED_SAMPLES: usize = 500_000;
 
 /// A small JSON writer over a `String`.
 #[derive(Debug, Default)]
@@ -300,7 +304,8 @@ fn write_stacks(tl: &Timeline, ids: impl Iterator<Item = u32>, j: &mut Json) {
 /// A lane: `{"kind","id","name","label","stack","created","rows","slices","marks"}`. A chart:
 /// `{"name","unit","series":[names],"max":[max of each series]}`. A task:
 /// `[id, parent, type, start, end, goroutine, row, stack0, stack1, regions,
-/// logs]` with −1 for an unknown start, end or parent.
+/// logs, end goroutine]` with −1 for an unknown start, end, parent or
+/// goroutine.
 pub fn meta_json(tl: &Timeline) -> String {
     let mut j = Json::default();
     let mut refs = Refs::default();
@@ -327,7 +332,8 @@ fn write_meta(tl: &Timeline, j: &mut Json, refs: &mut Refs) {
         .uint(st.slices)
         .raw(",\"marks\":")
         .uint(st.marks);
-    j.raw(",\"stacks\":").uint(st.stacks).raw("}");
+    j.raw(",\"stacks\":").uint(st.stacks);
+    j.raw(",\"samples\":").uint(st.samples).raw("}");
     j.raw(",\"lanes\":[");
     let mut first = true;
     for l in &tl.lanes {
@@ -445,8 +451,8 @@ fn write_task_tuple(t: &TaskInfo, j: &mut Json, refs: &mut Refs) {
     j.raw(",")
         .uint(t.regions.into())
         .raw(",")
-        .uint(t.logs.into())
-        .raw("]");
+        .uint(t.logs.into());
+    j.raw(",").int(t.end_goroutine).raw("]");
     refs.strings.insert(t.ty);
 }
 
@@ -598,6 +604,26 @@ pub fn embedded_json(tl: &Timeline, budget: usize) -> (String, i64) {
         left = left.saturating_sub(n.unwrap_or(0).max(1));
     }
     j.raw("}");
+    // The CPU samples, for flame graphs in the page: all or none.
+    if tl.samples.len() <= EMBED_SAMPLES {
+        j.raw(",\"samples\":[");
+        let mut first = true;
+        for x in &tl.samples {
+            j.sep(&mut first);
+            j.int(x.time).raw(",");
+            if x.lane == NO_LANE {
+                j.raw("-1");
+            } else {
+                j.uint(x.lane.into());
+            }
+            j.raw(",").uint(x.stack.into());
+            refs.stacks.insert(x.stack);
+        }
+        j.raw("],\"samplesOmitted\":0");
+    } else {
+        j.raw(",\"samples\":[],\"samplesOmitted\":")
+            .uint(tl.samples.len() as u64);
+    }
     for t in &tl.tasks {
         refs.stacks.insert(t.stack0);
         refs.stacks.insert(t.stack1);
@@ -645,6 +671,68 @@ fn pick_resolution(tl: &Timeline, lanes: &[usize], span: i64, budget: usize) -> 
         res *= 2;
     }
     span
+}
+
+/// A flame graph: `{"kind","t0","t1","total","items","dropped",
+/// "nodes":[[parent,func,file,line,value]…],"strings"}`, parents before
+/// children, node 0 the root; a `func` of −1 is "no stack", a `line` of 0
+/// a node whose merged frames differ in line.
+pub fn flame_json(tl: &Timeline, f: &Flame, sel: &Selection) -> String {
+    let mut j = Json::default();
+    let mut refs = Refs::default();
+    j.raw("{\"kind\":").str(f.kind.name());
+    j.raw(",\"t0\":").int(sel.t0).raw(",\"t1\":").int(sel.t1);
+    j.raw(",\"total\":").int(f.total());
+    j.raw(",\"items\":").uint(f.items);
+    j.raw(",\"dropped\":").uint(f.dropped);
+    j.raw(",\"nodes\":[");
+    let mut first = true;
+    for n in &f.nodes {
+        j.sep(&mut first);
+        j.raw("[").uint(n.parent.into()).raw(",");
+        if n.func == NO_STACK {
+            j.raw("-1");
+        } else {
+            j.uint(n.func.into());
+            refs.strings.insert(n.func);
+        }
+        j.raw(",").uint(n.file.into()).raw(",").uint(n.line);
+        j.raw(",").int(n.value).raw("]");
+        refs.strings.insert(n.file);
+    }
+    j.raw("],\"strings\":");
+    refs.write_strings(tl, &mut j);
+    j.raw("}");
+    j.out
+}
+
+/// A chain of wakes: `{"g","t","steps":[[g,woken,ran,waker,created,blocked,
+/// reason,blockedStack,stack]…],"strings"}` (`created` 0 or 1, `blocked` −1
+/// for a creation, `waker` −1 for none), most recent first.
+pub fn chain_json(tl: &Timeline, g: i64, t: i64, steps: &[ChainStep]) -> String {
+    let mut j = Json::default();
+    let mut refs = Refs::default();
+    j.raw("{\"g\":").int(g).raw(",\"t\":").int(t);
+    j.raw(",\"steps\":[");
+    let mut first = true;
+    for s in steps {
+        j.sep(&mut first);
+        j.raw("[")
+            .int(s.g)
+            .raw(",")
+            .int(s.woken)
+            .raw(",")
+            .int(s.ran);
+        j.raw(",").int(s.waker).raw(",").uint(s.created.into());
+        j.raw(",").int(s.blocked).raw(",").uint(s.reason.into());
+        j.raw(",").uint(s.blocked_stack.into());
+        j.raw(",").uint(s.stack.into()).raw("]");
+        refs.strings.insert(s.reason);
+    }
+    j.raw("],\"strings\":");
+    refs.write_strings(tl, &mut j);
+    j.raw("}");
+    j.out
 }
 
 /// Parses a lane list such as `0-5,9,12-20` (at most

@@ -12,7 +12,9 @@
 //! ([`json`] encodes it). [`Server`] serves the page (the built TypeScript
 //! in `web/`, embedded in this crate) and that JSON API on a loopback
 //! address; [`standalone_html`] writes one offline file with the data
-//! embedded instead.
+//! embedded instead. [`flame`] computes flame graphs of a selection (CPU
+//! samples, or blocked and system-call time by stack) and the chain of
+//! goroutines that woke each other.
 //!
 //! ```
 //! # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/traces/go123-testprog-annotations.trace");
@@ -26,6 +28,7 @@
 #![warn(missing_docs)]
 
 mod build;
+pub mod flame;
 mod intern;
 pub mod json;
 mod model;
@@ -34,8 +37,8 @@ pub mod query;
 mod server;
 
 pub use model::{
-    Chart, FrameInfo, Lane, LaneKind, Mark, MarkKind, MmuCurve, Row, Series, Slice, SliceKind,
-    Stats, TaskDetail, TaskInfo, Timeline, MAX_TASK_ITEMS,
+    Chart, CpuSample, FrameInfo, Lane, LaneKind, Mark, MarkKind, MmuCurve, Row, Series, Slice,
+    SliceKind, Stats, TaskDetail, TaskInfo, Timeline, MAX_TASK_ITEMS, NO_LANE,
 };
 pub use page::{server_page, standalone_html, DEFAULT_EMBED_BUDGET};
 pub use server::{Handle, Server, MAX_BUCKETS, MAX_WINDOW_BLOCKS};

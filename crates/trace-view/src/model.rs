@@ -84,7 +84,10 @@ pub struct Slice {
     /// End (exclusive), `>= start`.
     pub end: i64,
     /// Kind-specific: a task id for regions and tasks, the goroutine for
-    /// proc and thread slices, else 0.
+    /// proc and thread slices; for a goroutine's runnable slice that began
+    /// when it was unblocked (or created), 2 + the goroutine that unblocked
+    /// (created) it, the one running on the thread that did, or 1 if no
+    /// goroutine was (see [`Slice::waker`]); else 0.
     pub extra: u64,
     /// A string id: the reason of a goroutine state, the type of a region or
     /// task, the name of a range; else 0.
@@ -96,6 +99,32 @@ pub struct Slice {
     /// What it is.
     pub kind: SliceKind,
 }
+
+impl Slice {
+    /// For a runnable slice that began when its goroutine was unblocked or
+    /// created: the goroutine that did it (`Some(-1)`: no goroutine, e.g. the
+    /// runtime's network poller on a thread without one). `None` for other
+    /// slices.
+    pub fn waker(&self) -> Option<i64> {
+        (self.kind == SliceKind::Runnable && self.extra != 0).then(|| self.extra as i64 - 2)
+    }
+}
+
+/// A CPU profile sample: when, on which goroutine, with what stack (16
+/// bytes each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuSample {
+    /// When, in nanoseconds since the trace's first event.
+    pub time: i64,
+    /// The index of the sampled goroutine's lane ([`NO_LANE`] if it was
+    /// taken off any goroutine).
+    pub lane: u32,
+    /// The sampled stack (0 for none).
+    pub stack: u32,
+}
+
+/// The lane of a sample taken off any goroutine.
+pub const NO_LANE: u32 = u32::MAX;
 
 /// One row of a lane: slices sorted by start, not overlapping.
 #[derive(Debug, Clone, Default)]
@@ -207,6 +236,8 @@ pub struct TaskInfo {
     pub end: Option<i64>,
     /// The goroutine that began it (−1 if unknown).
     pub goroutine: i64,
+    /// The goroutine that ended it (−1 if unknown or still open).
+    pub end_goroutine: i64,
     /// Its row on the tasks lane.
     pub row: u32,
     /// Stacks where it began and ended.
@@ -294,6 +325,8 @@ pub struct Stats {
     pub stacks: u64,
     /// Distinct strings.
     pub strings: u64,
+    /// CPU profile samples.
+    pub samples: u64,
 }
 
 /// A frame of a stack, resolved.
@@ -322,6 +355,9 @@ pub struct Timeline {
     pub(crate) diagnosis: trace_analysis::doctor::Diagnosis,
     pub(crate) mmu: MmuCurve,
     pub(crate) charts: Vec<Chart>,
+    pub(crate) samples: Vec<CpuSample>,
+    /// (goroutine, lane) by goroutine.
+    pub(crate) goroutine_lanes: Vec<(i64, u32)>,
     pub(crate) strings: Strings,
     pub(crate) stacks: Stacks,
     pub(crate) stats: Stats,
@@ -402,6 +438,11 @@ impl Timeline {
         &self.charts
     }
 
+    /// The CPU profile samples, in order of time.
+    pub fn samples(&self) -> &[CpuSample] {
+        &self.samples
+    }
+
     /// Counts.
     pub fn stats(&self) -> Stats {
         self.stats
@@ -420,6 +461,17 @@ impl Timeline {
             file: self.strings.get(f.file),
             line: f.line,
         })
+    }
+
+    /// The index of goroutine `g`'s lane, if it has one.
+    pub fn goroutine_lane(&self, g: i64) -> Option<usize> {
+        if g < 0 {
+            return None;
+        }
+        self.goroutine_lanes
+            .binary_search_by_key(&g, |&(id, _)| id)
+            .ok()
+            .map(|i| self.goroutine_lanes[i].1 as usize)
     }
 
     /// The index of the first lane of `kind`, if any.

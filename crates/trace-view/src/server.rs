@@ -10,6 +10,11 @@
 //! | `/api/stacks?ids=1,2` | [`stacks_json`] |
 //! | `/api/task?id=N` | [`task_json`] (404 for no such task) |
 //! | `/api/mmu` | [`mmu_json`] |
+//! | `/api/flame?kind=cpu\|block\|syscall[&t0=&t1=][&g=\|&task=][&max=]` | [`flame_json`] |
+//! | `/api/chain?g=&t=` or `/api/chain?task=` | [`chain_json`] |
+//!
+//! The flame and chain requests are checked strictly: an unknown, repeated
+//! or malformed parameter is a 400, an unknown goroutine or task a 404.
 //!
 //! Handling is bounded: a fixed pool of worker threads takes connections
 //! from a short queue; a request head is at most 16 KiB and must arrive
@@ -27,8 +32,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::flame::{
+    chain, flame, task_chain_start, FlameKind, Scope, Selection, MAX_CHAIN_STEPS, MAX_FLAME_NODES,
+};
 use crate::json::{
-    charts_json, meta_json, mmu_json, parse_lanes, stacks_json, task_json, window_json, WindowQuery,
+    chain_json, charts_json, flame_json, meta_json, mmu_json, parse_lanes, stacks_json, task_json,
+    window_json, WindowQuery,
 };
 use crate::model::Timeline;
 use crate::page::server_page;
@@ -464,12 +473,119 @@ fn route(target: &str, shared: &Shared) -> Response {
                 None => Response::error("404 Not Found"),
             }
         }
+        "/api/flame" => flame_route(query, tl),
+        "/api/chain" => chain_route(query, tl),
         "/favicon.ico" => Response {
             status: "204 No Content",
             ty: "text/plain",
             body: Vec::new(),
         },
         _ => Response::error("404 Not Found"),
+    }
+}
+
+/// The parameters of `query`, if each is one of `allowed`, given once, with
+/// a non-empty value.
+fn strict_params<'a>(
+    query: &'a str,
+    allowed: &[&str],
+) -> Option<Vec<(&'a str, std::borrow::Cow<'a, str>)>> {
+    let mut out: Vec<(&str, std::borrow::Cow<'_, str>)> = Vec::new();
+    for kv in query.split('&').filter(|kv| !kv.is_empty()) {
+        let (k, v) = kv.split_once('=')?;
+        if !allowed.contains(&k) || v.is_empty() || out.iter().any(|(o, _)| *o == k) {
+            return None;
+        }
+        out.push((k, percent_decode(v)));
+    }
+    Some(out)
+}
+
+/// A number in plain decimal digits (an optional leading `-`), nothing else.
+fn strict_int<T: std::str::FromStr>(v: &str) -> Option<T> {
+    let digits = v.strip_prefix('-').unwrap_or(v);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse().ok()
+}
+
+fn flame_route(query: &str, tl: &Timeline) -> Response {
+    let bad = || Response::error("400 Bad Request");
+    let Some(params) = strict_params(query, &["kind", "t0", "t1", "g", "task", "max"]) else {
+        return bad();
+    };
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.as_ref())
+    };
+    let Some(kind) = get("kind").and_then(FlameKind::from_name) else {
+        return bad();
+    };
+    let (t0, t1) = match (get("t0"), get("t1")) {
+        (None, None) => (0, tl.span().saturating_add(1)),
+        (Some(a), Some(b)) => match (strict_int::<i64>(a), strict_int::<i64>(b)) {
+            (Some(a), Some(b)) if a < b => (a, b),
+            _ => return bad(),
+        },
+        _ => return bad(),
+    };
+    let scope = match (get("g"), get("task")) {
+        (None, None) => Scope::All,
+        (Some(g), None) => match strict_int::<i64>(g) {
+            Some(g) if g >= 0 => Scope::Goroutine(g),
+            _ => return bad(),
+        },
+        (None, Some(t)) => match strict_int::<u64>(t) {
+            Some(t) => Scope::Task(t),
+            None => return bad(),
+        },
+        _ => return bad(),
+    };
+    let max = match get("max") {
+        None => MAX_FLAME_NODES,
+        Some(m) => match strict_int::<usize>(m) {
+            Some(m) if (1..=MAX_FLAME_NODES).contains(&m) => m,
+            _ => return bad(),
+        },
+    };
+    let sel = Selection { t0, t1, scope };
+    match flame(tl, kind, &sel, max) {
+        Some(f) => Response::json(flame_json(tl, &f, &sel)),
+        None => Response::error("404 Not Found"),
+    }
+}
+
+fn chain_route(query: &str, tl: &Timeline) -> Response {
+    let bad = || Response::error("400 Bad Request");
+    let Some(params) = strict_params(query, &["g", "t", "task"]) else {
+        return bad();
+    };
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.as_ref())
+    };
+    let start = match (get("g"), get("t"), get("task")) {
+        (Some(g), Some(t), None) => match (strict_int::<i64>(g), strict_int::<i64>(t)) {
+            (Some(g), Some(t)) if g >= 0 => Some((g, t)),
+            _ => return bad(),
+        },
+        (None, None, Some(task)) => match strict_int::<u64>(task) {
+            Some(id) => task_chain_start(tl, id),
+            None => return bad(),
+        },
+        _ => return bad(),
+    };
+    let Some((g, t)) = start else {
+        return Response::error("404 Not Found");
+    };
+    match chain(tl, g, t, MAX_CHAIN_STEPS) {
+        Some(steps) => Response::json(chain_json(tl, g, t, &steps)),
+        None => Response::error("404 Not Found"),
     }
 }
 

@@ -3,7 +3,7 @@
 // trace with our runtime and installs what is missing; by hand:
 //
 //   node e2e/e2e.mjs --tool PATH/trace-tool --out DIR [--chromium /usr/bin/chromium]
-//        --fixture NAME=TRACE[:large] ... [--html NAME=TRACE]
+//        --fixture NAME=TRACE[:large][:plain][:cpu][:noblock] ... [--html NAME=TRACE]
 //
 // For each fixture it starts `trace-tool view TRACE`, opens the printed URL
 // and checks, like a user would, that the lanes, a task, a region and a log
@@ -14,6 +14,14 @@
 // complete frame, which must take less than 5 s, and needs no tasks. With
 // `--html`, the same checks run on the offline page `--html` writes,
 // opened from a file:// URL with the network disabled.
+//
+// Every page but a large one also gets its flame graphs and wake chains:
+// a time range selected with Shift+drag, its blocking and CPU flame graphs
+// (`:cpu`: the trace must have CPU samples; `:noblock`: its goroutines
+// need not block), a click zooming into a frame,
+// the hover text; and, on pages with tasks (not `:plain`), the slowest
+// task's flame graph and wake chain. The offline page must compute the
+// flame graph the server answers for the same range.
 
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -33,9 +41,23 @@ function parseArgs(argv) {
     else if (k === "--out") a.out = resolve(v);
     else if (k === "--chromium") a.chromium = v;
     else if (k === "--fixture" || k === "--html") {
-      const [name, rest] = v.split(/=(.*)/s);
-      const large = rest.endsWith(":large");
-      (k === "--fixture" ? a.fixtures : a.html).push({ name, path: resolve(large ? rest.slice(0, -6) : rest), large });
+      const [name, value] = v.split(/=(.*)/s);
+      let rest = value;
+      const flags = new Set();
+      for (;;) {
+        const m = rest.match(/:(large|plain|cpu|noblock)$/);
+        if (!m) break;
+        flags.add(m[1]);
+        rest = rest.slice(0, -m[0].length);
+      }
+      (k === "--fixture" ? a.fixtures : a.html).push({
+        name,
+        path: resolve(rest),
+        large: flags.has("large"),
+        plain: flags.has("plain") || flags.has("large"),
+        cpu: flags.has("cpu"),
+        noblock: flags.has("noblock"),
+      });
     } else throw new Error(`unknown argument ${k}`);
   }
   if (!a.tool || !a.out || (a.fixtures.length === 0 && a.html.length === 0)) throw new Error("need --tool, --out and fixtures");
@@ -197,12 +219,141 @@ async function zoom(page) {
   return zoomMs;
 }
 
+/** Selects the time range between two fractions of the plot's width with Shift+drag. */
+async function selectRange(page, from, to) {
+  const box = await page.locator("#canvas").boundingBox();
+  const plotX = box.x + 210;
+  const plotW = box.width - 218;
+  const y = box.y + box.height * 0.6;
+  await page.keyboard.down("Shift");
+  await page.mouse.move(plotX + plotW * from, y);
+  await page.mouse.down();
+  await page.mouse.move(plotX + plotW * ((from + to) / 2), y, { steps: 4 });
+  await page.mouse.move(plotX + plotW * to, y, { steps: 4 });
+  await page.mouse.up();
+  await page.keyboard.up("Shift");
+  await until(page, () => document.getElementById("details").dataset.kind === "range", 5000);
+  return page.evaluate(() => window.traceView.range());
+}
+
+/** Clicks a flame graph button of the details panel and waits for the graph. */
+async function openFlame(page, kind) {
+  await page.click(`#details [data-action=flame-${kind}]`);
+  await until(page, () => ["loaded", "empty", "none", "error"].includes(document.getElementById("details").dataset.flame), 20000);
+  return page.evaluate(() => {
+    const d = document.getElementById("details");
+    return {
+      state: d.dataset.flame,
+      title: d.querySelector("h3")?.textContent ?? "",
+      info: [...d.querySelectorAll(".hint")].map((e) => e.textContent).join(" "),
+      frames: d.querySelectorAll("svg.flame g.frame").length,
+    };
+  });
+}
+
+/** Clicks the widest frame below the root, checks that the graph zooms to it, and hovers a frame. */
+async function zoomFlame(page) {
+  const target = await page.evaluate(() => {
+    let best = null;
+    for (const g of document.querySelectorAll("#details svg.flame g.frame")) {
+      if (g.dataset.node === "0") continue;
+      const r = g.querySelector("rect").getBoundingClientRect();
+      if (!best || r.width > best.w) best = { node: g.dataset.node, x: r.left + Math.min(r.width / 2, 40), y: r.top + r.height / 2, w: r.width };
+    }
+    return best;
+  });
+  check(target !== null, "the flame graph has frames below the root");
+  await page.mouse.click(target.x, target.y);
+  await until(page, () => document.querySelector("#details .flame-box")?.dataset.focus !== "0", 5000);
+  const focus = await page.evaluate(() => document.querySelector("#details .flame-box").dataset.focus);
+  check(focus === target.node, `clicking a frame zooms into it (node ${focus})`);
+  await page.mouse.move(target.x + 1, target.y);
+  await until(page, () => !document.getElementById("tooltip").hidden, 5000);
+  const tip = await page.locator("#tooltip").textContent();
+  check(/%/.test(tip) && /\n/.test(tip), `hovering a frame shows its function, place, value and share (${tip.replace(/\n/g, " · ")})`);
+  return tip;
+}
+
+/** The flame graphs of a time range and, with tasks, of the slowest task and its wake chain. */
+async function checkFlames(page, name, { plain, cpu, noblock }) {
+  const out = {};
+  if (!plain) {
+    const first = page.locator("#task-list .task").first();
+    await first.click();
+    await until(page, () => document.getElementById("details").dataset.kind === "task", 5000);
+    await ready(page);
+    const f0 = Date.now();
+    const tf = await openFlame(page, "block");
+    check(tf.state === "loaded" || tf.state === "empty", `the slowest task's blocking flame graph loads in ${Date.now() - f0} ms (${tf.info.slice(0, 90)})`);
+    await page.screenshot({ path: join(args.out, `${name}-task-flame.png`) });
+    await page.click("#details .actions button:first-child");
+    await until(page, () => document.getElementById("details").dataset.kind === "task", 5000);
+    await page.click("#details [data-action=chain]");
+    await until(page, () => /^(\d+|none|error)$/.test(document.getElementById("details").dataset.chain ?? ""), 10000);
+    const chain = await page.evaluate(() => ({
+      state: document.getElementById("details").dataset.chain,
+      rows: document.querySelectorAll("#details .chain tr").length,
+      text: document.getElementById("details").textContent,
+    }));
+    check(/^\d+$/.test(chain.state), `the task's wake chain loads (${chain.state} steps)`);
+    out.taskChain = Number(chain.state);
+    await page.screenshot({ path: join(args.out, `${name}-chain.png`) });
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("0");
+    await ready(page);
+  }
+  // A runnable slice says who made it runnable; its chain starts with it.
+  for (let i = 0; i < 14 && (await find(page, "woken", "goroutine")) === null; i++) {
+    await page.keyboard.press("w");
+    await ready(page);
+  }
+  if ((await find(page, "woken", "goroutine")) !== null) {
+    const s = await clickItem(page, "woken", { lane: "goroutine", stacks: false });
+    check(/Woken by|Made runnable by/.test(s.text), `a runnable slice says who made it runnable (${s.title})`);
+    await page.click("#details [data-action=chain]");
+    await until(page, () => /^(\d+|none|error)$/.test(document.getElementById("details").dataset.chain ?? ""), 10000);
+    const steps = await page.evaluate(() => document.getElementById("details").dataset.chain);
+    check(Number(steps) >= 1, `the slice's wake chain starts with its wake (${steps} steps)`);
+    out.sliceChain = Number(steps);
+    await page.screenshot({ path: join(args.out, `${name}-slice-chain.png`) });
+    await page.keyboard.press("Escape");
+  } else console.log("  (no runnable slice with a waker on screen)");
+  await page.keyboard.press("0");
+  await ready(page);
+  const r = await selectRange(page, 0.05, 0.95);
+  check(r !== null && r.t1 > r.t0, `Shift+drag selects a time range (${fmt(r.t1 - r.t0)})`);
+  await ready(page);
+  const f0 = Date.now();
+  const bf = await openFlame(page, "block");
+  out.blockFlameMs = Date.now() - f0;
+  if (noblock) check(bf.state === "loaded" || bf.state === "empty", `the range's blocking flame graph answers in ${out.blockFlameMs} ms (${bf.info.slice(0, 80)})`);
+  else check(bf.state === "loaded" && bf.frames > 1, `the range's blocking flame graph is drawn in ${out.blockFlameMs} ms (${bf.frames} frames; ${bf.info.slice(0, 80)})`);
+  out.blockFlame = bf.info.replace(/ Click.*$/s, "");
+  out.range = r;
+  if (bf.state === "loaded") {
+    await page.screenshot({ path: join(args.out, `${name}-block-flame.png`) });
+    out.hover = await zoomFlame(page);
+    await page.screenshot({ path: join(args.out, `${name}-block-flame-zoomed.png`) });
+  }
+  const cf = await openFlame(page, "cpu");
+  if (cpu) check(cf.state === "loaded" && cf.frames > 1, `the range's CPU flame graph is drawn (${cf.frames} frames; ${cf.info.slice(0, 80)})`);
+  else check(cf.state === "loaded" || cf.state === "empty", `the range's CPU flame graph answers (${cf.info.slice(0, 80)})`);
+  out.cpuFlame = cf.info.replace(/ Click.*$/s, "");
+  if (cf.state === "loaded") {
+    await zoomFlame(page);
+    await page.screenshot({ path: join(args.out, `${name}-cpu-flame.png`) });
+  }
+  await page.keyboard.press("Escape");
+  await ready(page);
+  return out;
+}
+
 function fmt(ns) {
   return ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : `${(ns / 1e3).toFixed(1)} µs`;
 }
 
 /** The checks every page gets; `annotated` pages must show tasks, regions and logs. */
-async function checkPage(page, name, { annotated }) {
+async function checkPage(page, name, { annotated, plain = !annotated, cpu = false, noblock = false, large = false }) {
   const k = await kinds(page);
   console.log(`  drawn: ${JSON.stringify(k)}`);
   const lanes = await page.evaluate(() => window.traceView.lanesShown());
@@ -291,7 +442,8 @@ async function checkPage(page, name, { annotated }) {
     check(Object.keys(k4).some((k) => k !== "chart"), "the last lanes are drawn");
     await page.screenshot({ path: join(args.out, `${name}-bottom.png`) });
   }
-  return { drawn: k, doctor, mmuPoints, ...timings };
+  const flames = large ? {} : await checkFlames(page, name, { plain, cpu, noblock });
+  return { drawn: k, doctor, mmuPoints, ...timings, flames };
 }
 
 const results = [];
@@ -312,7 +464,7 @@ try {
       console.log(`  ${server.log().split("\n")[0]}`);
       console.log(`  opened in ${openMs} ms (URL after ${server.urlMs} ms, page ready ${pageMs} ms after loading it)`);
       if (f.large) check(openMs < LARGE_LIMIT_MS, `the large trace opens in under ${LARGE_LIMIT_MS / 1000} s (${(openMs / 1000).toFixed(2)} s)`);
-      const more = await checkPage(page, f.name, { annotated: !f.large });
+      const more = await checkPage(page, f.name, { annotated: !f.plain, plain: f.plain, cpu: f.cpu, noblock: f.noblock, large: f.large });
       results.push({ fixture: f.name, mode: "served", openMs, urlMs: server.urlMs, pageMs, ...more });
       await page.close();
     } finally {
@@ -340,11 +492,18 @@ try {
     const openMs = Date.now() - g0;
     console.log(`  opened in ${openMs} ms`);
     check(requests.length === 0, `the offline page makes no network request (${requests.join(", ")})`);
-    const more = await checkPage(page, `${f.name}-html`, { annotated: true });
+    const more = await checkPage(page, `${f.name}-html`, { annotated: !f.plain, plain: f.plain, cpu: f.cpu, noblock: f.noblock });
     results.push({ fixture: f.name, mode: "html", openMs, ...more });
     // The page merges embedded data as the server does: the same trace draws the same.
     const served = results.find((r) => r.fixture === f.name && r.mode === "served");
     if (served) check(JSON.stringify(served.drawn) === JSON.stringify(more.drawn), "the offline page draws what the served page draws");
+    if (served && JSON.stringify(served.flames.range) !== JSON.stringify(more.flames.range))
+      console.log(`  (not comparing flame graphs: the ranges differ, ${JSON.stringify(served.flames.range)} and ${JSON.stringify(more.flames.range)})`);
+    else if (served)
+      check(
+        served.flames.blockFlame === more.flames.blockFlame && served.flames.cpuFlame === more.flames.cpuFlame,
+        `the offline page computes the flame graphs the server answers (${more.flames.blockFlame}; ${more.flames.cpuFlame})`,
+      );
     await page.close();
   }
 } finally {

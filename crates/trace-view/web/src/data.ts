@@ -3,7 +3,8 @@
 // the same shapes; the embedded source decimates in the page with the rules
 // of the crate's src/query.rs.
 
-import { ChartData, Embedded, M, Meta, Q, S, Stacks, TaskDetails, WindowData } from "./types";
+import { chainFromJson, flameFromJson, LocalAnalysis } from "./flame";
+import { ChainData, ChainJson, ChainQuery, ChartData, Embedded, FlameData, FlameJson, FlameQuery, M, Meta, Q, S, Stacks, TaskDetails, WindowData } from "./types";
 
 export interface WindowRequest {
   lanes: number[];
@@ -21,8 +22,28 @@ export interface DataSource {
   stacks(ids: number[]): Promise<Stacks>;
   /** A task's details; null if there are none (no such task, or not embedded). */
   task(id: number): Promise<TaskDetails | null>;
+  /** A flame graph; null if its goroutine or task is unknown. */
+  flame(q: FlameQuery): Promise<FlameData | null>;
+  /** A wake chain; null if its goroutine or task is unknown. */
+  chain(q: ChainQuery): Promise<ChainData | null>;
   /** The finest resolution available (embedded data may be pre-merged). */
   readonly minRes: number;
+}
+
+/** `a=1&b=2` of the defined values. */
+function query(params: Record<string, string | number | undefined>): string {
+  return Object.entries(params)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+    .join("&");
+}
+
+/** GETs JSON; null on a 404. */
+async function getOrNull<T>(url: string): Promise<T | null> {
+  const r = await fetch(url, { cache: "no-store" });
+  if (r.status === 404) return null;
+  if (!r.ok) throw new Error(`${url}: ${r.status} ${r.statusText}`);
+  return (await r.json()) as T;
 }
 
 /** `0-5,9` for [0,1,2,3,4,5,9]. */
@@ -68,6 +89,17 @@ export class ServerSource implements DataSource {
     if (r.status === 404) return null;
     if (!r.ok) throw new Error(`api/task: ${r.status} ${r.statusText}`);
     return (await r.json()) as TaskDetails;
+  }
+  async flame(q: FlameQuery): Promise<FlameData | null> {
+    const t0 = q.t0 === undefined ? undefined : Math.floor(q.t0);
+    const t1 = q.t1 === undefined || t0 === undefined ? undefined : Math.max(t0 + 1, Math.ceil(q.t1));
+    const j = await getOrNull<FlameJson>(`api/flame?${query({ kind: q.kind, t0, t1, g: q.g, task: q.task })}`);
+    return j && flameFromJson(j);
+  }
+  async chain(q: ChainQuery): Promise<ChainData | null> {
+    const p = "task" in q ? query({ task: q.task }) : query({ g: q.g, t: Math.floor(q.t) });
+    const j = await getOrNull<ChainJson>(`api/chain?${p}`);
+    return j && chainFromJson(j);
   }
 }
 
@@ -178,8 +210,18 @@ export function decimateSeries(points: number[], t0: number, t1: number, res: nu
 export class EmbeddedSource implements DataSource {
   readonly kind = "embedded";
   readonly minRes: number;
+  private local: LocalAnalysis | null = null;
   constructor(private readonly data: Embedded) {
     this.minRes = data.window.res;
+  }
+  private analysis(): LocalAnalysis {
+    return (this.local ??= new LocalAnalysis(this.data));
+  }
+  flame(q: FlameQuery): Promise<FlameData | null> {
+    return Promise.resolve(this.analysis().flame(q));
+  }
+  chain(q: ChainQuery): Promise<ChainData | null> {
+    return Promise.resolve(this.analysis().chain(q));
   }
   meta(): Promise<Meta> {
     return Promise.resolve(this.data);

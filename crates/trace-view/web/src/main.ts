@@ -35,7 +35,8 @@ async function main(): Promise<void> {
   const canvas = $("canvas") as HTMLCanvasElement;
   const scroller = $("scroller");
   const view = new TimelineView(meta, src, canvas, scroller, $("spacer"));
-  const details = new Details($("details"), view, src);
+  const tooltip = $("tooltip");
+  const details = new Details($("details"), view, src, tooltip);
   const tasks = new TaskList($("task-list"), $("tasks-title"), view, meta);
   view.listener = {
     select(sel) {
@@ -48,7 +49,6 @@ async function main(): Promise<void> {
   if (meta.tasks.length === 0) $("tasks").classList.add("empty");
 
   new ResizeObserver(() => view.resize()).observe(scroller);
-  const tooltip = $("tooltip");
   scroller.addEventListener("scroll", () => {
     tooltip.hidden = true;
     view.update();
@@ -83,14 +83,27 @@ async function main(): Promise<void> {
     return { x: e.clientX - r.left, y: e.clientY - r.top };
   };
   let drag: { x: number; y: number; t0: number; t1: number; top: number; moved: boolean } | null = null;
+  // Shift+drag: a time range, for flame graphs.
+  let ranging: { t: number } | null = null;
   canvas.addEventListener("mousedown", (e) => {
     if (e.button !== 0) return;
     const p = local(e);
+    if (e.shiftKey && p.x >= view.plotX) {
+      ranging = { t: view.timeAt(p.x) };
+      view.setRange(null);
+      e.preventDefault();
+      return;
+    }
     drag = { ...p, t0: view.t0, t1: view.t1, top: scroller.scrollTop, moved: false };
     e.preventDefault();
   });
   window.addEventListener("mousemove", (e) => {
     const p = local(e);
+    if (ranging) {
+      const t = view.timeAt(Math.min(Math.max(p.x, view.plotX), view.plotX + view.plotW));
+      view.setRange({ t0: Math.min(ranging.t, t), t1: Math.max(ranging.t, t) });
+      return;
+    }
     if (drag) {
       const dx = p.x - drag.x;
       const dy = p.y - drag.y;
@@ -104,6 +117,7 @@ async function main(): Promise<void> {
       return;
     }
     if (e.target !== canvas) return;
+    tooltip.classList.remove("wide");
     view.setMouse(p);
     const h = view.hit(p.x, p.y);
     if (!h) {
@@ -126,6 +140,22 @@ async function main(): Promise<void> {
     view.setMouse(null);
   });
   window.addEventListener("mouseup", (e) => {
+    if (ranging) {
+      ranging = null;
+      const r = view.range;
+      if (r && (r.t1 - r.t0) / view.nsPerPx >= 3) {
+        const t0 = Math.max(0, Math.floor(r.t0));
+        const t1 = Math.min(meta.span + 1, Math.ceil(r.t1));
+        if (t0 < t1) {
+          view.setRange({ t0, t1 });
+          view.select(null);
+          details.showRange(t0, t1);
+          return;
+        }
+      }
+      view.setRange(null);
+      return;
+    }
     const d = drag;
     drag = null;
     canvas.style.cursor = "default";
@@ -222,6 +252,7 @@ async function main(): Promise<void> {
         break;
       }
       case "Escape":
+        view.setRange(null);
         view.select(null);
         help.hidden = true;
         break;
@@ -260,6 +291,9 @@ async function main(): Promise<void> {
     },
     window(): { t0: number; t1: number } {
       return { t0: view.t0, t1: view.t1 };
+    },
+    range(): { t0: number; t1: number } | null {
+      return view.range;
     },
     lanesShown(): string[] {
       return view.visibleLanes(0).map((i) => view.laneName(i));

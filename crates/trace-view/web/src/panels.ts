@@ -3,7 +3,8 @@
 
 import { DataSource } from "./data";
 import { fmtCount, fmtDur } from "./format";
-import { Frame, Kind, KIND_NAMES, Meta, Mmu, Stacks, TaskDetails, TaskTuple } from "./types";
+import { FlameGraph, fmtWeight } from "./flameview";
+import { ChainData, ChainQuery, FlameKind, FlameQuery, Frame, Kind, KIND_NAMES, Meta, Mmu, S, Stacks, TaskDetails, TaskTuple } from "./types";
 import { Selection, TimelineView } from "./view";
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
@@ -21,7 +22,200 @@ export class Details {
     private readonly root: HTMLElement,
     private readonly view: TimelineView,
     private readonly src: DataSource,
+    private readonly tooltip: HTMLElement,
   ) {}
+
+  /** Starts a new panel: clears it and its state; returns its sequence number. */
+  private reset(kind: string, tall: boolean): number {
+    const root = this.root;
+    root.textContent = "";
+    root.dataset.kind = kind;
+    delete root.dataset.stacks;
+    delete root.dataset.task;
+    delete root.dataset.flame;
+    delete root.dataset.chain;
+    document.body.classList.toggle("tall", tall);
+    this.tooltip.hidden = true;
+    this.tooltip.classList.remove("wide");
+    return ++this.seq;
+  }
+
+  /** A row of buttons: flame graphs of `q` by kind, and a wake chain. */
+  private actions(title: string, q: Omit<FlameQuery, "kind">, chain: ChainQuery | null, back: () => void): HTMLElement {
+    const bar = el("div", "actions");
+    const kinds: [FlameKind, string][] = [
+      ["cpu", "CPU flame graph"],
+      ["block", "Blocking flame graph"],
+      ["syscall", "Syscall flame graph"],
+    ];
+    for (const [kind, text] of kinds) {
+      const b = el("button", "", text);
+      b.dataset.action = `flame-${kind}`;
+      b.onclick = () => this.showFlame(title, { ...q, kind }, back);
+      bar.appendChild(b);
+    }
+    if (chain) {
+      const b = el("button", "", "Wake chain");
+      b.dataset.action = "chain";
+      b.title = "Who woke this goroutine, who woke that one before, and so on";
+      b.onclick = () => this.showChain(title, chain, back);
+      bar.appendChild(b);
+    }
+    return bar;
+  }
+
+  /** A time range selected on the timeline: its flame graphs. */
+  showRange(t0: number, t1: number): void {
+    this.reset("range", false);
+    const title = `${fmtDur(t0)} – ${fmtDur(t1)}`;
+    this.root.appendChild(el("h3", "", `Time range ${title} (${fmtDur(t1 - t0)})`));
+    this.root.appendChild(el("div", "hint", "All goroutines in the range. Shift+drag on the timeline selects another range; Esc clears it."));
+    this.root.appendChild(this.actions(`the range ${title}`, { t0, t1 }, null, () => this.showRange(t0, t1)));
+  }
+
+  /** The flame graph of `q`, with buttons for the other kinds and back to what it came from. */
+  showFlame(title: string, q: FlameQuery, back: () => void): void {
+    const seq = this.reset("flame", true);
+    const root = this.root;
+    const names: Record<FlameKind, string> = { cpu: "CPU samples", block: "Time blocked", syscall: "Time in system calls" };
+    root.appendChild(el("h3", "", `${names[q.kind]} of ${title}`));
+    const bar = el("div", "actions");
+    const b = el("button", "", "← Back");
+    b.onclick = back;
+    bar.appendChild(b);
+    for (const kind of ["cpu", "block", "syscall"] as FlameKind[]) {
+      const k = el("button", kind === q.kind ? "toggle on" : "toggle", kind === "cpu" ? "CPU" : kind === "block" ? "Blocking" : "Syscall");
+      k.dataset.action = `flame-${kind}`;
+      k.onclick = () => this.showFlame(title, { ...q, kind }, back);
+      bar.appendChild(k);
+    }
+    const reset = el("button", "", "Reset zoom");
+    bar.appendChild(reset);
+    root.appendChild(bar);
+    const info = el("div", "hint", "Loading…");
+    root.appendChild(info);
+    const box = el("div", "flame-box");
+    root.appendChild(box);
+    this.src
+      .flame(q)
+      .then((f) => {
+        if (seq !== this.seq) return;
+        if (!f) {
+          info.textContent = "Nothing to show: no such goroutine or task.";
+          root.dataset.flame = "none";
+          return;
+        }
+        const what = q.kind === "cpu" ? "samples" : "blocking episodes";
+        let text = `${fmtWeight(f.kind, f.total)} in all, ${fmtCount(f.items)} ${what}, ${fmtCount(f.nodes.length)} frames`;
+        if (f.dropped > 0) text += ` (${fmtCount(f.dropped)} lighter frames left out)`;
+        if (f.total === 0)
+          text =
+            q.kind === "cpu"
+              ? this.view.meta.stats.samples === 0
+                ? "This trace has no CPU samples (record with a CPU profile: Go's pprof.StartCPUProfile, or Config::cpu_profile)."
+                : "No CPU samples in this selection."
+              : `No ${q.kind === "block" ? "blocked" : "system call"} time in this selection.`;
+        else text += ". Click a frame to zoom in, the top bars to zoom out.";
+        info.textContent = text;
+        if (f.note) root.insertBefore(el("div", "hint warn", f.note), box);
+        if (f.total > 0) {
+          const g = new FlameGraph(box, f, this.tooltip);
+          reset.onclick = () => g.zoom(0);
+        }
+        root.dataset.flame = f.total > 0 ? "loaded" : "empty";
+      })
+      .catch((e) => {
+        console.error(e);
+        info.textContent = `Could not load the flame graph: ${e}`;
+        root.dataset.flame = "error";
+      });
+  }
+
+  /** The wake chain of `q`: who made the goroutine runnable, who made that one runnable before, and so on. */
+  showChain(title: string, q: ChainQuery, back: () => void): void {
+    const seq = this.reset("chain", true);
+    const root = this.root;
+    const v = this.view;
+    root.appendChild(el("h3", "", `Wake chain of ${title}`));
+    const bar = el("div", "actions");
+    const b = el("button", "", "← Back");
+    b.onclick = back;
+    bar.appendChild(b);
+    root.appendChild(bar);
+    const info = el("div", "hint", "Loading…");
+    root.appendChild(info);
+    this.src
+      .chain(q)
+      .then((c: ChainData | null) => {
+        if (seq !== this.seq) return;
+        if (!c) {
+          info.textContent = "Nothing to show: no such goroutine or task.";
+          root.dataset.chain = "none";
+          return;
+        }
+        info.textContent =
+          c.steps.length === 0
+            ? `${v.goroutineName(c.g)} was not made runnable by anyone before ${fmtDur(c.t)} in the trace.`
+            : `From ${v.goroutineName(c.g)} at ${fmtDur(c.t)}, back in time: who made each goroutine runnable (the goroutine running on the thread that unblocked or created it).`;
+        if (c.note) root.appendChild(el("div", "hint warn", c.note));
+        const t = el("table", "list chain");
+        const head = el("tr");
+        for (const h of ["goroutine", "blocked", "on", "made runnable", "by", "waited to run"]) head.appendChild(el("th", "", h));
+        if (c.steps.length) t.appendChild(head);
+        for (const s of c.steps) {
+          const tr = el("tr");
+          const cell = (x: string | HTMLElement) => {
+            const td = el("td");
+            if (typeof x === "string") td.textContent = x;
+            else td.appendChild(x);
+            tr.appendChild(td);
+          };
+          cell(this.goroutineAt(s.g, s.blocked >= 0 ? s.blocked : s.woken, s.ran));
+          cell(s.created ? "created" : `${fmtDur(s.blocked)} (${fmtDur(s.woken - s.blocked)})`);
+          cell(s.created ? "" : s.reason || "—");
+          cell(this.at(s.woken, s.woken, fmtDur(s.woken)));
+          cell(s.waker < 0 ? "no goroutine (runtime)" : this.goroutineAt(s.waker, s.woken, s.woken));
+          cell(fmtDur(s.ran - s.woken));
+          t.appendChild(tr);
+        }
+        root.appendChild(t);
+        if (c.steps.length >= 32) root.appendChild(el("div", "hint", "The chain goes further back; it stops after 32 steps."));
+        root.dataset.chain = String(c.steps.length);
+      })
+      .catch((e) => {
+        console.error(e);
+        info.textContent = `Could not load the chain: ${e}`;
+        root.dataset.chain = "error";
+      });
+  }
+
+  /** A link zooming to `[t0, t1]`. */
+  private at(t0: number, t1: number, text: string): HTMLElement {
+    const a = el("a", "link", text);
+    a.href = "#";
+    a.onclick = (ev) => {
+      ev.preventDefault();
+      const dur = Math.max(t1 - t0, 1000);
+      this.view.setWindow(t0 - dur, t1 + dur);
+    };
+    return a;
+  }
+
+  /** A link to goroutine `g`'s lane around `[t0, t1]`. */
+  private goroutineAt(g: number, t0: number, t1: number): HTMLElement {
+    const i = this.view.goroutineLane.get(g);
+    if (i === undefined) return el("span", "", `G${g}`);
+    const a = el("a", "link", this.view.laneName(i));
+    a.href = "#";
+    a.onclick = (ev) => {
+      ev.preventDefault();
+      const dur = Math.max(t1 - t0, 1000);
+      this.view.setWindow(t0 - dur, t1 + dur);
+      this.view.showLane(i);
+      this.view.revealLane(i);
+    };
+    return a;
+  }
 
   private taskById(id: number): TaskTuple | undefined {
     return this.view.meta.tasks.find((t) => t[0] === id);
@@ -29,14 +223,15 @@ export class Details {
 
   show(sel: Selection): void {
     const root = this.root;
-    root.textContent = "";
-    root.dataset.kind = "";
-    delete root.dataset.stacks;
-    delete root.dataset.task;
+    const seq = this.reset("", false);
     if (!sel) {
-      root.appendChild(el("div", "hint", "Click a slice, a log marker (▼) or a task for details and stacks."));
+      root.appendChild(el("div", "hint", "Click a slice, a log marker (▼) or a task for details and stacks; Shift+drag selects a time range for flame graphs."));
       return;
     }
+    const back = () => {
+      this.view.select(sel);
+    };
+    let actions: HTMLElement | null = null;
     const v = this.view;
     const lane = v.meta.lanes[sel.lane];
     const fields: [string, string | HTMLElement][] = [];
@@ -73,6 +268,25 @@ export class Details {
           case Kind.Syscall:
             fields.push(["State", KIND_NAMES[kind]]);
             if (v.str(arg)) fields.push(["Reason", v.str(arg)]);
+            if (kind === Kind.Runnable && extra > 0) {
+              // extra: 2 + the goroutine that unblocked or created it (1: none).
+              const w = extra - 2;
+              const by = el("span");
+              by.appendChild(w < 0 ? el("span", "", "no goroutine (the runtime: a timer or the network poller)") : this.goroutineAt(w, start, start));
+              by.appendChild(document.createTextNode(" at "));
+              by.appendChild(this.at(start, start, fmtDur(start)));
+              // Woken (after a waiting slice that ends where this begins) or created.
+              const row0 = v.cache.get(sel.lane)?.rows[0] ?? [];
+              let woken = false;
+              for (let k = 0; k < row0.length; k += S)
+                if (row0[k + 1] === start && row0[k + 2] === Kind.Waiting && row0[k + 7] === 1) woken = true;
+              fields.push([woken ? "Woken by" : "Made runnable by", by]);
+            }
+            {
+              const g = lane.id;
+              const name = v.laneName(sel.lane);
+              actions = this.actions(name, { g }, { g, t: start }, back);
+            }
             stacks.push([
               kind === Kind.Waiting ? "Blocked at" : kind === Kind.Syscall ? "System call at" : kind === Kind.Runnable ? "Became runnable at" : "Began at",
               stack0,
@@ -89,6 +303,8 @@ export class Details {
           case Kind.Region: {
             fields.push(["Region", v.str(arg)]);
             fields.push(["Task", this.taskLink(extra)]);
+            if (lane.kind === "goroutine")
+              actions = this.actions(`region ${v.str(arg)} on ${v.laneName(sel.lane)}`, { g: lane.id, t0: start, t1: end }, { g: lane.id, t: end }, back);
             stacks.push(["Region began at", stack0], ["Region ended at", stack1]);
             break;
           }
@@ -109,6 +325,7 @@ export class Details {
             }
             stacks.push(["Task began at", stack0], ["Task ended at", stack1]);
             taskId = extra;
+            actions = this.actions(`task ${v.str(arg)} #${extra}`, { task: extra }, { task: extra }, back);
             break;
           }
         }
@@ -129,7 +346,7 @@ export class Details {
       table.appendChild(tr);
     }
     root.appendChild(table);
-    const seq = ++this.seq;
+    if (actions) root.appendChild(actions);
     if (taskId >= 0) {
       const box = el("div", "task-details");
       root.appendChild(box);
@@ -175,11 +392,7 @@ export class Details {
   /** The MMU curve as a small chart: window length (log scale) against utilization. */
   showMmu(m: Mmu): void {
     const root = this.root;
-    ++this.seq;
-    root.textContent = "";
-    delete root.dataset.stacks;
-    delete root.dataset.task;
-    root.dataset.kind = "mmu";
+    this.reset("mmu", false);
     root.appendChild(el("h3", "", "Minimum mutator utilization"));
     root.appendChild(
       el(

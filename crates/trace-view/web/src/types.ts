@@ -57,8 +57,8 @@ export interface ChartMeta {
   max: number[];
 }
 
-/** [id, parent, type, start, end, goroutine, row, stack0, stack1, regions, logs]; -1 = unknown. */
-export type TaskTuple = [number, number, number, number, number, number, number, number, number, number, number];
+/** [id, parent, type, start, end, goroutine, row, stack0, stack1, regions, logs, end goroutine]; -1 = unknown. */
+export type TaskTuple = [number, number, number, number, number, number, number, number, number, number, number, number];
 
 export type Strings = Record<string, string>;
 
@@ -67,7 +67,7 @@ export interface Meta {
   version: string;
   base: number;
   span: number;
-  stats: { events: number; slices: number; marks: number; stacks: number };
+  stats: { events: number; slices: number; marks: number; stacks: number; samples: number };
   lanes: LaneMeta[];
   charts: ChartMeta[];
   tasks: TaskTuple[];
@@ -135,4 +135,90 @@ export interface Embedded extends Meta {
   stacks: Stacks;
   /** By task id; tasks beyond the embedding budget are missing. */
   taskDetails: Record<string, TaskDetails>;
+  /** CPU samples: time, lane (-1: off any goroutine), stack; all of them or none. */
+  samples: number[];
+  /** How many samples were left out (all of them, if any). */
+  samplesOmitted: number;
+}
+
+/** What a flame graph weighs: CPU samples, or ns waiting / in system calls by blocking stack. */
+export type FlameKind = "cpu" | "block" | "syscall";
+
+/** A flame graph request: a time range (default: the whole trace), of one goroutine, or one task (its goroutines inside its regions), or all. */
+export interface FlameQuery {
+  kind: FlameKind;
+  t0?: number;
+  t1?: number;
+  g?: number;
+  task?: number;
+}
+
+/** `/api/flame`'s answer: nodes [parent, func (-1: no stack), file, line (0: mixed), value], parents first, 0 the root. */
+export interface FlameJson {
+  kind: FlameKind;
+  t0: number;
+  t1: number;
+  total: number;
+  items: number;
+  dropped: number;
+  nodes: [number, number, number, number, number][];
+  strings: Strings;
+}
+
+export interface FlameNode {
+  parent: number;
+  func: string;
+  file: string;
+  /** 0 if the merged frames differ. */
+  line: number;
+  value: number;
+}
+
+export interface FlameData {
+  kind: FlameKind;
+  t0: number;
+  t1: number;
+  total: number;
+  /** Samples or slices counted. */
+  items: number;
+  /** Nodes left out to keep within the cap. */
+  dropped: number;
+  nodes: FlameNode[];
+  /** Why the answer may be incomplete (offline page). */
+  note?: string;
+}
+
+/** A wake chain request: from goroutine `g` at `t`, or from where task `task` ended. */
+export type ChainQuery = { g: number; t: number } | { task: number };
+
+/** `/api/chain`'s answer: steps [g, woken, ran, waker, created, blocked, reason, blockedStack, stack]. */
+export interface ChainJson {
+  g: number;
+  t: number;
+  steps: [number, number, number, number, number, number, number, number, number][];
+  strings: Strings;
+}
+
+export interface ChainStep {
+  g: number;
+  /** When it became runnable. */
+  woken: number;
+  /** When it ran. */
+  ran: number;
+  /** Who made it runnable (-1: no goroutine). */
+  waker: number;
+  created: boolean;
+  /** When it had blocked (-1 if created). */
+  blocked: number;
+  reason: string;
+  blockedStack: number;
+  /** The waker's stack as it woke it. */
+  stack: number;
+}
+
+export interface ChainData {
+  g: number;
+  t: number;
+  steps: ChainStep[];
+  note?: string;
 }

@@ -61,6 +61,8 @@ export class TimelineView {
   selection: Selection = null;
   /** The selected task's id: its regions are highlighted. */
   selectedTask = -1;
+  /** A time range selected with Shift+drag, if any. */
+  range: { t0: number; t1: number } | null = null;
   filter = "";
   readonly collapsed = new Set<string>(["thread"]);
   /** Lanes showing all their rows (others show at most ROW_CAP). */
@@ -434,6 +436,7 @@ export class TimelineView {
       ctx.restore();
     }
     ctx.restore();
+    this.drawRange();
     this.drawPinned();
     this.drawCursor();
     const res = Math.max(0, Math.floor(this.nsPerPx));
@@ -491,14 +494,17 @@ export class TimelineView {
           ctx.fillText(label, tx, ry + ROW_H / 2);
           ctx.restore();
         }
-        this.remember({
+        const drawn = {
           kind: count > 1 ? "merged" : KIND_NAMES[kind] ?? "?",
           lane: i,
           row: r,
           x: (Math.max(x0, left) + Math.min(x0 + w, right)) / 2,
           y: ry + ROW_H / 2,
           w: Math.min(x0 + w, right) - Math.max(x0, left),
-        });
+        };
+        this.remember(drawn);
+        // A runnable slice that knows who made it runnable.
+        if (kind === Kind.Runnable && count === 1 && extra > 0) this.remember({ ...drawn, kind: "woken" });
       }
     }
     // Log markers on the lane's first row, at least MARK_GAP pixels apart.
@@ -607,6 +613,34 @@ export class TimelineView {
     ctx.moveTo(0, top - 0.5);
     ctx.lineTo(this.width, top - 0.5);
     ctx.stroke();
+  }
+
+  /** Shades the selected time range. */
+  private drawRange(): void {
+    const r = this.range;
+    if (!r) return;
+    const ctx = this.ctx;
+    const left = this.plotX;
+    const right = this.plotX + this.plotW;
+    const x0 = Math.max(left, this.x(r.t0));
+    const x1 = Math.min(right, this.x(r.t1));
+    if (x1 < left || x0 > right) return;
+    ctx.fillStyle = "rgba(47,111,208,0.13)";
+    ctx.fillRect(x0, this.pinnedH, Math.max(1, x1 - x0), this.height - this.pinnedH);
+    ctx.strokeStyle = "rgba(47,111,208,0.8)";
+    ctx.beginPath();
+    for (const x of [x0, x1]) {
+      ctx.moveTo(Math.round(x) + 0.5, this.pinnedH);
+      ctx.lineTo(Math.round(x) + 0.5, this.height);
+    }
+    ctx.stroke();
+    this.remember({ kind: "range-selection", lane: -1, row: 0, x: (x0 + x1) / 2, y: this.pinnedH + 4, w: x1 - x0 });
+  }
+
+  /** Sets (or clears) the selected time range. */
+  setRange(r: { t0: number; t1: number } | null): void {
+    this.range = r;
+    this.update();
   }
 
   private drawCursor(): void {
