@@ -129,7 +129,7 @@ pub use display::Go123Text;
 pub use error::{ContextViolation, Error, ErrorKind};
 pub use event::{
     Event, EventKind, ExperimentalEvent, Frame, Label, Log, Metric, Range, RangeAttribute,
-    RangeName, Region, Stack, StateChange, StateTransition, SyncInfo, Task,
+    RangeName, Region, Stack, StateChange, StateTransition, SyncInfo, Task, WireForm,
 };
 pub use options::{Compat, Options, Threading};
 pub use reader::Reader;

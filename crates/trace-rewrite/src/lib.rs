@@ -51,6 +51,7 @@ mod error;
 mod generation;
 mod redact;
 mod rewrite;
+mod writer;
 
 #[doc(hidden)]
 pub mod fuzzing;
@@ -60,3 +61,4 @@ pub use error::Error;
 pub use generation::{EventEdit, Generation, StackTable, StringTable};
 pub use redact::{Category, CategoryCount, RedactOptions, Redactor, Report};
 pub use rewrite::{rewrite, Summary, Transform};
+pub use writer::{EventWriter, Summary as WriteSummary, WriterOptions};
