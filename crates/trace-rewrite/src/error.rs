@@ -51,6 +51,9 @@ pub enum Error {
         /// What is wrong.
         why: &'static str,
     },
+    /// An event filter kept no event of the trace.
+    #[error("no event of the trace is in the selection")]
+    NothingSelected,
     /// Reading the input failed.
     #[error(transparent)]
     Read(#[from] trace_reader::Error),

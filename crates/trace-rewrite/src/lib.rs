@@ -51,6 +51,7 @@ mod error;
 mod generation;
 mod redact;
 mod rewrite;
+mod select;
 mod writer;
 
 #[doc(hidden)]
@@ -61,4 +62,5 @@ pub use error::Error;
 pub use generation::{EventEdit, Generation, StackTable, StringTable};
 pub use redact::{Category, CategoryCount, RedactOptions, Redactor, Report};
 pub use rewrite::{rewrite, Summary, Transform};
+pub use select::{filter_events, EventFilter};
 pub use writer::{EventWriter, Summary as WriteSummary, WriterOptions};

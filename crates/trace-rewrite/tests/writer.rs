@@ -151,3 +151,211 @@ fn round_trip_gives_the_same_events() {
         failures.join("\n")
     );
 }
+
+/// Normalizes what a window changes by design: sync ordinals, the type and
+/// parent of a task ended in the window, `NotExist` procs of the first
+/// generation.
+fn normalize(line: &str) -> String {
+    let mut l = line.to_string();
+    if l.contains(" Sync ") {
+        if let Some(i) = l.find(" N=") {
+            let end = l[i + 3..].find(' ').map_or(l.len(), |j| i + 3 + j);
+            l.replace_range(i..end, "");
+        }
+    }
+    if l.contains(" TaskEnd ") {
+        if let Some(i) = l.find(" Parent=") {
+            l.truncate(i);
+        }
+    }
+    l.replace("NotExist->", "Undetermined->")
+}
+
+/// Checks a window `[from, to]` of `input`: the output is valid, and holds
+/// a sync, the synthesized statuses, then exactly the input's events of the
+/// window but the ends of stop-the-world ranges begun before it and the
+/// re-announcements of ranges in flight that the writer's statuses made.
+fn check_window(name: &str, input: &[u8], from: i64, to: i64) -> Result<(), String> {
+    use trace_rewrite::{filter_events, EventFilter};
+    let filter = EventFilter::new().window(trace_reader::Time(from), trace_reader::Time(to));
+    let (output, summary) =
+        filter_events(input, &filter, Vec::new()).map_err(|e| format!("{name}: {e}"))?;
+    let report = validate(&output[..]);
+    if !report.is_valid() {
+        let first = report.violations.first().map(|v| v.to_string());
+        return Err(format!(
+            "{name} [{from}, {to}]: invalid: {first:?} {:?}",
+            report.error
+        ));
+    }
+    let mut window = Vec::new();
+    for ev in Reader::new(input).unwrap() {
+        let Ok(ev) = ev else { break };
+        let t = ev.time().0;
+        if t > to {
+            break;
+        }
+        if t >= from {
+            window.push(ev.to_string());
+        }
+    }
+    let (mut out, _) = text(&output);
+    let clocks = window
+        .iter()
+        .any(|l| l.contains(" Sync ") && l.contains(" Trace="));
+    if !clocks {
+        for l in &mut out {
+            *l = strip_clock(l).to_string();
+        }
+    }
+    if window.last().is_none_or(|l| !l.contains(" Sync ")) {
+        out.pop();
+    }
+    // A sync opens the output: the window's first event, or the writer's.
+    let opens = window.first().is_some_and(|l| l.contains(" Sync "));
+    let untimed = |l: &str| {
+        let l = normalize(l);
+        match (l.find(" Time="), l.find(" Trace=")) {
+            (Some(i), Some(j)) => format!("{}{}", &l[..i], &l[j..]),
+            (Some(i), None) => l[..i].to_string(),
+            _ => l,
+        }
+    };
+    if opens && untimed(&window[0]) != untimed(&out[0]) {
+        return Err(format!(
+            "{name}: first sync:\n  in:  {}\n  out: {}",
+            window[0], out[0]
+        ));
+    }
+    // Then the statuses the writer wrote.
+    let mut o = 1 + summary.synthesized as usize;
+    let mut skipped = 0;
+    for (i, w) in window.iter().enumerate() {
+        if i == 0 && opens {
+            continue;
+        }
+        if out.get(o).is_some_and(|x| normalize(x) == normalize(w)) {
+            o += 1;
+        } else if (w.contains("RangeEnd") && w.contains("stop-the-world"))
+            || w.contains(" RangeActive ")
+        {
+            skipped += 1;
+        } else {
+            return Err(format!(
+                "{name} [{from}, {to}]: window event {i}:\n  in:  {w}\n  out: {:?}",
+                out.get(o)
+            ));
+        }
+    }
+    if o != out.len() {
+        return Err(format!(
+            "{name}: {} extra events at the end: {:?}",
+            out.len() - o,
+            out.get(o)
+        ));
+    }
+    if skipped as u64 != summary.skipped {
+        return Err(format!(
+            "{name}: skipped {} but {skipped} STW ends and RangeActive",
+            summary.skipped
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn windows_hold_the_events_of_the_window() {
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for (name, path) in traces() {
+        let input = std::fs::read(&path).unwrap();
+        if input.len() > 4 << 20 {
+            continue;
+        }
+        let times: Vec<(i64, bool)> = match Reader::new(&input[..]) {
+            Ok(r) => r
+                .map_while(Result::ok)
+                .map(|e| (e.time().0, e.kind() == trace_reader::EventKind::Sync))
+                .collect(),
+            Err(_) => continue,
+        };
+        if times.len() < 10 {
+            continue;
+        }
+        let k = times.len();
+        let mut windows = vec![
+            (times[k / 3].0, times[2 * k / 3].0),
+            (times[k / 2].0, times[k - 1].0),
+        ];
+        // A window that starts at a generation's sync.
+        if let Some(&(t, _)) = times[1..k - 1].iter().find(|(_, s)| *s) {
+            windows.push((t, times[k - 2].0));
+        }
+        for (from, to) in windows {
+            n += 1;
+            if let Err(e) = check_window(&name, &input, from, to) {
+                failures.push(e);
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {n} windows:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn goroutine_and_task_filters_give_valid_traces() {
+    use trace_rewrite::{filter_events, EventFilter};
+    let mut failures = Vec::new();
+    for (name, path) in traces() {
+        let input = std::fs::read(&path).unwrap();
+        if input.len() > 4 << 20 {
+            continue;
+        }
+        let Ok(reader) = Reader::new(&input[..]) else {
+            continue;
+        };
+        let mut gs = std::collections::BTreeSet::new();
+        let mut task_types = std::collections::BTreeSet::new();
+        for ev in reader.map_while(Result::ok) {
+            if ev.goroutine().0 != -1 {
+                gs.insert(ev.goroutine().0);
+            }
+            if let Some(t) = ev.task() {
+                task_types.insert(t.ty.to_string());
+            }
+        }
+        let half: Vec<_> = gs
+            .iter()
+            .step_by(2)
+            .map(|&g| trace_reader::GoId(g))
+            .collect();
+        let mut filters = vec![
+            ("goroutines", EventFilter::new().goroutines(half)),
+            (
+                "kinds",
+                EventFilter::new().kinds([trace_reader::EventKind::Log]),
+            ),
+        ];
+        if let Some(t) = task_types.iter().find(|t| !t.is_empty()) {
+            filters.push(("task", EventFilter::new().task_type(t)));
+        }
+        for (what, f) in filters {
+            match filter_events(&input, &f, Vec::new()) {
+                Ok((out, _)) => {
+                    let report = validate(&out[..]);
+                    if !report.is_valid() {
+                        let first = report.violations.first().map(|v| v.to_string());
+                        failures.push(format!("{name} {what}: {first:?} {:?}", report.error));
+                    }
+                }
+                Err(trace_rewrite::Error::NothingSelected) => {}
+                Err(e) => failures.push(format!("{name} {what}: {e}")),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

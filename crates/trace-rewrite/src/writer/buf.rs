@@ -123,6 +123,14 @@ impl GenBuf {
         id
     }
 
+    /// The time of the sync batch, which the reader gives the sync event
+    /// that opens the generation (unless that moves past the previous
+    /// generation's last event): the sync's time, or the clock snapshot's
+    /// if earlier.
+    pub(crate) fn base(&self) -> u64 {
+        self.sync_time.min(self.clock.trace)
+    }
+
     /// Appends a timed event to thread `m`'s batches (`-1`: no thread).
     pub(crate) fn event(&mut self, m: i64, time: u64, ty: u8, args: &[u64]) {
         let m = m as u64;
@@ -176,7 +184,7 @@ impl GenBuf {
         // A snapshot taken before the sync event's time (which the reader
         // moved past the previous generation's last event) sets the
         // batch's time: the reader moves it past that event again.
-        let base = self.sync_time.min(self.clock.trace);
+        let base = self.base();
         let header = |m: u64, time: u64, size: usize| BatchHeader {
             experiment: Experiment::None,
             gen: self.number,

@@ -8,7 +8,7 @@ use trace_reader::{Event, RangeName, NO_TASK};
 use trace_wire::ty;
 
 use super::state::{gs, ps, Gc, OwnedFrame, G, P};
-use super::{EventWriter, Why};
+use super::{EventWriter, Why, REDUNDANT};
 
 /// What an event needs of its thread: a proc, a goroutine.
 const USER_GO: (bool, bool) = (true, true);
@@ -363,7 +363,7 @@ impl<W: Write> EventWriter<W> {
                 let first = !self.st.gc_written;
                 if w.ty == ty::GC_ACTIVE && gen <= 1 && !first && self.st.gc == Gc::Running {
                     // Announced already in the first generation.
-                    return Ok(());
+                    return Err(REDUNDANT);
                 }
                 let ok = match w.ty {
                     ty::GC_ACTIVE if first => gen <= 1,
@@ -371,11 +371,13 @@ impl<W: Write> EventWriter<W> {
                     ty::GC_BEGIN => first || self.st.gc != Gc::Running,
                     _ => self.st.gc == Gc::Running && !first,
                 };
-                if !ok {
-                    return Err("the GC is not in the state it needs");
-                }
-                if !first {
-                    need(cur, USER_GO)?;
+                if self.emitting {
+                    if !ok {
+                        return Err("the GC is not in the state it needs");
+                    }
+                    if !first {
+                        need(cur, USER_GO)?;
+                    }
                 }
                 self.st.gc_seq += 1;
                 let seq = self.st.gc_seq;
@@ -400,7 +402,7 @@ impl<W: Write> EventWriter<W> {
                 if gen <= 1 && s.sweep {
                     // Announced already in the first generation (by the
                     // writer's statuses).
-                    return Ok(());
+                    return Err(REDUNDANT);
                 }
                 if gen > 1 && !s.sweep {
                     return Err("no sweep is in progress on its proc");
@@ -430,7 +432,7 @@ impl<W: Write> EventWriter<W> {
                 let g = a[0] as i64;
                 let s = self.st.gs.get(&g).ok_or("its goroutine is unknown")?;
                 if gen <= 1 && s.assist {
-                    return Ok(());
+                    return Err(REDUNDANT);
                 }
                 if gen > 1 && !s.assist {
                     return Err("no mark assist is in progress");

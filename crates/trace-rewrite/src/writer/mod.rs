@@ -164,6 +164,10 @@ pub struct EventWriter<W: Write> {
 /// Why an event cannot be written in the current state.
 pub(crate) type Why = &'static str;
 
+/// A range or GC announced in the output's first generation already (by
+/// the writer's statuses): left out, in every mode.
+pub(crate) const REDUNDANT: Why = "announced already";
+
 impl<W: Write> EventWriter<W> {
     /// A writer with the default options; writes the file header.
     pub fn new(out: W) -> Result<Self, Error> {
@@ -238,7 +242,7 @@ impl<W: Write> EventWriter<W> {
                 self.summary.events += 1;
                 self.last_out = self.last_out.max(t);
             }
-            Err(why) if self.opts.repair => {
+            Err(why) if self.opts.repair || why == REDUNDANT => {
                 let _ = why;
                 self.summary.skipped += 1;
             }
@@ -308,7 +312,7 @@ impl<W: Write> EventWriter<W> {
             self.split_pending = false;
             self.summary.split_generations += 1;
             let time = self.last_out + 1;
-            self.begin(time, self.clock_at(time), true);
+            self.begin(time, self.clock_at(time, true), true, t);
             return Ok(());
         }
         self.open_with_pending(t)
@@ -324,36 +328,54 @@ impl<W: Write> EventWriter<W> {
             0
         };
         let (time, clock) = match self.pending.take() {
-            Some(p) => (p.time, p.clock.unwrap_or_else(|| self.clock_at(p.time))),
+            Some(p) => {
+                // Room before `t` for the statuses: the sync moves back if
+                // need be.
+                let time = if eager {
+                    p.time.min(t.saturating_sub(n + 1))
+                } else {
+                    p.time
+                };
+                let clock = p.clock.unwrap_or_else(|| self.clock_at(time, false));
+                (time, clock)
+            }
             None => {
                 let mut time = t.saturating_sub(n + 1);
                 if self.started {
                     time = time.max(self.last_out + 1);
                 }
-                (time, self.clock_at(time))
+                (time, self.clock_at(time, false))
             }
         };
-        self.begin(time, clock, eager);
+        self.begin(time, clock, eager, t);
         Ok(())
     }
 
     /// Starts generation `gen_number + 1` with its sync at `time`, and with
-    /// `statuses`, the status of everything alive.
-    fn begin(&mut self, time: u64, clock: Clock, statuses: bool) {
+    /// `statuses`, the status of everything alive, just before `next`, the
+    /// time of the event that needs the generation.
+    fn begin(&mut self, time: u64, clock: Clock, statuses: bool, next: u64) {
         self.gen_number += 1;
-        self.gen = Some(GenBuf::new(self.gen_number, time, clock));
+        let gen = GenBuf::new(self.gen_number, time, clock);
+        let base = gen.base();
+        self.gen = Some(gen);
         self.started = true;
         if statuses {
-            self.write_statuses(time + 1);
+            let n = self.st.n_statuses() as u64;
+            self.write_statuses((base + 1).max(next.saturating_sub(n + 1)));
         }
     }
 
-    /// A clock snapshot at trace time `time`: the last one seen, moved on by
-    /// the time passed; or, without one (Go 1.22 to 1.24 traces have none),
-    /// the trace time as the monotonic clock and as the time since the Unix
-    /// epoch.
-    fn clock_at(&self, time: u64) -> Clock {
+    /// A clock snapshot for a generation that starts at trace time `time`
+    /// without one of its own: the last one seen, unchanged (its trace time
+    /// earlier, so the generation's sync comes at that time) or, with
+    /// `extrapolate`, moved on by the time passed (a later snapshot of the
+    /// input might then show an earlier wall clock, if the clocks drifted);
+    /// without any (Go 1.22 to 1.24 traces have none), the trace time as the
+    /// monotonic clock and as the time since the Unix epoch.
+    fn clock_at(&self, time: u64, extrapolate: bool) -> Clock {
         match self.last_clock {
+            Some(c) if c.trace <= time && !extrapolate => c,
             Some(c) if c.trace <= time => {
                 let d = time - c.trace;
                 let nsec = c.nsec + d % 1_000_000_000;
@@ -421,6 +443,11 @@ impl<W: Write> EventWriter<W> {
             let g = self.st.gs.get_mut(&id).expect("listed");
             g.seq = 0;
             g.seq_gen = gen;
+            if gen == 1 {
+                // The format cannot say that a stop-the-world is in
+                // progress: its end will be left out.
+                g.stw = 0;
+            }
             self.summary.synthesized += 1;
         }
         if gen == 1 && self.st.gc == Gc::Running {

@@ -1,0 +1,43 @@
+//! Reads a trace and writes its events again with `EventWriter` (Go 1.26's
+//! format): `write_events IN OUT`. Prints the events written and the time
+//! the writer took, for throughput figures.
+
+use std::time::{Duration, Instant};
+
+use trace_reader::Reader;
+use trace_rewrite::EventWriter;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [input, output] = &args[..] else {
+        return Err("usage: write_events IN OUT".into());
+    };
+    let data = std::fs::read(input)?;
+    let start = Instant::now();
+    let events: Vec<_> = Reader::new(&data[..])?
+        .take_while(|e| e.is_ok())
+        .map(|e| e.expect("checked"))
+        .collect();
+    let read = start.elapsed();
+    let start = Instant::now();
+    let mut w = EventWriter::new(Vec::with_capacity(data.len()))?;
+    for ev in &events {
+        w.write(ev)?;
+    }
+    let (out, summary) = w.finish()?;
+    let write = start.elapsed();
+    std::fs::write(output, &out)?;
+    let rate = |d: Duration| events.len() as f64 / d.as_secs_f64() / 1e6;
+    println!(
+        "{} events, {} -> {} bytes; read {:.3} s ({:.2} M events/s), write {:.3} s ({:.2} M events/s, {:.1} MB/s of output); {summary:?}",
+        events.len(),
+        data.len(),
+        out.len(),
+        read.as_secs_f64(),
+        rate(read),
+        write.as_secs_f64(),
+        rate(write),
+        out.len() as f64 / write.as_secs_f64() / 1e6,
+    );
+    Ok(())
+}
