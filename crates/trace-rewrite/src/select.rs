@@ -124,6 +124,9 @@ pub fn filter_events<W: Write>(
     let mut w = EventWriter::with_options(out, WriterOptions::new().repair(true))?;
     let mut reader = Reader::new(input)?;
     let mut written = false;
+    // A sync is written once an event follows it: the last one ends the
+    // trace, and the reader of the output yields one of its own.
+    let mut sync: Option<Event> = None;
     loop {
         let ev = match reader.read_event_ref() {
             Ok(Some(ev)) => ev,
@@ -142,7 +145,16 @@ pub fn filter_events<W: Write>(
                 continue;
             }
         }
+        if ev.kind() == EventKind::Sync {
+            if let Some(s) = sync.replace(ev.clone()) {
+                w.write(&s)?;
+            }
+            continue;
+        }
         if keep(ev, filter, goroutines.as_ref(), tasks.as_ref()) {
+            if let Some(s) = sync.take() {
+                w.write(&s)?;
+            }
             w.write(ev)?;
             written = true;
         }

@@ -89,6 +89,9 @@ pub struct Summary {
 struct Pending {
     time: u64,
     clock: Option<Clock>,
+    /// Whether it came right after the event before it, as the reader's
+    /// last sync does.
+    follows: bool,
 }
 
 /// Writes a trace in Go 1.26's format (what Go 1.26 and 1.27 write) from
@@ -147,6 +150,8 @@ pub struct EventWriter<W: Write> {
     last_clock: Option<Clock>,
     /// The time of the last event written.
     last_out: u64,
+    /// The time of the last event fed, syncs included.
+    last_in: u64,
     /// Whether a generation was opened yet.
     started: bool,
     /// Whether events were observed before the output.
@@ -186,6 +191,7 @@ impl<W: Write> EventWriter<W> {
             pending: None,
             last_clock: None,
             last_out: 0,
+            last_in: 0,
             started: false,
             observed: false,
             split_pending: false,
@@ -233,8 +239,9 @@ impl<W: Write> EventWriter<W> {
     /// Writes `ev`, the next event in the reader's order.
     pub fn write(&mut self, ev: &Event) -> Result<(), Error> {
         let t = time_of(ev)?;
+        let previous = std::mem::replace(&mut self.last_in, t);
         if ev.kind() == EventKind::Sync {
-            return self.sync(ev, t);
+            return self.sync(ev, t, t == previous.saturating_add(1));
         }
         self.open(t)?;
         match self.apply(ev, t) {
@@ -257,15 +264,27 @@ impl<W: Write> EventWriter<W> {
     }
 
     /// Writes the last generation and returns the output.
+    ///
+    /// A sync event fed last is the reader's end of the trace (which the
+    /// reader of the output yields again) and writes nothing, unless it
+    /// opens a generation: it carries a clock snapshot, it is the only
+    /// event, or it does not come right after the last event (a trace cut
+    /// short after a generation's sync).
     pub fn finish(mut self) -> Result<(W, Summary), Error> {
         self.close()?;
+        if let Some(p) = self.pending {
+            if p.clock.is_some() || !self.started || !p.follows {
+                self.open_with_pending(p.time)?;
+                self.close()?;
+            }
+        }
         self.out.flush()?;
         Ok((self.out, self.summary))
     }
 
     /// A sync event: the generation in progress ends, the next one starts
     /// at the next event.
-    fn sync(&mut self, ev: &Event, t: u64) -> Result<(), Error> {
+    fn sync(&mut self, ev: &Event, t: u64, follows: bool) -> Result<(), Error> {
         let clock = ev
             .sync()
             .and_then(|s| s.clock_snapshot)
@@ -280,7 +299,11 @@ impl<W: Write> EventWriter<W> {
             self.open_with_pending(t)?;
             self.close()?;
         }
-        self.pending = Some(Pending { time: t, clock });
+        self.pending = Some(Pending {
+            time: t,
+            clock,
+            follows,
+        });
         self.split_pending = false;
         Ok(())
     }
