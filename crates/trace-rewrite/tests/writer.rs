@@ -359,3 +359,132 @@ fn goroutine_and_task_filters_give_valid_traces() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The curated traces only.
+fn curated() -> Vec<(String, Vec<u8>)> {
+    let ws = workspace();
+    let mut res = Vec::new();
+    for dir in ["testdata/traces", "testdata/current/traces"] {
+        for e in std::fs::read_dir(ws.join(dir)).unwrap().flatten() {
+            let name = e.path().file_stem().unwrap().to_string_lossy().into_owned();
+            res.push((name, std::fs::read(e.path()).unwrap()));
+        }
+    }
+    res.sort();
+    res
+}
+
+/// The events of `output` but syncs and the statuses the writer added,
+/// against `input`'s but syncs and the re-announcements of ranges in
+/// flight that it left out: the same, in the same order.
+fn same_but_syncs_and_statuses(
+    input: &[u8],
+    output: &[u8],
+    summary: &trace_rewrite::WriteSummary,
+) -> Result<(), String> {
+    let no_sync = |v: Vec<String>| -> Vec<String> {
+        v.into_iter().filter(|l| !l.contains(" Sync ")).collect()
+    };
+    let (before, _) = text(input);
+    let (after, whole) = text(output);
+    if !whole {
+        return Err("the output does not read to the end".into());
+    }
+    let norm = |v: Vec<String>| -> Vec<String> {
+        v.into_iter()
+            .map(|l| l.replace("NotExist->", "Undetermined->"))
+            .collect()
+    };
+    let (before, after) = (norm(no_sync(before)), norm(no_sync(after)));
+    let (mut extra, mut left_out) = (0, 0);
+    let mut i = 0;
+    for a in &after {
+        while before
+            .get(i)
+            .is_some_and(|b| b != a && b.contains(" RangeActive "))
+        {
+            i += 1;
+            left_out += 1;
+        }
+        if before.get(i) == Some(a) {
+            i += 1;
+        } else if a.contains(" StateTransition ") || a.contains(" RangeActive ") {
+            extra += 1;
+        } else {
+            return Err(format!(
+                "event {i}:\n  in:  {:?}\n  out: {a}",
+                before.get(i)
+            ));
+        }
+    }
+    left_out += before[i..]
+        .iter()
+        .filter(|b| b.contains(" RangeActive "))
+        .count() as u64;
+    i = before.len().min(
+        i + before[i..]
+            .iter()
+            .filter(|b| b.contains(" RangeActive "))
+            .count(),
+    );
+    if i != before.len() || extra != summary.synthesized || left_out != summary.skipped {
+        return Err(format!(
+            "{i} of {} events, {extra} added ({summary:?}), {left_out} left out",
+            before.len()
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn generations_split_by_size_keep_the_events() {
+    use trace_rewrite::WriterOptions;
+    let mut failures = Vec::new();
+    for (name, input) in curated() {
+        let mut w =
+            EventWriter::with_options(Vec::new(), WriterOptions::new().generation_bytes(4096))
+                .unwrap();
+        for ev in Reader::new(&input[..]).unwrap().map_while(Result::ok) {
+            w.write(&ev).unwrap();
+        }
+        let (output, summary) = w.finish().unwrap();
+        if let Err(e) = same_but_syncs_and_statuses(&input, &output, &summary) {
+            failures.push(format!("{name}: {e}"));
+        }
+        let report = validate(&output[..]);
+        if !report.is_valid() {
+            let first = report.violations.first().map(|v| v.to_string());
+            failures.push(format!("{name}: {first:?} {:?}", report.error));
+        }
+        let syncs = text(&input)
+            .0
+            .iter()
+            .filter(|l| l.contains(" Sync "))
+            .count();
+        if input.len() > 200 << 10 && syncs > 3 && summary.split_generations == 0 {
+            failures.push(format!("{name}: no generation was split"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn events_without_syncs_make_one_generation() {
+    let mut failures = Vec::new();
+    for (name, input) in curated() {
+        let mut w = EventWriter::new(Vec::new()).unwrap();
+        for ev in Reader::new(&input[..]).unwrap().map_while(Result::ok) {
+            if ev.kind() != trace_reader::EventKind::Sync {
+                w.write(&ev).unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+        }
+        let (output, summary) = w.finish().unwrap();
+        if let Err(e) = same_but_syncs_and_statuses(&input, &output, &summary) {
+            failures.push(format!("{name}: {e}"));
+        }
+        if !validate(&output[..]).is_valid() {
+            failures.push(format!("{name}: invalid"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

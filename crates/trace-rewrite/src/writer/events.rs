@@ -237,7 +237,9 @@ impl<W: Write> EventWriter<W> {
                 match w.ty {
                     ty::GO_DESTROY => {
                         self.emit(m, t, ty::GO_DESTROY, &[]);
-                        self.st.gs.remove(&cur.g);
+                        if let Some(g) = self.st.gs.remove(&cur.g) {
+                            self.st.stw -= g.stw;
+                        }
                     }
                     _ => {
                         let tr = ev.state_transition();
@@ -351,12 +353,14 @@ impl<W: Write> EventWriter<W> {
                     let stack = self.stack(ev.stack());
                     self.emit(m, t, ty::STW_BEGIN, &[kind, stack]);
                     self.st.gs.get_mut(&cur.g).expect("checked").stw += 1;
+                    self.st.stw += 1;
                 } else {
                     if g.stw == 0 {
                         return Err("no stop-the-world is in progress");
                     }
                     self.emit(m, t, ty::STW_END, &[]);
                     self.st.gs.get_mut(&cur.g).expect("checked").stw -= 1;
+                    self.st.stw -= 1;
                 }
             }
             ty::GC_ACTIVE | ty::GC_BEGIN | ty::GC_END => {

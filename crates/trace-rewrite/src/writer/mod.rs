@@ -59,7 +59,10 @@ impl WriterOptions {
     /// Starts a new generation (with every goroutine's and proc's status)
     /// once the current one holds about this many bytes, at the next gap
     /// between events wide enough for the statuses. Sync events of the input
-    /// always start a new generation.
+    /// always start a new generation. The input's first generation is never
+    /// split: its goroutines may appear through statuses anywhere in it,
+    /// which a later generation does not allow (so events fed without sync
+    /// events make one generation).
     pub fn generation_bytes(mut self, bytes: usize) -> Self {
         self.generation_bytes = bytes.max(1);
         self
@@ -158,6 +161,8 @@ pub struct EventWriter<W: Write> {
     observed: bool,
     /// Whether the next event should open a new generation.
     split_pending: bool,
+    /// Sync events fed (past the input's first generation from two on).
+    syncs: u64,
     /// Whether events are written (false while observing).
     emitting: bool,
     /// The time of the proc steal the reader made up for the
@@ -195,6 +200,7 @@ impl<W: Write> EventWriter<W> {
             started: false,
             observed: false,
             split_pending: false,
+            syncs: 0,
             emitting: true,
             held_time: None,
             summary: Summary::default(),
@@ -223,6 +229,7 @@ impl<W: Write> EventWriter<W> {
         }
         self.observed = true;
         if let Some(s) = ev.sync() {
+            self.syncs += 1;
             if let Some(c) = s.clock_snapshot {
                 self.last_clock = Some(clock_of(&c));
             }
@@ -256,7 +263,7 @@ impl<W: Write> EventWriter<W> {
             Err(why) => return Err(unwritable(ev, why)),
         }
         if let Some(g) = &self.gen {
-            if g.bytes > self.opts.generation_bytes {
+            if g.bytes > self.opts.generation_bytes && self.syncs >= 2 {
                 self.split_pending = true;
             }
         }
@@ -285,6 +292,7 @@ impl<W: Write> EventWriter<W> {
     /// A sync event: the generation in progress ends, the next one starts
     /// at the next event.
     fn sync(&mut self, ev: &Event, t: u64, follows: bool) -> Result<(), Error> {
+        self.syncs += 1;
         let clock = ev
             .sync()
             .and_then(|s| s.clock_snapshot)
@@ -328,14 +336,17 @@ impl<W: Write> EventWriter<W> {
                 .gen
                 .as_ref()
                 .is_some_and(|g| g.bytes > self.opts.generation_bytes.saturating_mul(2));
-            if t <= self.last_out.saturating_add(n + 2) && !force {
+            // Not in a stop-the-world: its end refers to its begin's kind
+            // by the begin's generation's string id.
+            if (t <= self.last_out.saturating_add(n + 2) || self.st.stw > 0) && !force {
                 return Ok(());
             }
             self.close()?;
             self.split_pending = false;
             self.summary.split_generations += 1;
             let time = self.last_out + 1;
-            self.begin(time, self.clock_at(time, true), true, t);
+            let clock = self.clock_at(time, true);
+            self.begin(time, clock, true, t);
             return Ok(());
         }
         self.open_with_pending(t)
@@ -359,7 +370,10 @@ impl<W: Write> EventWriter<W> {
                 } else {
                     p.time
                 };
-                let clock = p.clock.unwrap_or_else(|| self.clock_at(time, false));
+                let clock = match p.clock {
+                    Some(c) => c,
+                    None => self.clock_at(time, false),
+                };
                 (time, clock)
             }
             None => {
@@ -367,7 +381,8 @@ impl<W: Write> EventWriter<W> {
                 if self.started {
                     time = time.max(self.last_out + 1);
                 }
-                (time, self.clock_at(time, false))
+                let clock = self.clock_at(time, self.started);
+                (time, clock)
             }
         };
         self.begin(time, clock, eager, t);
@@ -390,24 +405,25 @@ impl<W: Write> EventWriter<W> {
     }
 
     /// A clock snapshot for a generation that starts at trace time `time`
-    /// without one of its own: the last one seen, unchanged (its trace time
-    /// earlier, so the generation's sync comes at that time) or, with
-    /// `extrapolate`, moved on by the time passed (a later snapshot of the
-    /// input might then show an earlier wall clock, if the clocks drifted);
-    /// without any (Go 1.22 to 1.24 traces have none), the trace time as the
-    /// monotonic clock and as the time since the Unix epoch.
-    fn clock_at(&self, time: u64, extrapolate: bool) -> Clock {
-        match self.last_clock {
-            Some(c) if c.trace <= time && !extrapolate => c,
+    /// without one of its own: the last one seen (its trace time earlier,
+    /// so the generation's sync comes right after the previous event), with
+    /// `step` one nanosecond later on every clock than the previous
+    /// generation's (the input's next snapshot is later still); without any
+    /// (Go 1.22 to 1.24 traces have none), the trace time as the monotonic
+    /// clock and as the time since the Unix epoch.
+    fn clock_at(&mut self, time: u64, step: bool) -> Clock {
+        match &mut self.last_clock {
             Some(c) if c.trace <= time => {
-                let d = time - c.trace;
-                let nsec = c.nsec + d % 1_000_000_000;
-                Clock {
-                    trace: time,
-                    mono: c.mono + d,
-                    sec: c.sec + d / 1_000_000_000 + nsec / 1_000_000_000,
-                    nsec: nsec % 1_000_000_000,
+                if step {
+                    c.trace += 1;
+                    c.mono += 1;
+                    c.nsec += 1;
+                    if c.nsec == 1_000_000_000 {
+                        c.nsec = 0;
+                        c.sec += 1;
+                    }
                 }
+                *c
             }
             _ => Clock {
                 trace: time,
@@ -469,6 +485,7 @@ impl<W: Write> EventWriter<W> {
             if gen == 1 {
                 // The format cannot say that a stop-the-world is in
                 // progress: its end will be left out.
+                self.st.stw -= g.stw;
                 g.stw = 0;
             }
             self.summary.synthesized += 1;

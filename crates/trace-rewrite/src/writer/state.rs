@@ -107,6 +107,8 @@ pub(crate) struct State {
     pub(crate) gc_seq: u64,
     /// Whether the output has a GC event yet (the first one may be any).
     pub(crate) gc_written: bool,
+    /// Stop-the-world ranges in flight, all goroutines together.
+    pub(crate) stw: u32,
 }
 
 impl Default for State {
@@ -118,6 +120,7 @@ impl Default for State {
             gc: Gc::Unknown,
             gc_seq: 0,
             gc_written: false,
+            stw: 0,
         }
     }
 }
