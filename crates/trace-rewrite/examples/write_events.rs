@@ -1,16 +1,19 @@
 //! Reads a trace and writes its events again with `EventWriter` (Go 1.26's
-//! format): `write_events IN OUT`. Prints the events written and the time
-//! the writer took, for throughput figures.
+//! format): `write_events IN OUT [GENERATION_BYTES]`. Prints the events
+//! written and the time the reader and the writer took, for throughput
+//! figures.
 
 use std::time::{Duration, Instant};
 
 use trace_reader::Reader;
-use trace_rewrite::EventWriter;
+use trace_rewrite::{EventWriter, WriterOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [input, output] = &args[..] else {
-        return Err("usage: write_events IN OUT".into());
+    let (input, output, opts) = match &args[..] {
+        [i, o] => (i, o, WriterOptions::new()),
+        [i, o, n] => (i, o, WriterOptions::new().generation_bytes(n.parse()?)),
+        _ => return Err("usage: write_events IN OUT [GENERATION_BYTES]".into()),
     };
     let data = std::fs::read(input)?;
     let start = Instant::now();
@@ -20,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let read = start.elapsed();
     let start = Instant::now();
-    let mut w = EventWriter::new(Vec::with_capacity(data.len()))?;
+    let mut w = EventWriter::with_options(Vec::with_capacity(data.len()), opts)?;
     for ev in &events {
         w.write(ev)?;
     }

@@ -338,7 +338,7 @@ impl<W: Write> EventWriter<W> {
                 .is_some_and(|g| g.bytes > self.opts.generation_bytes.saturating_mul(2));
             // Not in a stop-the-world: its end refers to its begin's kind
             // by the begin's generation's string id.
-            if (t <= self.last_out.saturating_add(n + 2) || self.st.stw > 0) && !force {
+            if self.st.stw > 0 || (t <= self.last_out.saturating_add(n + 2) && !force) {
                 return Ok(());
             }
             self.close()?;
