@@ -1,7 +1,7 @@
 //! Reads a trace and writes its events again with `EventWriter` (Go 1.26's
 //! format): `write_events IN OUT [GENERATION_BYTES]`. Prints the events
 //! written and the time the reader and the writer took, for throughput
-//! figures.
+//! figures. `WRITE_FORMAT=1.23` writes Go 1.23's format.
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let read = start.elapsed();
     let start = Instant::now();
+    let opts = match std::env::var("WRITE_FORMAT").as_deref() {
+        Ok("1.23") => opts.version(trace_reader::Version::Go123),
+        _ => opts,
+    };
     let mut w = EventWriter::with_options(Vec::with_capacity(data.len()), opts)?;
     for ev in &events {
         w.write(ev)?;

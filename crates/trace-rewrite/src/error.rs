@@ -51,6 +51,9 @@ pub enum Error {
         /// What is wrong.
         why: &'static str,
     },
+    /// The event writer writes Go 1.23's and Go 1.26's formats only.
+    #[error("the event writer cannot write {0:?}'s format (Go 1.23's and Go 1.26's only)")]
+    UnsupportedVersion(trace_wire::Version),
     /// An event filter kept no event of the trace.
     #[error("no event of the trace is in the selection")]
     NothingSelected,

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use hashbrown::HashSet;
-use trace_reader::{Event, EventKind, GoId, Reader, ResourceId, TaskId, Time, NO_TASK};
+use trace_reader::{Event, EventKind, GoId, Reader, ResourceId, TaskId, Time, Version, NO_TASK};
 
 use crate::writer::{EventWriter, Summary, WriterOptions};
 use crate::Error;
@@ -34,6 +34,7 @@ pub struct EventFilter {
     task_ids: Vec<u64>,
     window: Option<(i64, i64)>,
     kinds: Option<Vec<EventKind>>,
+    version: Option<Version>,
 }
 
 impl EventFilter {
@@ -87,6 +88,13 @@ impl EventFilter {
         self
     }
 
+    /// Writes the output in the format of `version` (Go 1.26's by
+    /// default; see [`WriterOptions::version`]).
+    pub fn format(mut self, version: Version) -> Self {
+        self.version = Some(version);
+        self
+    }
+
     fn selects_tasks(&self) -> bool {
         !self.task_types.is_empty() || !self.task_ids.is_empty()
     }
@@ -121,7 +129,11 @@ pub fn filter_events<W: Write>(
     } else {
         None
     };
-    let mut w = EventWriter::with_options(out, WriterOptions::new().repair(true))?;
+    let mut opts = WriterOptions::new().repair(true);
+    if let Some(v) = filter.version {
+        opts = opts.version(v);
+    }
+    let mut w = EventWriter::with_options(out, opts)?;
     let mut reader = Reader::new(input)?;
     let mut written = false;
     // A sync is written once an event follows it: the last one ends the

@@ -488,3 +488,46 @@ fn events_without_syncs_make_one_generation() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn round_trip_in_go123_format() {
+    use trace_rewrite::WriterOptions;
+    let mut failures = Vec::new();
+    for (name, input) in curated() {
+        let opts = WriterOptions::new().version(trace_reader::Version::Go123);
+        let mut w = EventWriter::with_options(Vec::new(), opts).unwrap();
+        let mut whole = true;
+        for ev in Reader::new(&input[..]).unwrap() {
+            match ev {
+                Ok(ev) => w.write(&ev).unwrap(),
+                Err(e) => {
+                    whole = e.is_go_eof();
+                    break;
+                }
+            }
+        }
+        let (output, _) = w.finish().unwrap();
+        assert!(output.starts_with(b"go 1.23 trace"));
+        let strip = |v: Vec<String>| -> Vec<String> {
+            v.iter().map(|l| strip_clock(l).to_string()).collect()
+        };
+        let before = strip(text(&input).0);
+        let (after, after_whole) = text(&output);
+        let mut after = strip(after);
+        if !whole && after.len() == before.len() + 1 {
+            after.pop();
+        }
+        if !after_whole || before != after {
+            let i = before.iter().zip(&after).position(|(a, b)| a != b);
+            failures.push(format!(
+                "{name}: first difference at {i:?} ({} vs {})",
+                before.len(),
+                after.len()
+            ));
+        }
+        if !validate(&output[..]).is_valid() {
+            failures.push(format!("{name}: invalid"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -449,3 +449,27 @@ fn filter_events_is_the_round_trip() {
     assert_eq!(events(&out), events(&input));
     assert!(fs::read(&out).unwrap().starts_with(b"go 1.26 trace"));
 }
+
+#[test]
+fn filter_writes_go123_format() {
+    let input = trace("go123-testprog-annotations");
+    let out = tmp("go123.trace");
+    run_ok(&[
+        "filter",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--format",
+        "1.23",
+    ]);
+    assert!(fs::read(&out).unwrap().starts_with(b"go 1.23 trace"));
+    let strip = |v: Vec<String>| -> Vec<String> {
+        v.into_iter()
+            .map(|l| match l.find(" Trace=") {
+                Some(i) if l.contains(" Sync ") => l[..i].to_string(),
+                _ => l,
+            })
+            .collect()
+    };
+    assert_eq!(strip(events(&out)), strip(events(&input)));
+}

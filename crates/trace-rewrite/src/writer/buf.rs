@@ -7,8 +7,8 @@ use std::io::Write;
 
 use hashbrown::HashMap;
 use trace_wire::{
-    ty, varint, BatchHeader, Experiment, RawFrame, SizeEncoding, TableWriter, MAX_BATCH_SIZE,
-    NO_THREAD,
+    ty, varint, BatchHeader, Experiment, RawFrame, SizeEncoding, TableWriter, Version,
+    MAX_BATCH_SIZE, NO_THREAD,
 };
 
 /// Ticks per second of every trace the writer writes: ticks are
@@ -42,6 +42,9 @@ struct ThreadBuf {
 #[derive(Debug)]
 pub(crate) struct GenBuf {
     pub(crate) number: u64,
+    /// Go 1.26's format, or Go 1.23's (a frequency batch instead of the
+    /// sync batch, no end-of-generation event).
+    version: Version,
     /// The sync batch's time: the reader's sync event time.
     pub(crate) sync_time: u64,
     pub(crate) clock: Clock,
@@ -60,9 +63,10 @@ pub(crate) struct GenBuf {
 }
 
 impl GenBuf {
-    pub(crate) fn new(number: u64, sync_time: u64, clock: Clock) -> Self {
+    pub(crate) fn new(number: u64, version: Version, sync_time: u64, clock: Clock) -> Self {
         Self {
             number,
+            version,
             sync_time,
             clock,
             threads: Vec::new(),
@@ -128,7 +132,11 @@ impl GenBuf {
     /// generation's last event): the sync's time, or the clock snapshot's
     /// if earlier.
     pub(crate) fn base(&self) -> u64 {
-        self.sync_time.min(self.clock.trace)
+        if self.version.has_sync_batches() {
+            self.sync_time.min(self.clock.trace)
+        } else {
+            self.sync_time
+        }
     }
 
     /// Appends a timed event to thread `m`'s batches (`-1`: no thread).
@@ -192,13 +200,19 @@ impl GenBuf {
             time,
             size: size as u64,
         };
-        let mut sync = vec![ty::SYNC, ty::FREQUENCY];
-        varint::encode(FREQUENCY, &mut sync);
-        sync.push(ty::CLOCK_SNAPSHOT);
-        varint::encode(self.clock.trace - base, &mut sync);
-        varint::encode(self.clock.mono, &mut sync);
-        varint::encode(self.clock.sec, &mut sync);
-        varint::encode(self.clock.nsec, &mut sync);
+        let mut sync = Vec::new();
+        if self.version.has_sync_batches() {
+            sync.extend([ty::SYNC, ty::FREQUENCY]);
+            varint::encode(FREQUENCY, &mut sync);
+            sync.push(ty::CLOCK_SNAPSHOT);
+            varint::encode(self.clock.trace - base, &mut sync);
+            varint::encode(self.clock.mono, &mut sync);
+            varint::encode(self.clock.sec, &mut sync);
+            varint::encode(self.clock.nsec, &mut sync);
+        } else {
+            sync.push(ty::FREQUENCY);
+            varint::encode(FREQUENCY, &mut sync);
+        }
         header(NO_THREAD, base, sync.len()).encode(&mut buf, SizeEncoding::Minimal);
         buf.extend_from_slice(&sync);
         for t in &mut self.threads {
@@ -241,7 +255,9 @@ impl GenBuf {
             w.string(i as u64 + 1, s);
         }
         w.finish();
-        buf.push(ty::END_OF_GENERATION);
+        if self.version >= Version::Go126 {
+            buf.push(ty::END_OF_GENERATION);
+        }
         out.write_all(&buf)
     }
 }

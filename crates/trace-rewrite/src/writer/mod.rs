@@ -27,6 +27,7 @@ use state::{gs, ps, Gc, State};
 pub struct WriterOptions {
     repair: bool,
     generation_bytes: usize,
+    version: Version,
 }
 
 impl Default for WriterOptions {
@@ -34,12 +35,14 @@ impl Default for WriterOptions {
         WriterOptions {
             repair: false,
             generation_bytes: 32 << 20,
+            version: Version::Go126,
         }
     }
 }
 
 impl WriterOptions {
-    /// The defaults: strict, generations split past 32 MiB.
+    /// The defaults: Go 1.26's format, strict, generations split past
+    /// 32 MiB.
     pub fn new() -> Self {
         Self::default()
     }
@@ -53,6 +56,16 @@ impl WriterOptions {
     /// event is an [`Error::Unwritable`]. Filters write with `repair`.
     pub fn repair(mut self, repair: bool) -> Self {
         self.repair = repair;
+        self
+    }
+
+    /// Writes the format of `version`: [`Version::Go126`] (the default, what
+    /// Go 1.26 and 1.27 write) or [`Version::Go123`] (for Go 1.23's tools:
+    /// a frequency batch per generation, no clock snapshot, no
+    /// end-of-generation event). Others are an
+    /// [`Error::UnsupportedVersion`] when the writer is made.
+    pub fn version(mut self, version: Version) -> Self {
+        self.version = version;
         self
     }
 
@@ -186,7 +199,10 @@ impl<W: Write> EventWriter<W> {
 
     /// A writer with `opts`; writes the file header.
     pub fn with_options(mut out: W, opts: WriterOptions) -> Result<Self, Error> {
-        out.write_all(&Version::Go126.header())?;
+        if !matches!(opts.version, Version::Go123 | Version::Go126) {
+            return Err(Error::UnsupportedVersion(opts.version));
+        }
+        out.write_all(&opts.version.header())?;
         Ok(EventWriter {
             out,
             opts,
@@ -394,7 +410,7 @@ impl<W: Write> EventWriter<W> {
     /// time of the event that needs the generation.
     fn begin(&mut self, time: u64, clock: Clock, statuses: bool, next: u64) {
         self.gen_number += 1;
-        let gen = GenBuf::new(self.gen_number, time, clock);
+        let gen = GenBuf::new(self.gen_number, self.opts.version, time, clock);
         let base = gen.base();
         self.gen = Some(gen);
         self.started = true;

@@ -30,7 +30,7 @@ use super::input;
 /// begun before it are left out, and a task that began before it ends
 /// without its type. Events that need a goroutine that was left out (a
 /// metric or GC event it ran) are left out too. Every output is a trace
-/// Go 1.27 accepts.
+/// Go 1.27 accepts (with `--format 1.23`, Go 1.23 as well).
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The binary trace (`-` for standard input).
@@ -67,6 +67,11 @@ pub(crate) struct Args {
     /// and syncs are always kept.
     #[arg(long, value_enum, value_delimiter = ',')]
     kinds: Vec<EventKindArg>,
+    /// The format the event-level predicates write: Go 1.26's (what Go
+    /// 1.26 and 1.27 write) or Go 1.23's (for Go 1.23's tools; no clock
+    /// snapshots).
+    #[arg(long, value_name = "1.26|1.23", default_value = "1.26", value_parser = ["1.26", "1.23"])]
+    format: String,
 }
 
 /// Event kinds `--kinds` keeps.
@@ -151,6 +156,7 @@ impl Args {
             || self.from.is_some()
             || self.to.is_some()
             || !self.kinds.is_empty()
+            || self.format != "1.26"
     }
 }
 
@@ -216,6 +222,9 @@ fn filter_events(args: &Args) -> anyhow::Result<()> {
     }
     if !args.kinds.is_empty() {
         filter = filter.kinds(args.kinds.iter().flat_map(|k| k.kinds().iter().copied()));
+    }
+    if args.format == "1.23" {
+        filter = filter.format(trace_reader::Version::Go123);
     }
     let out = input::create(args.output.as_deref()).context("creating the output")?;
     let (mut out, summary) = trace_rewrite::filter_events(&input, &filter, out)?;
