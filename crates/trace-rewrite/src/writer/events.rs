@@ -238,7 +238,7 @@ impl<W: Write> EventWriter<W> {
                     ty::GO_DESTROY => {
                         self.emit(m, t, ty::GO_DESTROY, &[]);
                         if let Some(g) = self.st.gs.remove(&cur.g) {
-                            self.st.stw -= g.stw;
+                            self.st.stw = self.st.stw.saturating_sub(g.stw);
                         }
                     }
                     _ => {
@@ -331,7 +331,9 @@ impl<W: Write> EventWriter<W> {
                     return Err("its proc is not in a syscall");
                 }
                 self.emit(m, held.unwrap_or(t), ty::GO_DESTROY_SYSCALL, &[]);
-                self.st.gs.remove(&cur.g);
+                if let Some(g) = self.st.gs.remove(&cur.g) {
+                    self.st.stw = self.st.stw.saturating_sub(g.stw);
+                }
                 let mm = self.st.m_mut(m);
                 mm.g = -1;
                 if cur.p != -1 {
@@ -360,7 +362,7 @@ impl<W: Write> EventWriter<W> {
                     }
                     self.emit(m, t, ty::STW_END, &[]);
                     self.st.gs.get_mut(&cur.g).expect("checked").stw -= 1;
-                    self.st.stw -= 1;
+                    self.st.stw = self.st.stw.saturating_sub(1);
                 }
             }
             ty::GC_ACTIVE | ty::GC_BEGIN | ty::GC_END => {

@@ -501,7 +501,7 @@ impl<W: Write> EventWriter<W> {
             if gen == 1 {
                 // The format cannot say that a stop-the-world is in
                 // progress: its end will be left out.
-                self.st.stw -= g.stw;
+                self.st.stw = self.st.stw.saturating_sub(g.stw);
                 g.stw = 0;
             }
             self.summary.synthesized += 1;
