@@ -42,7 +42,7 @@ const TASKS: &[(&str, Task, &str)] = &[
     (
         "fuzz",
         fuzz::run,
-        "fuzz a target with libFuzzer: fuzz <wire|text|reader|rewrite> [--seconds N]",
+        "fuzz a target with libFuzzer: fuzz <wire|text|reader|rewrite|writer> [--seconds N]",
     ),
     (
         "layering",

@@ -445,6 +445,21 @@ impl<'a> SyncInfo<'a> {
     }
 }
 
+/// The wire form of an event ([`Event::wire`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WireForm {
+    /// The wire event type (`trace_wire::ty`), or [`WireForm::SYNC`].
+    pub ty: u8,
+    /// The arguments after the time delta, then what the ordering attached.
+    pub args: [u64; 5],
+}
+
+impl WireForm {
+    /// The type of the reader's synthesized sync events, which no wire
+    /// event has.
+    pub const SYNC: u8 = SYNC;
+}
+
 /// Details of a [`EventKind::Experimental`] event: the raw event.
 #[derive(Debug, Clone, Copy)]
 pub struct ExperimentalEvent<'a> {
@@ -745,6 +760,25 @@ impl Event {
             },
             table: self.table(),
         })
+    }
+
+    /// The event as Go's reader keeps it: the wire event type and the
+    /// arguments after the time delta, for writers of traces
+    /// (`trace-rewrite`'s event writer re-encodes events from it).
+    ///
+    /// String and stack ids in the arguments are ids of the event's
+    /// generation; after the wire arguments come what the ordering attached
+    /// (the old state of a status or steal, a task end's parent). Events the
+    /// reader synthesizes keep the type of what they stand for: the
+    /// unblock of a coroutine switch is a `GoSwitch`, and the proc a
+    /// `GoDestroySyscall` gives up is a `ProcSteal` with sequence number 0.
+    /// A sync event has type [`WireForm::SYNC`] and a CPU sample
+    /// `CPUSample`, with its stack id as the first argument.
+    pub fn wire(&self) -> WireForm {
+        WireForm {
+            ty: self.ty,
+            args: self.args,
+        }
     }
 
     /// The raw view of an experimental event.

@@ -20,6 +20,8 @@
 //! * [`Error`] is Go's error message plus where it happened.
 //! * [`validate`] and [`Validator`] re-check the stream as Go's test
 //!   validator does.
+//! * [`EventBuilder`] makes events by hand, as Go's `trace.MakeEvent` does
+//!   (for writers and tests).
 //!
 //! # Before writing an analysis
 //!
@@ -114,6 +116,7 @@ mod framing;
 pub mod fuzzing;
 mod generation;
 mod idmap;
+mod make;
 mod options;
 mod order;
 mod pipeline;
@@ -129,8 +132,9 @@ pub use display::Go123Text;
 pub use error::{ContextViolation, Error, ErrorKind};
 pub use event::{
     Event, EventKind, ExperimentalEvent, Frame, Label, Log, Metric, Range, RangeAttribute,
-    RangeName, Region, Stack, StateChange, StateTransition, SyncInfo, Task,
+    RangeName, Region, Stack, StateChange, StateTransition, SyncInfo, Task, WireForm,
 };
+pub use make::{EventBuilder, FrameSpec, MakeError};
 pub use options::{Compat, Options, Threading};
 pub use reader::Reader;
 pub use tables::{ClockSnapshot, ExperimentalBatch, ExperimentalData};

@@ -38,6 +38,28 @@ pub enum Error {
         /// How many generations the trace has.
         n_generations: usize,
     },
+    /// An event cannot be written where it comes: the events before it
+    /// leave a state in which Go's reader would reject it (with
+    /// [`WriterOptions::repair`](crate::WriterOptions::repair), it is left
+    /// out instead).
+    #[error("cannot write the {event} event at {time} ns: {why}")]
+    Unwritable {
+        /// The event's time.
+        time: i64,
+        /// Go's name of the event type.
+        event: &'static str,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// The event writer writes Go 1.23's and Go 1.26's formats only.
+    #[error("the event writer cannot write {0:?}'s format (Go 1.23's and Go 1.26's only)")]
+    UnsupportedVersion(trace_wire::Version),
+    /// An event filter kept no event of the trace.
+    #[error("no event of the trace is in the selection")]
+    NothingSelected,
+    /// Reading the input failed.
+    #[error(transparent)]
+    Read(#[from] trace_reader::Error),
     /// Writing the output failed.
     #[error("writing the output: {0}")]
     Io(#[from] std::io::Error),

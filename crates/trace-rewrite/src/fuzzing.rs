@@ -68,3 +68,92 @@ fn check(data: &[u8]) {
         assert_eq!(before.len(), after.len(), "redaction changed the events");
     }
 }
+
+/// Reads `data` (and its tail under each version's header) with the reader,
+/// writes the events it yields with [`EventWriter`](crate::EventWriter), and
+/// reads the output, checking:
+/// - nothing panics and the writer accepts every event the reader yields;
+/// - the output reads to the end, to the same events (by their text, with
+///   the exceptions `tests/writer.rs` documents: the clock snapshot of
+///   syncs of traces that have none, the output's own last sync after a
+///   reader error);
+/// - a window of the middle third of the events gives a trace the reader
+///   reads to the end.
+pub fn write_round_trip(data: &[u8]) {
+    check_writer(data);
+    if let Some((&v, body)) = data.split_first() {
+        let version = Version::ALL[usize::from(v) % Version::ALL.len()];
+        let mut trace = version.header().to_vec();
+        trace.extend_from_slice(body);
+        check_writer(&trace);
+    }
+}
+
+/// Drops the clock snapshot from a sync event's text.
+fn strip_clock(line: &str) -> &str {
+    match line.find(" Trace=") {
+        Some(i) if line.contains(" Sync ") => &line[..i],
+        _ => line,
+    }
+}
+
+fn check_writer(data: &[u8]) {
+    let Ok(reader) = Reader::new(data) else {
+        return;
+    };
+    let mut input = Vec::new();
+    let mut whole = true;
+    for ev in reader {
+        match ev {
+            Ok(ev) => input.push(ev),
+            Err(e) => {
+                whole = e.is_go_eof();
+                break;
+            }
+        }
+    }
+    let mut w = crate::EventWriter::new(Vec::new()).expect("a Vec takes the header");
+    for ev in &input {
+        if let Err(e) = w.write(ev) {
+            panic!("the writer rejects an event the reader yields: {e}: {ev}");
+        }
+    }
+    let (out, summary) = w.finish().expect("a Vec takes the trace");
+    assert_eq!(summary.synthesized, 0, "the writer added statuses");
+    let (mut after, after_whole) = events(&out);
+    assert!(after_whole, "the written trace does not read to the end");
+    if !whole && after.len() == input.len() + 1 {
+        after.pop();
+    }
+    let before: Vec<String> = input.iter().map(|e| e.to_string()).collect();
+    let clocks = before
+        .iter()
+        .any(|l| l.contains(" Sync ") && l.contains(" Trace="));
+    assert_eq!(
+        before.len(),
+        after.len(),
+        "the written trace has other events"
+    );
+    for (b, a) in before.iter().zip(&after) {
+        if clocks {
+            assert_eq!(b, a, "the written trace has other events");
+        } else {
+            assert_eq!(
+                strip_clock(b),
+                strip_clock(a),
+                "the written trace has other events"
+            );
+        }
+    }
+    if input.len() >= 3 {
+        let (from, to) = (
+            input[input.len() / 3].time(),
+            input[2 * input.len() / 3].time(),
+        );
+        let filter = crate::EventFilter::new().window(from, to);
+        if let Ok((out, _)) = crate::filter_events(data, &filter, Vec::new()) {
+            let (_, whole) = events(&out);
+            assert!(whole, "a window does not read to the end");
+        }
+    }
+}

@@ -1,6 +1,7 @@
-//! Rewrites Go execution traces (format v2, Go 1.22 to 1.26's format) at the
-//! wire level, one generation at a time: redact user strings, cut a trace
-//! down to some generations, re-encode it.
+//! Rewrites Go execution traces (format v2, Go 1.22 to 1.26's format): at
+//! the wire level, one generation at a time (redact user strings, cut a
+//! trace down to some generations, re-encode it), and at the event level
+//! (write events in the reader's vocabulary as a trace, keep some of them).
 //!
 //! * [`rewrite`] reads a trace held in memory generation by generation,
 //!   hands each [`Generation`] to a [`Transform`], and writes the result.
@@ -17,13 +18,24 @@
 //!   trace, and counts what it replaced ([`Report`]).
 //! * [`Cut`] keeps the generations of a time window or a range
 //!   ([`Selection`]).
+//! * [`EventWriter`] writes [`trace_reader::Event`]s, fed in the reader's
+//!   order, as a trace of Go 1.26's format that reads back to the same
+//!   events: it runs Go's reader state machine over its output, so that it
+//!   writes each event in its thread's batches with the sequence numbers
+//!   Go's ordering expects, the statuses a generation needs (of everything
+//!   alive where it starts a generation itself), and per-generation string
+//!   and stack tables ([`WriterOptions`], [`WriteSummary`]).
+//! * [`filter_events`] keeps some events of a trace ([`EventFilter`]:
+//!   goroutines, tasks with their goroutines, a time window, event kinds),
+//!   writing them with the [`EventWriter`]: a window starts with the status
+//!   of every goroutine and proc alive at its start, then holds exactly the
+//!   input's events of the window.
 //!
-//! A key design decision is to stay at the wire level: events keep their
-//! bytes, ids and timestamps, so the output's events are the input's, and
-//! nothing about the scheduler has to be re-synthesized. The price is that
-//! only whole generations can be left out; keeping part of a generation (a
-//! goroutine, a shorter window) needs statuses written again at the cut,
-//! which an event-level writer would do.
+//! The wire-level rewrites keep events' bytes, ids and timestamps, so the
+//! output's events are the input's and nothing about the scheduler is
+//! re-synthesized, but only whole generations can be left out. Keeping part
+//! of a generation (a goroutine, a shorter window) needs statuses written
+//! again, which is what the event writer does.
 //!
 //! # Example
 //!
@@ -51,6 +63,8 @@ mod error;
 mod generation;
 mod redact;
 mod rewrite;
+mod select;
+mod writer;
 
 #[doc(hidden)]
 pub mod fuzzing;
@@ -60,3 +74,5 @@ pub use error::Error;
 pub use generation::{EventEdit, Generation, StackTable, StringTable};
 pub use redact::{Category, CategoryCount, RedactOptions, Redactor, Report};
 pub use rewrite::{rewrite, Summary, Transform};
+pub use select::{filter_events, EventFilter};
+pub use writer::{EventWriter, Summary as WriteSummary, WriterOptions};

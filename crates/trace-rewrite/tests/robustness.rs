@@ -1,11 +1,13 @@
-//! The fuzzing harness (`fuzzing::rewrite_round_trip`: read → rewrite →
-//! read, never a panic) on the curated traces and on damaged copies of them:
-//! cut short at many points, and with bytes changed. What `cargo xtask fuzz
-//! rewrite` explores at random, here as a deterministic test.
+//! The fuzzing harnesses (`fuzzing::rewrite_round_trip`: read → rewrite →
+//! read, and `fuzzing::write_round_trip`: read → write events → read, never
+//! a panic) on the curated traces and on damaged copies of them: cut short
+//! at many points, and with bytes changed. What `cargo xtask fuzz rewrite`
+//! and `cargo xtask fuzz writer` explore at random, here as a deterministic
+//! test.
 
 use std::path::Path;
 
-use trace_rewrite::fuzzing::rewrite_round_trip;
+use trace_rewrite::fuzzing::{rewrite_round_trip, write_round_trip};
 
 fn small_traces() -> Vec<Vec<u8>> {
     let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -26,6 +28,7 @@ fn small_traces() -> Vec<Vec<u8>> {
 fn whole_traces() {
     for t in small_traces() {
         rewrite_round_trip(&t);
+        write_round_trip(&t);
     }
 }
 
@@ -35,6 +38,7 @@ fn truncated_traces() {
         let step = (t.len() / 40).max(1);
         for len in (0..t.len()).step_by(step) {
             rewrite_round_trip(&t[..len]);
+            write_round_trip(&t[..len]);
         }
     }
 }
@@ -59,6 +63,7 @@ fn damaged_traces() {
                 }
             }
             rewrite_round_trip(&d);
+            write_round_trip(&d);
         }
     }
 }

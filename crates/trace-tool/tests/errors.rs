@@ -296,3 +296,31 @@ fn every_command_reads_standard_input() {
     }
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// The event-level options of `filter` that do not go together fail as the
+/// other mistakes do, before reading the trace.
+#[test]
+fn filter_option_mistakes() {
+    let dir = scratch("filter-options");
+    let out = dir.join("out.trace").display().to_string();
+    let file = trace();
+    let cases: [(&[&str], &str); 3] = [
+        (&["--from", "20", "--to", "10"], "--from 20 is after --to 10"),
+        (
+            &["--reencode", "--goroutine", "1"],
+            "--reencode and --drop work on the wire level; use --kinds with the event-level predicates",
+        ),
+        (&["--from", "0", "--to", "1"], "no event of the trace is in the selection"),
+    ];
+    for (args, message) in cases {
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        args.extend(["-o".to_string(), out.clone()]);
+        let o = run("filter", &args, &file, None);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr).trim_end(),
+            format!("trace-tool filter: {}: {message}", file.display()),
+            "{args:?}"
+        );
+    }
+}

@@ -341,3 +341,135 @@ fn keyed_redaction_is_the_same_across_traces() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is empty"));
 }
+
+/// Splits an event's text into its time and the rest.
+fn time_of(e: &str) -> i64 {
+    let (_, tail) = e.split_once(" Time=").unwrap();
+    tail.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn filter_window_holds_the_events_of_the_window() {
+    let input = current("go127-testprog-gomaxprocs-adv5ms");
+    let before = events(&input);
+    let (from, to) = (
+        time_of(&before[before.len() / 3]),
+        time_of(&before[2 * before.len() / 3]),
+    );
+    let out = tmp("window.trace");
+    let stderr = run_ok(&[
+        "filter",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--from",
+        &from.to_string(),
+        "--to",
+        &to.to_string(),
+    ]);
+    let window: Vec<&String> = before
+        .iter()
+        .filter(|e| (from..=to).contains(&time_of(e)))
+        .filter(|e| !e.contains(" RangeActive ") && !e.contains("stop-the-world"))
+        .collect();
+    let after = events(&out);
+    // A sync, the statuses at the cut (before `from`), the window, a sync.
+    let start = after.iter().position(|e| time_of(e) >= from).unwrap();
+    assert!(after[0].contains(" Sync "));
+    assert!(after[1..start]
+        .iter()
+        .all(|e| e.contains(" StateTransition ") || e.contains(" RangeActive ")));
+    assert!(start > 5, "the statuses of the procs and goroutines");
+    let kept: Vec<&String> = after[start..after.len() - 1]
+        .iter()
+        .filter(|e| !e.contains(" RangeActive ") && !e.contains("stop-the-world"))
+        .collect();
+    let norm = |e: &str| e.replace("NotExist->", "Undetermined->");
+    assert_eq!(kept.len(), window.len(), "{stderr}");
+    for (a, b) in kept.iter().zip(&window) {
+        if b.contains(" Sync ") {
+            continue;
+        }
+        assert_eq!(norm(a), norm(b));
+    }
+    let v = tool(&["validate", out.to_str().unwrap()]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+}
+
+#[test]
+fn filter_goroutines_and_tasks() {
+    let input = trace("go123-testprog-annotations");
+    let out = tmp("goroutines.trace");
+    run_ok(&[
+        "filter",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--goroutine",
+        "1",
+    ]);
+    let goroutines = |path: &PathBuf| -> std::collections::BTreeSet<String> {
+        events(path)
+            .iter()
+            .filter_map(|e| Some(e.split(" GoID=").nth(1)?.split(' ').next()?.to_string()))
+            .collect()
+    };
+    assert!(goroutines(&input).len() > 1);
+    assert_eq!(goroutines(&out), ["1".to_string()].into());
+    // A task keeps the goroutines that worked on it, and its own events.
+    let out = tmp("task.trace");
+    run_ok(&[
+        "filter",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--task",
+        "task0",
+        "--kinds",
+        "task,region,log",
+    ]);
+    let after = kinds(&out);
+    assert_eq!(after.get("TaskBegin"), Some(&1));
+    assert!(!after.contains_key("Metric"));
+    let v = tool(&["validate", out.to_str().unwrap()]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+}
+
+#[test]
+fn filter_events_is_the_round_trip() {
+    let input = current("go127-testprog-gomaxprocs-adv5ms");
+    let out = tmp("events.trace");
+    run_ok(&[
+        "filter",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--events",
+    ]);
+    assert_eq!(events(&out), events(&input));
+    assert!(fs::read(&out).unwrap().starts_with(b"go 1.26 trace"));
+}
+
+#[test]
+fn filter_writes_go123_format() {
+    let input = trace("go123-testprog-annotations");
+    let out = tmp("go123.trace");
+    run_ok(&[
+        "filter",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--format",
+        "1.23",
+    ]);
+    assert!(fs::read(&out).unwrap().starts_with(b"go 1.23 trace"));
+    let strip = |v: Vec<String>| -> Vec<String> {
+        v.into_iter()
+            .map(|l| match l.find(" Trace=") {
+                Some(i) if l.contains(" Sync ") => l[..i].to_string(),
+                _ => l,
+            })
+            .collect()
+    };
+    assert_eq!(strip(events(&out)), strip(events(&input)));
+}
