@@ -125,29 +125,42 @@ fn compare(input: &[u8], output: &[u8]) -> Option<String> {
 
 #[test]
 fn round_trip_gives_the_same_events() {
-    let mut failures = Vec::new();
-    let mut n = 0;
-    for (name, path) in traces() {
-        let input = std::fs::read(&path).unwrap();
-        let output = round_trip(&input);
-        n += 1;
-        if let Some(diff) = compare(&input, &output) {
-            failures.push(format!("{name}: {diff}"));
-            continue;
+    // Two threads take the traces in turn: this is the longest test of the
+    // suite, and the others of this file are done long before it.
+    let traces: Vec<(String, PathBuf)> = traces().into_iter().collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((name, path)) = traces.get(i) else {
+                    break;
+                };
+                let input = std::fs::read(path).unwrap();
+                let output = round_trip(&input);
+                let failure = match compare(&input, &output) {
+                    Some(diff) => Some(format!("{name}: {diff}")),
+                    None => {
+                        let report = validate(&output[..]);
+                        (!report.is_valid()).then(|| {
+                            let first = report.violations.first().map(|v| v.to_string());
+                            format!("{name}: the validator: {first:?} {:?}", report.error)
+                        })
+                    }
+                };
+                if let Some(f) = failure {
+                    failures.lock().unwrap().push(f);
+                }
+            });
         }
-        let report = validate(&output[..]);
-        if !report.is_valid() {
-            let first = report.violations.first().map(|v| v.to_string());
-            failures.push(format!(
-                "{name}: the validator: {first:?} {:?}",
-                report.error
-            ));
-        }
-    }
+    });
+    let failures = failures.into_inner().unwrap();
     assert!(
         failures.is_empty(),
-        "{} of {n} traces differ:\n{}",
+        "{} of {} traces differ:\n{}",
         failures.len(),
+        traces.len(),
         failures.join("\n")
     );
 }
