@@ -8,42 +8,15 @@
 //!   no replaced text is left;
 //! - a cut holds the events of its generations.
 
+mod common;
+
+use common::{traces, workspace};
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::{Path, PathBuf};
 
 use trace_reader::Reader;
 use trace_rewrite::{rewrite, Cut, Generation, RedactOptions, Redactor, Selection};
 use trace_wire::{BatchKind, Batches, Strings};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Every trace, by name; the shared corpora win over the curated copies.
-fn traces() -> BTreeMap<String, PathBuf> {
-    let ws = workspace();
-    let mut res = BTreeMap::new();
-    for dir in [
-        ws.join("testdata/traces"),
-        ws.join("testdata/current/traces"),
-        ws.join("../shared/go-traces/traces"),
-        ws.join("../shared/go-traces-current/traces"),
-    ] {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.extension().is_some_and(|x| x == "trace") {
-                let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-                res.insert(name, p);
-            }
-        }
-    }
-    assert!(res.len() >= 20, "testdata/ has the curated traces");
-    res
-}
 
 /// What the reader yields for a trace, in a form that fits in memory for
 /// the largest traces: the count per kind, a hash of every event's text,

@@ -18,40 +18,13 @@
 //!   written, so their `Experimental` events print without data — they
 //!   print no data anyway.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{traces, workspace};
+use std::path::PathBuf;
 
 use trace_reader::{validate, Reader};
 use trace_rewrite::EventWriter;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Every trace, by name; the shared corpora win over the curated copies.
-fn traces() -> BTreeMap<String, PathBuf> {
-    let ws = workspace();
-    let mut res = BTreeMap::new();
-    for dir in [
-        ws.join("testdata/traces"),
-        ws.join("testdata/current/traces"),
-        ws.join("../shared/go-traces/traces"),
-        ws.join("../shared/go-traces-current/traces"),
-    ] {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.extension().is_some_and(|x| x == "trace") {
-                let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-                res.insert(name, p);
-            }
-        }
-    }
-    assert!(res.len() >= 20, "testdata/ has the curated traces");
-    res
-}
 
 /// The events' text, normalized (see the module docs), and whether the
 /// reader read to the end.

@@ -486,10 +486,7 @@ fn route(target: &str, shared: &Shared) -> Response {
 
 /// The parameters of `query`, if each is one of `allowed`, given once, with
 /// a non-empty value.
-fn strict_params<'a>(
-    query: &'a str,
-    allowed: &[&str],
-) -> Option<Vec<(&'a str, std::borrow::Cow<'a, str>)>> {
+fn strict_params<'a>(query: &'a str, allowed: &[&str]) -> Option<Params<'a>> {
     let mut out: Vec<(&str, std::borrow::Cow<'_, str>)> = Vec::new();
     for kv in query.split('&').filter(|kv| !kv.is_empty()) {
         let (k, v) = kv.split_once('=')?;
@@ -498,7 +495,19 @@ fn strict_params<'a>(
         }
         out.push((k, percent_decode(v)));
     }
-    Some(out)
+    Some(Params(out))
+}
+
+/// A query's parameters, each at most once, decoded.
+struct Params<'a>(Vec<(&'a str, std::borrow::Cow<'a, str>)>);
+
+impl Params<'_> {
+    fn get(&self, k: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.as_ref())
+    }
 }
 
 /// A number in plain decimal digits (an optional leading `-`), nothing else.
@@ -515,12 +524,7 @@ fn flame_route(query: &str, tl: &Timeline) -> Response {
     let Some(params) = strict_params(query, &["kind", "t0", "t1", "g", "task", "max"]) else {
         return bad();
     };
-    let get = |k: &str| {
-        params
-            .iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| v.as_ref())
-    };
+    let get = |k: &str| params.get(k);
     let Some(kind) = get("kind").and_then(FlameKind::from_name) else {
         return bad();
     };
@@ -563,12 +567,7 @@ fn chain_route(query: &str, tl: &Timeline) -> Response {
     let Some(params) = strict_params(query, &["g", "t", "task"]) else {
         return bad();
     };
-    let get = |k: &str| {
-        params
-            .iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| v.as_ref())
-    };
+    let get = |k: &str| params.get(k);
     let start = match (get("g"), get("t"), get("task")) {
         (Some(g), Some(t), None) => match (strict_int::<i64>(g), strict_int::<i64>(t)) {
             (Some(g), Some(t)) if g >= 0 => Some((g, t)),
