@@ -3,7 +3,7 @@
 // the same shapes; the embedded source decimates in the page with the rules
 // of the crate's src/query.rs.
 
-import { chainFromJson, flameFromJson, LocalAnalysis } from "./flame";
+import { chainFromJson, flameFromJson, LocalAnalysis, partition } from "./flame";
 import { ChainData, ChainJson, ChainQuery, ChartData, Embedded, FlameData, FlameJson, FlameQuery, M, Meta, Q, S, Stacks, TaskDetails, WindowData } from "./types";
 
 export interface WindowRequest {
@@ -103,17 +103,6 @@ export class ServerSource implements DataSource {
   }
 }
 
-/** First index in [lo, hi) whose element satisfies `pred` (monotone). */
-function partition(n: number, pred: (i: number) => boolean): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (pred(mid)) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
 
 /** Decimates a row (flat slices, sorted, not overlapping) as src/query.rs does. */
 export function decimateRow(row: number[], t0: number, t1: number, res: number): number[] {

@@ -48,17 +48,6 @@ export function chainFromJson(j: ChainJson): ChainData {
   };
 }
 
-/** First index in [0, n) whose element satisfies `pred` (monotone). */
-function partition(n: number, pred: (i: number) => boolean): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (pred(mid)) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
 
 /** The page's copy of a timeline's lanes, indexed for flame graphs and chains. */
 export class LocalAnalysis {
@@ -253,4 +242,16 @@ function prune(nodes: FlameNode[], keep: number): FlameNode[] {
   const kept = order.slice(0, keep).sort((a, b) => a - b);
   const id = new Map(kept.map((i, k) => [i, k]));
   return kept.map((i) => ({ ...nodes[i], parent: id.get(nodes[i].parent) ?? 0 }));
+}
+
+/** First index in [0, n) whose element satisfies `pred` (monotone). */
+export function partition(n: number, pred: (i: number) => boolean): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (pred(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
