@@ -33,12 +33,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut by_kind = std::collections::BTreeMap::new();
     for l in tl.lanes() {
         for r in &l.rows {
-            for s in &r.slices {
+            for s in &r.slices().unwrap() {
                 *by_kind.entry(s.kind.name()).or_insert(0u64) += 1;
             }
         }
     }
     println!("slices by kind: {by_kind:?}");
+    for c in tl.charts() {
+        for s in &c.series {
+            println!("chart {} / {}: {} points", c.name, s.name, s.points.len());
+        }
+    }
     if json {
         let t = Instant::now();
         let meta = meta_json(&tl);
@@ -58,21 +63,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 t1: 2 * span,
                 res: span / 1500,
             },
-        );
+        )?;
         println!(
             "window (60 lanes, whole trace): {} B in {:.3} s",
             w.len(),
             t.elapsed().as_secs_f64()
         );
         let t = Instant::now();
-        let c = charts_json(&tl, -span, 2 * span, span / 1500);
+        let c = charts_json(&tl, -span, 2 * span, span / 1500)?;
         println!(
             "charts: {} B in {:.3} s",
             c.len(),
             t.elapsed().as_secs_f64()
         );
         let t = Instant::now();
-        let (html, res) = standalone_html(&tl, DEFAULT_EMBED_BUDGET);
+        let (html, res) = standalone_html(&tl, DEFAULT_EMBED_BUDGET)?;
         println!(
             "standalone: {} B at {res} ns in {:.3} s",
             html.len(),

@@ -19,6 +19,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::Read;
+use std::sync::Arc;
 
 use hashbrown::HashMap;
 use trace_analysis::doctor::Doctor;
@@ -28,9 +29,10 @@ use trace_reader::{Event, EventKind, GoState, ProcId, Reader, ResourceId, StateC
 
 use crate::intern::{Stacks, Strings};
 use crate::model::{
-    Chart, CpuSample, Lane, LaneKind, Mark, MarkKind, MmuCurve, Row, Series, Slice, SliceKind,
-    Stats, TaskDetail, TaskInfo, Timeline, MAX_TASK_ITEMS, NO_LANE,
+    Chart, CpuSample, Lane, LaneKind, Mark, MarkKind, MmuCurve, Series, Slice, SliceKind, Stats,
+    TaskDetail, TaskInfo, Timeline, MAX_TASK_ITEMS, NO_LANE,
 };
+use crate::store::{PointsBuilder, Row, RowBuilder, Store};
 
 /// Window lengths of the MMU curve, log-spaced from 1 µs to the trace.
 const MMU_POINTS: usize = 60;
@@ -40,13 +42,14 @@ const BATCH: usize = 8192;
 
 /// Reads a whole trace and lays it out. The reader (this thread) and the
 /// builder (a scoped thread) work in a pipeline, a batch of events apart.
-pub(crate) fn build<R: Read>(input: R, title: &str) -> Result<Timeline, trace_reader::Error> {
+pub(crate) fn build<R: Read>(input: R, title: &str) -> Result<Timeline, crate::Error> {
     let mut reader = Reader::new(input)?;
     let version = format!("{:?}", reader.version());
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(4);
+    let store = Store::new();
     let (builder, result) = std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
-            let mut b = Builder::new();
+            let mut b = Builder::new(store);
             for batch in rx {
                 for ev in &batch {
                     b.event(ev);
@@ -65,7 +68,7 @@ pub(crate) fn build<R: Read>(input: R, title: &str) -> Result<Timeline, trace_re
         Ok(b) => b,
         Err(panic) => std::panic::resume_unwind(panic),
     };
-    Ok(builder.finish(title.to_string(), version))
+    Ok(builder.finish(title.to_string(), version)?)
 }
 
 /// Reads every event, sending them in batches.
@@ -97,21 +100,28 @@ fn read_all<R: Read>(
     }
 }
 
-/// A lane under construction: row 0 in order, the rest to be packed.
-#[derive(Debug, Default)]
+/// A lane under construction: row 0 in order (in the store as it grows),
+/// the rest to be packed.
+#[derive(Debug)]
 struct LaneBuild {
-    row0: Vec<Slice>,
+    row0: RowBuilder,
     spans: Vec<Slice>,
     marks: Vec<Mark>,
 }
 
 impl LaneBuild {
+    fn new(store: &Arc<Store>) -> Self {
+        LaneBuild {
+            row0: RowBuilder::new(store),
+            spans: Vec::new(),
+            marks: Vec::new(),
+        }
+    }
+
     /// Appends to row 0, which must stay sorted and non-overlapping.
     fn push0(&mut self, s: Slice) {
-        if let Some(last) = self.row0.last() {
-            if s.start < last.end {
-                return;
-            }
+        if self.row0.last_end().is_some_and(|end| s.start < end) {
+            return;
         }
         self.row0.push(s);
     }
@@ -139,9 +149,9 @@ struct Goroutine {
 }
 
 impl Goroutine {
-    fn new() -> Self {
+    fn new(store: &Arc<Store>) -> Self {
         Goroutine {
-            lane: LaneBuild::default(),
+            lane: LaneBuild::new(store),
             state: GoState::Undetermined,
             since: 0,
             reason: 0,
@@ -157,7 +167,7 @@ impl Goroutine {
 }
 
 /// A proc or a thread: what runs on it right now.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Resource {
     lane: LaneBuild,
     /// Start, goroutine, kind of the open slice.
@@ -165,6 +175,13 @@ struct Resource {
 }
 
 impl Resource {
+    fn new(store: &Arc<Store>) -> Self {
+        Resource {
+            lane: LaneBuild::new(store),
+            open: None,
+        }
+    }
+
     fn open(&mut self, t: i64, g: i64, kind: SliceKind) {
         self.close(t);
         self.open = Some((t, g, kind));
@@ -203,6 +220,7 @@ enum Target {
 }
 
 struct Builder {
+    store: Arc<Store>,
     base: Option<i64>,
     last: i64,
     strings: Strings,
@@ -218,11 +236,11 @@ struct Builder {
     task_counts: HashMap<u64, (u32, u32)>,
     /// Open ranges by (scope, name): start, stack, where drawn.
     ranges: HashMap<(ResourceId, u32), (i64, u32, Target)>,
-    metrics: HashMap<&'static str, Series>,
+    metrics: HashMap<&'static str, PointsBuilder>,
     running: u64,
     runnable: u64,
-    goroutines: Series,
-    goroutines_runnable: Series,
+    goroutines: PointsBuilder,
+    goroutines_runnable: PointsBuilder,
     events: u64,
     /// CPU samples: time, goroutine, stack.
     samples: Vec<(i64, i64, u32)>,
@@ -231,8 +249,12 @@ struct Builder {
 }
 
 impl Builder {
-    fn new() -> Self {
+    fn new(store: Arc<Store>) -> Self {
         Builder {
+            gc: LaneBuild::new(&store),
+            goroutines: PointsBuilder::new(&store),
+            goroutines_runnable: PointsBuilder::new(&store),
+            store,
             base: None,
             last: 0,
             strings: Strings::new(),
@@ -241,7 +263,6 @@ impl Builder {
             procs: HashMap::new(),
             threads: HashMap::new(),
             layout: Layout::default(),
-            gc: LaneBuild::default(),
             tasks: Vec::new(),
             task_index: HashMap::new(),
             task_counts: HashMap::new(),
@@ -249,14 +270,6 @@ impl Builder {
             metrics: HashMap::new(),
             running: 0,
             runnable: 0,
-            goroutines: Series {
-                name: "running".into(),
-                ..Series::default()
-            },
-            goroutines_runnable: Series {
-                name: "runnable".into(),
-                ..Series::default()
-            },
             events: 0,
             samples: Vec::new(),
             doctor: Doctor::new(),
@@ -286,7 +299,11 @@ impl Builder {
             EventKind::Metric => {
                 if let Some(m) = ev.metric() {
                     if let Some(v) = m.value.as_u64() {
-                        push_point(self.metrics.entry(m.name).or_default(), t, v);
+                        let store = &self.store;
+                        self.metrics
+                            .entry(m.name)
+                            .or_insert_with(|| PointsBuilder::new(store))
+                            .push(t, v);
                     }
                 }
             }
@@ -294,7 +311,7 @@ impl Builder {
                 if let Some(l) = ev.label() {
                     if let ResourceId::Goroutine(g) = l.resource {
                         let id = self.strings.intern_trace(l.label);
-                        self.gs.entry(g.0).or_insert_with(Goroutine::new).label = id;
+                        goroutine(&mut self.gs, &self.store, g.0).label = id;
                     }
                 }
             }
@@ -330,10 +347,10 @@ impl Builder {
 
         self.count(from, -1);
         self.count(to, 1);
-        push_point(&mut self.goroutines, t, self.running);
-        push_point(&mut self.goroutines_runnable, t, self.runnable);
+        self.goroutines.push(t, self.running);
+        self.goroutines_runnable.push(t, self.runnable);
 
-        let info = self.gs.entry(g).or_insert_with(Goroutine::new);
+        let info = goroutine(&mut self.gs, &self.store, g);
         if info.func == 0 {
             info.func = outer;
         }
@@ -390,16 +407,18 @@ impl Builder {
                 // A goroutine id may be reused; its lane keeps the regions
                 // of the first life only if they are closed now.
                 close_regions(info, t);
+                // Few goroutines come back: write out what is encoded.
+                info.lane.row0.rest();
             }
         }
     }
 
     fn thread(&mut self, m: ThreadId) -> &mut Resource {
-        self.threads.entry(m.0).or_default()
+        resource(&mut self.threads, &self.store, m.0)
     }
 
     fn proc(&mut self, p: ProcId) -> &mut Resource {
-        self.procs.entry(p.0).or_default()
+        resource(&mut self.procs, &self.store, p.0)
     }
 
     fn count(&mut self, s: GoState, d: i64) {
@@ -449,8 +468,8 @@ impl Builder {
     fn target(&mut self, target: Target) -> &mut LaneBuild {
         match target {
             Target::Gc => &mut self.gc,
-            Target::Proc(p) => &mut self.procs.entry(p).or_default().lane,
-            Target::Goroutine(g) => &mut self.gs.entry(g).or_insert_with(Goroutine::new).lane,
+            Target::Proc(p) => &mut resource(&mut self.procs, &self.store, p).lane,
+            Target::Goroutine(g) => &mut goroutine(&mut self.gs, &self.store, g).lane,
         }
     }
 
@@ -510,7 +529,7 @@ impl Builder {
         let stack = self.stacks.intern(ev.stack(), &mut self.strings);
         let ty = self.strings.intern_trace(r.ty);
         let task = r.task.0;
-        let info = self.gs.entry(g).or_insert_with(Goroutine::new);
+        let info = goroutine(&mut self.gs, &self.store, g);
         if ev.kind() == EventKind::RegionBegin {
             info.regions.push((t, ty, task, stack));
             self.task_counts.entry(task).or_default().0 += 1;
@@ -551,16 +570,16 @@ impl Builder {
         self.task_counts.entry(l.task.0).or_default().1 += 1;
         let (g, m) = (ev.goroutine().0, ev.thread().0);
         let lane = if g >= 0 {
-            &mut self.gs.entry(g).or_insert_with(Goroutine::new).lane
+            &mut goroutine(&mut self.gs, &self.store, g).lane
         } else if m >= 0 {
-            &mut self.threads.entry(m).or_default().lane
+            &mut resource(&mut self.threads, &self.store, m).lane
         } else {
             &mut self.gc
         };
         lane.marks.push(mark);
     }
 
-    fn finish(mut self, title: String, version: String) -> Timeline {
+    fn finish(mut self, title: String, version: String) -> std::io::Result<Timeline> {
         let end = self.last;
         // Close what is open.
         for info in self.gs.values_mut() {
@@ -594,8 +613,9 @@ impl Builder {
         }
 
         let mut lanes = Vec::new();
-        let gc = std::mem::take(&mut self.gc);
-        let gc_rows = pack(gc.spans);
+        let store = Arc::clone(&self.store);
+        let gc = std::mem::replace(&mut self.gc, LaneBuild::new(&store));
+        let gc_rows = pack(gc.spans, &store);
         lanes.push(Lane {
             kind: LaneKind::Gc,
             name: "GC".into(),
@@ -603,7 +623,7 @@ impl Builder {
             stack: 0,
             created: false,
             rows: if gc_rows.is_empty() {
-                vec![Row::default()]
+                vec![RowBuilder::new(&store).finish()]
             } else {
                 gc_rows
             },
@@ -629,7 +649,7 @@ impl Builder {
                 kind: SliceKind::Task,
             })
             .collect();
-        let (task_rows, rows_of) = pack_indexed(task_slices);
+        let (task_rows, rows_of) = pack_indexed(task_slices, &store);
         for (t, row) in self.tasks.iter_mut().zip(rows_of) {
             t.row = row;
         }
@@ -653,6 +673,7 @@ impl Builder {
                 format!("Proc {id}"),
                 String::new(),
                 r.lane,
+                &store,
             ));
         }
         let mut threads: Vec<_> = self.threads.drain().collect();
@@ -666,6 +687,7 @@ impl Builder {
                 format!("M{id}"),
                 String::new(),
                 r.lane,
+                &store,
             ));
         }
         let mut gs: Vec<_> = self.gs.drain().collect();
@@ -683,7 +705,7 @@ impl Builder {
                 format!("G{id} {func}")
             };
             let label = self.strings.get(info.label).to_string();
-            let mut l = lane(LaneKind::Goroutine(id), name, label, info.lane);
+            let mut l = lane(LaneKind::Goroutine(id), name, label, info.lane, &store);
             l.stack = info.start_stack;
             l.created = info.created;
             lanes.push(l);
@@ -696,9 +718,11 @@ impl Builder {
             ("/memory/classes/heap/objects:bytes", "in use"),
             ("/gc/heap/goal:bytes", "goal"),
         ] {
-            if let Some(mut s) = self.metrics.remove(metric) {
-                s.name = name.into();
-                heap.push(s);
+            if let Some(points) = self.metrics.remove(metric) {
+                heap.push(Series {
+                    name: name.into(),
+                    points: points.finish(),
+                });
             }
         }
         if !heap.is_empty() {
@@ -708,19 +732,30 @@ impl Builder {
                 series: heap,
             });
         }
-        if !self.goroutines.times.is_empty() {
+        if !self.goroutines.is_empty() {
             charts.push(Chart {
                 name: "Goroutines".into(),
                 unit: "count",
-                series: vec![self.goroutines, self.goroutines_runnable],
+                series: vec![
+                    Series {
+                        name: "running".into(),
+                        points: self.goroutines.finish(),
+                    },
+                    Series {
+                        name: "runnable".into(),
+                        points: self.goroutines_runnable.finish(),
+                    },
+                ],
             });
         }
-        if let Some(mut s) = self.metrics.remove("/sched/gomaxprocs:threads") {
-            s.name = "GOMAXPROCS".into();
+        if let Some(points) = self.metrics.remove("/sched/gomaxprocs:threads") {
             charts.push(Chart {
                 name: "GOMAXPROCS".into(),
                 unit: "count",
-                series: vec![s],
+                series: vec![Series {
+                    name: "GOMAXPROCS".into(),
+                    points: points.finish(),
+                }],
             });
         }
 
@@ -729,7 +764,8 @@ impl Builder {
             .iter()
             .filter_map(|(&id, &i)| Some((id, u32::try_from(i).ok()?)))
             .collect();
-        let task_details = task_details(&lanes, &self.tasks, &task_by_id);
+        store.flush()?;
+        let task_details = task_details(&lanes, &self.tasks, &task_by_id)?;
 
         let diagnosis = self.doctor.finish(None);
         let utilization = self.mmu.finish();
@@ -761,7 +797,7 @@ impl Builder {
             strings: self.strings.len() as u64,
             samples: samples.len() as u64,
         };
-        Timeline {
+        Ok(Timeline {
             title,
             base: self.base.unwrap_or(0),
             span: end,
@@ -778,14 +814,34 @@ impl Builder {
             strings: self.strings,
             stacks: self.stacks,
             stats,
-        }
+        })
     }
+}
+
+fn goroutine<'a>(
+    gs: &'a mut HashMap<i64, Goroutine>,
+    store: &Arc<Store>,
+    g: i64,
+) -> &'a mut Goroutine {
+    gs.entry(g).or_insert_with(|| Goroutine::new(store))
+}
+
+fn resource<'a>(
+    map: &'a mut HashMap<i64, Resource>,
+    store: &Arc<Store>,
+    id: i64,
+) -> &'a mut Resource {
+    map.entry(id).or_insert_with(|| Resource::new(store))
 }
 
 /// The details of every task, from one scan over the finished lanes: per
 /// task, the earliest [`MAX_TASK_ITEMS`] logs and regions (a bounded max-heap
 /// by time each while scanning), its children and its goroutines.
-fn task_details(lanes: &[Lane], tasks: &[TaskInfo], by_id: &HashMap<u64, u32>) -> Vec<TaskDetail> {
+fn task_details(
+    lanes: &[Lane],
+    tasks: &[TaskInfo],
+    by_id: &HashMap<u64, u32>,
+) -> std::io::Result<Vec<TaskDetail>> {
     /// Per task while scanning: the kept logs and regions by time, and the
     /// last goroutine lane counted.
     #[derive(Default)]
@@ -849,22 +905,22 @@ fn task_details(lanes: &[Lane], tasks: &[TaskInfo], by_id: &HashMap<u64, u32>) -
             continue;
         }
         for (row_idx, row) in lane.rows.iter().enumerate().skip(1) {
-            for (slice_idx, s) in row.slices.iter().enumerate() {
+            row.for_each(|slice_idx, s| {
                 if s.kind != SliceKind::Region {
-                    continue;
+                    return;
                 }
                 let Some(&task) = by_id.get(&s.extra) else {
-                    continue;
+                    return;
                 };
                 let (Ok(row_idx), Ok(slice_idx)) =
                     (u32::try_from(row_idx), u32::try_from(slice_idx))
                 else {
-                    continue;
+                    return;
                 };
                 let sc = scan.entry(task).or_default();
                 keep(&mut sc.regions, (s.start, lane_idx, row_idx, slice_idx));
                 touch(task, sc, &mut res);
-            }
+            })?;
         }
     }
     for (task, sc) in scan {
@@ -901,14 +957,12 @@ fn task_details(lanes: &[Lane], tasks: &[TaskInfo], by_id: &HashMap<u64, u32>) -
         d.logs.shrink_to_fit();
         d.regions.shrink_to_fit();
     }
-    res
+    Ok(res)
 }
 
-fn lane(kind: LaneKind, name: String, label: String, mut b: LaneBuild) -> Lane {
-    // The lane is final: give back what growing the vectors over-allocated.
-    b.row0.shrink_to_fit();
-    let mut rows = vec![Row { slices: b.row0 }];
-    rows.extend(pack(b.spans));
+fn lane(kind: LaneKind, name: String, label: String, b: LaneBuild, store: &Arc<Store>) -> Lane {
+    let mut rows = vec![b.row0.finish()];
+    rows.extend(pack(b.spans, store));
     Lane {
         kind,
         name,
@@ -953,33 +1007,18 @@ fn state_kind(s: GoState) -> Option<SliceKind> {
     })
 }
 
-/// Appends a point, replacing the last one if it has the same time.
-fn push_point(s: &mut Series, t: i64, v: u64) {
-    if s.times.last() == Some(&t) {
-        if let Some(last) = s.values.last_mut() {
-            *last = v;
-        }
-        return;
-    }
-    if s.values.last() == Some(&v) {
-        return;
-    }
-    s.times.push(t);
-    s.values.push(v);
-}
-
 /// Packs possibly overlapping spans into rows, first fit in order of start
 /// (longest first among equal starts), so properly nested spans land at
 /// their nesting depth.
-fn pack(spans: Vec<Slice>) -> Vec<Row> {
-    pack_indexed(spans).0
+fn pack(spans: Vec<Slice>, store: &Arc<Store>) -> Vec<Row> {
+    pack_indexed(spans, store).0
 }
 
 /// [`pack`], also returning the row of each input span.
-fn pack_indexed(spans: Vec<Slice>) -> (Vec<Row>, Vec<u32>) {
+fn pack_indexed(spans: Vec<Slice>, store: &Arc<Store>) -> (Vec<Row>, Vec<u32>) {
     let mut order: Vec<usize> = (0..spans.len()).collect();
     order.sort_by_key(|&i| (spans[i].start, Reverse(spans[i].end)));
-    let mut rows: Vec<Row> = Vec::new();
+    let mut rows: Vec<RowBuilder> = Vec::new();
     let mut row_of = vec![0u32; spans.len()];
     // Rows in use, by end; free rows, lowest first.
     let mut busy: BinaryHeap<Reverse<(i64, u32)>> = BinaryHeap::new();
@@ -996,15 +1035,15 @@ fn pack_indexed(spans: Vec<Slice>) -> (Vec<Row>, Vec<u32>) {
         let r = match free.pop() {
             Some(Reverse(r)) => r,
             None => {
-                rows.push(Row::default());
+                rows.push(RowBuilder::new(store));
                 (rows.len() - 1) as u32
             }
         };
-        rows[r as usize].slices.push(s);
+        rows[r as usize].push(s);
         row_of[i] = r;
         busy.push(Reverse((s.end.max(s.start), r)));
     }
-    (rows, row_of)
+    (rows.into_iter().map(RowBuilder::finish).collect(), row_of)
 }
 
 #[cfg(test)]
@@ -1025,16 +1064,19 @@ mod tests {
 
     #[test]
     fn pack_nests_by_depth() {
-        let rows = pack(vec![
-            span(5, 6),
-            span(0, 10),
-            span(1, 2),
-            span(12, 20),
-            span(13, 14),
-        ]);
+        let rows = pack(
+            vec![
+                span(5, 6),
+                span(0, 10),
+                span(1, 2),
+                span(12, 20),
+                span(13, 14),
+            ],
+            &Store::in_memory(),
+        );
         let starts: Vec<Vec<i64>> = rows
             .iter()
-            .map(|r| r.slices.iter().map(|s| s.start).collect())
+            .map(|r| r.slices().unwrap().iter().map(|s| s.start).collect())
             .collect();
         assert_eq!(starts, vec![vec![0, 12], vec![1, 5, 13]]);
     }
@@ -1044,8 +1086,8 @@ mod tests {
         let spans: Vec<Slice> = (0..200)
             .map(|i| span((i * 37) % 101, (i * 37) % 101 + (i % 13) + 1))
             .collect();
-        for row in pack(spans) {
-            for w in row.slices.windows(2) {
+        for row in pack(spans, &Store::in_memory()) {
+            for w in row.slices().unwrap().windows(2) {
                 assert!(w[0].end <= w[1].start, "{w:?}");
             }
         }
@@ -1076,13 +1118,17 @@ mod tests {
             extra: 7,
             ..span(10 * (n - i), 10 * (n - i) + 5)
         };
-        let mut rows = vec![Row::default(), Row::default(), Row::default()];
+        let mut rows = [Vec::new(), Vec::new(), Vec::new()];
         for i in 0..n {
-            rows[1 + (i % 2) as usize].slices.push(region(i));
+            rows[1 + (i % 2) as usize].push(region(i));
         }
-        for row in &mut rows {
-            row.slices.sort_by_key(|s| s.start);
-        }
+        let rows: Vec<Row> = rows
+            .iter_mut()
+            .map(|row| {
+                row.sort_by_key(|s| s.start);
+                Row::from_slices(row)
+            })
+            .collect();
         let marks = (0..n)
             .map(|i| Mark {
                 time: 10 * i,
@@ -1115,12 +1161,16 @@ mod tests {
         ];
         let tasks = vec![task];
         let by_id: HashMap<u64, u32> = [(7, 0)].into_iter().collect();
-        let d = &task_details(&lanes, &tasks, &by_id)[0];
+        let d = &task_details(&lanes, &tasks, &by_id).unwrap()[0];
         assert_eq!(d.logs.len(), MAX_TASK_ITEMS);
         assert_eq!(d.regions.len(), MAX_TASK_ITEMS);
         assert_eq!(d.goroutines, vec![1, 2]);
         let start = |&(l, r, i): &(u32, u32, u32)| {
-            lanes[l as usize].rows[r as usize].slices[i as usize].start
+            lanes[l as usize].rows[r as usize]
+                .get(i as usize)
+                .unwrap()
+                .unwrap()
+                .start
         };
         let starts: Vec<i64> = d.regions.iter().map(start).collect();
         assert!(starts.windows(2).all(|w| w[0] <= w[1]), "in order of time");
@@ -1156,20 +1206,9 @@ mod tests {
             stacks: Stacks::new(),
             stats: Stats::default(),
         };
-        let json = crate::json::task_json(&tl, 7).unwrap();
+        let json = crate::json::task_json(&tl, 7).unwrap().unwrap();
         assert!(json.len() < 64 << 10, "{} bytes", json.len());
         assert!(json.contains(&format!("\"nLogs\":{n},")), "{json}");
-        assert!(crate::json::task_json(&tl, 8).is_none());
-    }
-
-    #[test]
-    fn points_coalesce() {
-        let mut s = Series::default();
-        push_point(&mut s, 1, 5);
-        push_point(&mut s, 1, 6);
-        push_point(&mut s, 2, 6);
-        push_point(&mut s, 3, 7);
-        assert_eq!(s.times, vec![1, 3]);
-        assert_eq!(s.values, vec![6, 7]);
+        assert!(crate::json::task_json(&tl, 8).unwrap().is_none());
     }
 }

@@ -17,6 +17,8 @@
 //! The page computes the same from the data `--html` embeds
 //! (`web/src/flame.ts`): change one, change the other.
 
+use std::io;
+
 use hashbrown::HashMap;
 
 use crate::model::{LaneKind, SliceKind, Timeline, NO_LANE};
@@ -176,30 +178,34 @@ impl Filter {
 }
 
 /// The filter of a selection; `None` if its goroutine or task is unknown.
-fn filter(tl: &Timeline, sel: &Selection) -> Option<Filter> {
+fn filter(tl: &Timeline, sel: &Selection) -> io::Result<Option<Filter>> {
     let (t0, t1) = (sel.t0, sel.t1);
-    Some(match sel.scope {
+    Ok(Some(match sel.scope {
         Scope::All => Filter::All,
         Scope::Goroutine(g) => {
-            let lane = tl.goroutine_lane(g)? as u32;
-            Filter::Lanes([(lane, vec![(t0, t1)])].into_iter().collect())
+            let Some(lane) = tl.goroutine_lane(g) else {
+                return Ok(None);
+            };
+            Filter::Lanes([(lane as u32, vec![(t0, t1)])].into_iter().collect())
         }
         Scope::Task(id) => {
-            tl.task_index(id)?;
+            if tl.task_index(id).is_none() {
+                return Ok(None);
+            }
             let mut m: HashMap<u32, Vec<(i64, i64)>> = HashMap::new();
             for (i, lane) in tl.lanes.iter().enumerate() {
                 if !matches!(lane.kind, LaneKind::Goroutine(_)) {
                     continue;
                 }
-                let mut iv: Vec<(i64, i64)> = lane
-                    .rows
-                    .iter()
-                    .skip(1)
-                    .flat_map(|r| &r.slices)
-                    .filter(|s| s.kind == SliceKind::Region && s.extra == id)
-                    .map(|s| (s.start.max(t0), s.end.min(t1)))
-                    .filter(|&(a, b)| a < b)
-                    .collect();
+                let mut iv: Vec<(i64, i64)> = Vec::new();
+                for r in lane.rows.iter().skip(1) {
+                    r.for_each_in(t0, t1, |_, s| {
+                        let (a, b) = (s.start.max(t0), s.end.min(t1));
+                        if s.kind == SliceKind::Region && s.extra == id && a < b {
+                            iv.push((a, b));
+                        }
+                    })?;
+                }
                 if iv.is_empty() {
                     continue;
                 }
@@ -216,7 +222,7 @@ fn filter(tl: &Timeline, sel: &Selection) -> Option<Filter> {
             }
             Filter::Lanes(m)
         }
-    })
+    }))
 }
 
 /// The weight of each stack in the selection, and how many items counted.
@@ -225,7 +231,7 @@ fn weights(
     kind: FlameKind,
     sel: &Selection,
     f: &Filter,
-) -> (HashMap<u32, i64>, u64) {
+) -> io::Result<(HashMap<u32, i64>, u64)> {
     let mut by_stack: HashMap<u32, i64> = HashMap::new();
     let mut items = 0u64;
     let (t0, t1) = (sel.t0, sel.t1);
@@ -255,28 +261,38 @@ fn weights(
                 let Some(row) = tl.lanes[lane as usize].rows.first() else {
                     continue;
                 };
-                let first = row.slices.partition_point(|s| s.end <= t0);
-                for s in row.slices[first..].iter().take_while(|s| s.start < t1) {
+                row.for_each_in(t0, t1, |_, s| {
                     if s.kind != want {
-                        continue;
+                        return;
                     }
                     let w = f.overlap(lane, s.start.max(t0), s.end.min(t1));
                     if w > 0 {
                         *by_stack.entry(s.stack0).or_default() += w;
                         items += 1;
                     }
-                }
+                })?;
             }
         }
     }
-    (by_stack, items)
+    Ok((by_stack, items))
 }
 
 /// The flame graph of `kind` over `sel`, at most `max_nodes` nodes (at
 /// least the root); `None` if the selection's goroutine or task is unknown.
-pub fn flame(tl: &Timeline, kind: FlameKind, sel: &Selection, max_nodes: usize) -> Option<Flame> {
-    let f = filter(tl, sel)?;
-    let (by_stack, items) = weights(tl, kind, sel, &f);
+///
+/// # Errors
+///
+/// Reading the timeline's rows failed.
+pub fn flame(
+    tl: &Timeline,
+    kind: FlameKind,
+    sel: &Selection,
+    max_nodes: usize,
+) -> io::Result<Option<Flame>> {
+    let Some(f) = filter(tl, sel)? else {
+        return Ok(None);
+    };
+    let (by_stack, items) = weights(tl, kind, sel, &f)?;
     let mut stacks: Vec<(u32, i64)> = by_stack.into_iter().collect();
     stacks.sort_unstable();
     let mut nodes = vec![FlameNode {
@@ -322,12 +338,12 @@ pub fn flame(tl: &Timeline, kind: FlameKind, sel: &Selection, max_nodes: usize) 
     if dropped > 0 {
         nodes = prune(nodes, max_nodes.max(1));
     }
-    Some(Flame {
+    Ok(Some(Flame {
         kind,
         nodes,
         items,
         dropped: dropped as u64,
-    })
+    }))
 }
 
 /// Keeps the `keep` heaviest nodes (shallower first among equals, so a
@@ -390,8 +406,14 @@ pub struct ChainStep {
 /// runnable at or before `t`, by whom, then the last time that one was made
 /// runnable before, and so on, at most `max` steps (never through the same
 /// wake twice). `None` if `g` has no lane.
-pub fn chain(tl: &Timeline, g: i64, t: i64, max: usize) -> Option<Vec<ChainStep>> {
-    tl.goroutine_lane(g)?;
+///
+/// # Errors
+///
+/// Reading the timeline's rows failed.
+pub fn chain(tl: &Timeline, g: i64, t: i64, max: usize) -> io::Result<Option<Vec<ChainStep>>> {
+    if tl.goroutine_lane(g).is_none() {
+        return Ok(None);
+    }
     let mut out = Vec::new();
     let mut seen: hashbrown::HashSet<(usize, usize)> = hashbrown::HashSet::new();
     let (mut g, mut t) = (g, t);
@@ -402,20 +424,29 @@ pub fn chain(tl: &Timeline, g: i64, t: i64, max: usize) -> Option<Vec<ChainStep>
         let Some(row) = tl.lanes[lane].rows.first() else {
             break;
         };
-        let s = &row.slices;
-        let upto = s.partition_point(|x| x.start <= t);
-        let Some(i) = (0..upto).rev().find(|&i| s[i].waker().is_some()) else {
+        let mut s = row.cursor();
+        let mut found = None;
+        for i in (0..row.count_starting_by(t)?).rev() {
+            match s.get(i)? {
+                Some(x) if x.waker().is_some() => {
+                    found = Some((i, x));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some((i, r)) = found else {
             break;
         };
         if !seen.insert((lane, i)) {
             break;
         }
-        let r = &s[i];
         let waker = r.waker().unwrap_or(-1);
-        let prev = i
-            .checked_sub(1)
-            .map(|j| &s[j])
-            .filter(|p| p.kind == SliceKind::Waiting && p.end == r.start);
+        let prev = match i.checked_sub(1) {
+            Some(j) => s.get(j)?,
+            None => None,
+        }
+        .filter(|p| p.kind == SliceKind::Waiting && p.end == r.start);
         out.push(ChainStep {
             g,
             woken: r.start,
@@ -433,7 +464,7 @@ pub fn chain(tl: &Timeline, g: i64, t: i64, max: usize) -> Option<Vec<ChainStep>
         g = waker;
         t = r.start;
     }
-    Some(out)
+    Ok(Some(out))
 }
 
 /// Where the chain of a task starts: the goroutine that ended it, at its

@@ -15,12 +15,13 @@
 //! put inside a `<script>` element as it is.
 
 use std::fmt::Write as _;
+use std::io;
 
 use hashbrown::HashSet;
 
 use crate::flame::{ChainStep, Flame, Selection, NO_STACK};
 use crate::model::{LaneKind, TaskInfo, Timeline, NO_LANE};
-use crate::query::{decimate_marks, decimate_row, decimate_series, Item, MarkItem, Quad};
+use crate::query::{decimate, decimate_marks, decimate_series, Item, MarkItem, Quad};
 
 /// Most lanes one window request may ask for.
 pub const MAX_LANES_PER_QUERY: usize = 4096;
@@ -183,7 +184,7 @@ fn write_quads(j: &mut Json, quads: &[Quad]) {
 }
 
 /// Writes the lanes of a window; returns the number of items written.
-fn write_lanes(tl: &Timeline, q: &WindowQuery, j: &mut Json, refs: &mut Refs) -> usize {
+fn write_lanes(tl: &Timeline, q: &WindowQuery, j: &mut Json, refs: &mut Refs) -> io::Result<usize> {
     let mut items = Vec::new();
     let mut marks = Vec::new();
     let mut n = 0;
@@ -198,7 +199,7 @@ fn write_lanes(tl: &Timeline, q: &WindowQuery, j: &mut Json, refs: &mut Refs) ->
         let mut first_row = true;
         for row in &lane.rows {
             items.clear();
-            decimate_row(&row.slices, q.t0, q.t1, q.res, &mut items);
+            decimate(row, q.t0, q.t1, q.res, &mut items)?;
             n += items.len();
             j.sep(&mut first_row);
             j.raw("[");
@@ -219,26 +220,26 @@ fn write_lanes(tl: &Timeline, q: &WindowQuery, j: &mut Json, refs: &mut Refs) ->
         j.raw("]}");
     }
     j.raw("]");
-    n
+    Ok(n)
 }
 
 /// The answer to a window request:
 /// `{"t0","t1","res","lanes":[{"i","rows":[[slice…]…],"marks":[mark…]}…],"strings"}`.
-pub fn window_json(tl: &Timeline, q: &WindowQuery) -> String {
+pub fn window_json(tl: &Timeline, q: &WindowQuery) -> io::Result<String> {
     let mut j = Json::default();
     let mut refs = Refs::default();
     j.raw("{\"t0\":").int(q.t0).raw(",\"t1\":").int(q.t1);
     j.raw(",\"res\":").int(q.res).raw(",\"lanes\":");
-    write_lanes(tl, q, &mut j, &mut refs);
+    write_lanes(tl, q, &mut j, &mut refs)?;
     j.raw(",\"strings\":");
     refs.write_strings(tl, &mut j);
     j.raw("}");
-    j.out
+    Ok(j.out)
 }
 
 /// The charts over a window: `{"charts":[{"series":[[quad…]…]}…]}`, in the
 /// order of the outline's `charts`.
-pub fn charts_json(tl: &Timeline, t0: i64, t1: i64, res: i64) -> String {
+pub fn charts_json(tl: &Timeline, t0: i64, t1: i64, res: i64) -> io::Result<String> {
     let mut j = Json::default();
     j.raw("{\"t0\":")
         .int(t0)
@@ -246,12 +247,12 @@ pub fn charts_json(tl: &Timeline, t0: i64, t1: i64, res: i64) -> String {
         .int(t1)
         .raw(",\"res\":")
         .int(res);
-    write_charts(tl, t0, t1, res, &mut j);
+    write_charts(tl, t0, t1, res, &mut j)?;
     j.raw("}");
-    j.out
+    Ok(j.out)
 }
 
-fn write_charts(tl: &Timeline, t0: i64, t1: i64, res: i64, j: &mut Json) {
+fn write_charts(tl: &Timeline, t0: i64, t1: i64, res: i64, j: &mut Json) -> io::Result<()> {
     j.raw(",\"charts\":[");
     let mut first = true;
     for c in &tl.charts {
@@ -260,11 +261,12 @@ fn write_charts(tl: &Timeline, t0: i64, t1: i64, res: i64, j: &mut Json) {
         let mut first_s = true;
         for s in &c.series {
             j.sep(&mut first_s);
-            write_quads(j, &decimate_series(s, t0, t1, res));
+            write_quads(j, &decimate_series(s, t0, t1, res)?);
         }
         j.raw("]}");
     }
     j.raw("]");
+    Ok(())
 }
 
 /// Stacks by id: `{"<id>":[[func,file,line,pc]…]…}` (pc as hex text).
@@ -371,7 +373,7 @@ fn write_meta(tl: &Timeline, j: &mut Json, refs: &mut Refs) {
         let mut f = true;
         for s in &c.series {
             j.sep(&mut f);
-            j.uint(s.values.iter().copied().max().unwrap_or(0));
+            j.uint(s.points.max());
         }
         j.raw("]}");
     }
@@ -463,16 +465,20 @@ fn write_task_tuple(t: &TaskInfo, j: &mut Json, refs: &mut Refs) {
 /// "nGoroutines","strings"}`, each list the earliest
 /// [`MAX_TASK_ITEMS`](crate::MAX_TASK_ITEMS) at most (the `n…` fields
 /// count them all); a goroutine of −1 is a log off any goroutine.
-pub fn task_json(tl: &Timeline, id: u64) -> Option<String> {
-    let i = tl.task_index(id)?;
+pub fn task_json(tl: &Timeline, id: u64) -> io::Result<Option<String>> {
+    let Some(i) = tl.task_index(id) else {
+        return Ok(None);
+    };
     let mut j = Json::default();
     let mut refs = Refs::default();
-    write_task_detail(tl, i, usize::MAX, &mut j, &mut refs)?;
+    if write_task_detail(tl, i, usize::MAX, &mut j, &mut refs)?.is_none() {
+        return Ok(None);
+    }
     j.out.pop();
     j.raw(",\"strings\":");
     refs.write_strings(tl, &mut j);
     j.raw("}");
-    Some(j.out)
+    Ok(Some(j.out))
 }
 
 /// Writes the details object of `tl.tasks[i]`, at most `cap` items per list;
@@ -483,9 +489,10 @@ fn write_task_detail(
     cap: usize,
     j: &mut Json,
     refs: &mut Refs,
-) -> Option<usize> {
-    let t = tl.tasks.get(i)?;
-    let d = tl.task_details.get(i)?;
+) -> io::Result<Option<usize>> {
+    let (Some(t), Some(d)) = (tl.tasks.get(i), tl.task_details.get(i)) else {
+        return Ok(None);
+    };
     let mut n = 0;
     j.raw("{\"task\":");
     write_task_tuple(t, j, refs);
@@ -517,11 +524,10 @@ fn write_task_detail(
         let Some(l) = tl.lanes.get(lane as usize) else {
             continue;
         };
-        let Some(s) = l
-            .rows
-            .get(row as usize)
-            .and_then(|r| r.slices.get(idx as usize))
-        else {
+        let Some(r) = l.rows.get(row as usize) else {
+            continue;
+        };
+        let Some(s) = r.get(idx as usize)? else {
             continue;
         };
         j.sep(&mut first);
@@ -556,17 +562,17 @@ fn write_task_detail(
     j.raw(",\"nChildren\":").uint(d.n_children.into());
     j.raw(",\"nGoroutines\":").uint(d.n_goroutines.into());
     j.raw("}");
-    Some(n)
+    Ok(Some(n))
 }
 
 /// Everything the page needs without a server, for `--html`: the outline,
 /// every lane over the whole trace, the charts, and the strings and stacks
 /// they use. Detail finer than the resolution that keeps the number of items
 /// within `budget` is merged; returns the JSON and that resolution.
-pub fn embedded_json(tl: &Timeline, budget: usize) -> (String, i64) {
+pub fn embedded_json(tl: &Timeline, budget: usize) -> io::Result<(String, i64)> {
     let lanes: Vec<usize> = (0..tl.lanes.len()).collect();
     let span = tl.span.max(1);
-    let res = pick_resolution(tl, &lanes, span, budget);
+    let res = pick_resolution(tl, &lanes, span, budget)?;
     let q = WindowQuery {
         lanes,
         t0: 0,
@@ -581,12 +587,12 @@ pub fn embedded_json(tl: &Timeline, budget: usize) -> (String, i64) {
         .raw(",\"t1\":")
         .int(q.t1);
     j.raw(",\"res\":").int(res).raw(",\"lanes\":");
-    write_lanes(tl, &q, &mut j, &mut refs);
+    write_lanes(tl, &q, &mut j, &mut refs)?;
     j.raw("},\"chartData\":{\"t0\":0,\"t1\":")
         .int(q.t1)
         .raw(",\"res\":")
         .int(res);
-    write_charts(tl, 0, q.t1, res, &mut j);
+    write_charts(tl, 0, q.t1, res, &mut j)?;
     j.raw("},\"taskDetails\":{");
     let mut left = EMBED_TASK_ITEMS;
     let mut first = true;
@@ -600,7 +606,7 @@ pub fn embedded_json(tl: &Timeline, budget: usize) -> (String, i64) {
         }
         j.sep(&mut first);
         j.raw("\"").uint(t.id).raw("\":");
-        let n = write_task_detail(tl, i, EMBED_TASK_LIST.min(left), &mut j, &mut refs);
+        let n = write_task_detail(tl, i, EMBED_TASK_LIST.min(left), &mut j, &mut refs)?;
         left = left.saturating_sub(n.unwrap_or(0).max(1));
     }
     j.raw("}");
@@ -636,41 +642,53 @@ pub fn embedded_json(tl: &Timeline, budget: usize) -> (String, i64) {
     j.raw(",\"strings\":");
     refs.write_strings(tl, &mut j);
     j.raw("}");
-    (j.out, res)
+    Ok((j.out, res))
 }
 
 /// The finest resolution (0, or a power of two of ns) at which the whole
 /// trace has at most `budget` items.
-fn pick_resolution(tl: &Timeline, lanes: &[usize], span: i64, budget: usize) -> i64 {
+fn pick_resolution(tl: &Timeline, lanes: &[usize], span: i64, budget: usize) -> io::Result<i64> {
     let total = tl.stats.slices + tl.stats.marks;
     if total as usize <= budget {
-        return 0;
+        return Ok(0);
     }
     let mut items = Vec::new();
     let mut marks = Vec::new();
-    let mut res: i64 = 1;
-    while res < span {
+    let mut fits = |res: i64| -> io::Result<bool> {
         let mut n = 0;
         for &i in lanes {
             let lane = &tl.lanes[i];
             for row in &lane.rows {
                 items.clear();
-                decimate_row(&row.slices, 0, span + 1, res, &mut items);
+                decimate(row, 0, span + 1, res, &mut items)?;
                 n += items.len();
             }
             marks.clear();
             decimate_marks(&lane.marks, 0, span + 1, res, &mut marks);
             n += marks.len();
             if n > budget {
-                break;
+                return Ok(false);
             }
         }
-        if n <= budget {
-            return res;
-        }
-        res *= 2;
+        Ok(true)
+    };
+    // The answer shrinks as the resolution grows: search the exponents
+    // (each pass reads the rows, so a few passes, not one per power of
+    // two).
+    let top = (0..63).find(|&k| 1i64 << k >= span).unwrap_or(62);
+    let (mut lo, mut hi) = (0u32, top);
+    if !fits(1i64 << hi)? {
+        return Ok(span);
     }
-    span
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if fits(1i64 << mid)? {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    Ok((1i64 << lo).min(span))
 }
 
 /// A flame graph: `{"kind","t0","t1","total","items","dropped",

@@ -16,11 +16,15 @@
 //! samples, or blocked and system-call time by stack) and the chain of
 //! goroutines that woke each other.
 //!
+//! The rows live in a temporary file as compact blocks (see [`Row`]), so a
+//! timeline holds in memory a directory of them, not its slices: about a
+//! tenth of the trace's size for a scheduler-heavy trace.
+//!
 //! ```
 //! # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/traces/go123-testprog-annotations.trace");
 //! let tl = trace_view::Timeline::from_reader(std::fs::File::open(path)?, "annotations")?;
 //! assert!(tl.lanes().iter().any(|l| l.kind == trace_view::LaneKind::Tasks));
-//! let (html, _) = trace_view::standalone_html(&tl, trace_view::DEFAULT_EMBED_BUDGET);
+//! let (html, _) = trace_view::standalone_html(&tl, trace_view::DEFAULT_EMBED_BUDGET)?;
 //! assert!(html.contains("trace-data"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -35,20 +39,31 @@ mod model;
 mod page;
 pub mod query;
 mod server;
+mod store;
 
 pub use model::{
-    Chart, CpuSample, FrameInfo, Lane, LaneKind, Mark, MarkKind, MmuCurve, Row, Series, Slice,
+    Chart, CpuSample, FrameInfo, Lane, LaneKind, Mark, MarkKind, MmuCurve, Series, Slice,
     SliceKind, Stats, TaskDetail, TaskInfo, Timeline, MAX_TASK_ITEMS, NO_LANE,
 };
 pub use page::{server_page, standalone_html, DEFAULT_EMBED_BUDGET};
 pub use server::{Handle, Server, MAX_BUCKETS, MAX_WINDOW_BLOCKS};
+pub use store::{Cursor, Points, Row};
 
 impl Timeline {
     /// Reads a whole trace and lays it out; `title` is what the page shows.
-    pub fn from_reader<R: std::io::Read>(
-        input: R,
-        title: &str,
-    ) -> Result<Self, trace_reader::Error> {
+    pub fn from_reader<R: std::io::Read>(input: R, title: &str) -> Result<Self, Error> {
         build::build(input, title)
     }
+}
+
+/// Why a timeline could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The trace is malformed (or could not be read).
+    #[error(transparent)]
+    Trace(#[from] trace_reader::Error),
+    /// The temporary file holding the timeline's rows failed.
+    #[error("the timeline's temporary file: {0}")]
+    Store(#[from] std::io::Error),
 }

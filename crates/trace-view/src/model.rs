@@ -7,6 +7,7 @@
 use std::fmt;
 
 use crate::intern::{FrameRec, Stacks, Strings};
+use crate::store::{Points, Row};
 
 /// What a slice shows. The numeric values are the `kind` field of the JSON
 /// API; the page's TypeScript (`web/src/types.ts`) mirrors them.
@@ -126,13 +127,6 @@ pub struct CpuSample {
 /// The lane of a sample taken off any goroutine.
 pub const NO_LANE: u32 = u32::MAX;
 
-/// One row of a lane: slices sorted by start, not overlapping.
-#[derive(Debug, Clone, Default)]
-pub struct Row {
-    /// The slices.
-    pub slices: Vec<Slice>,
-}
-
 /// What a mark shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -217,7 +211,7 @@ pub struct Lane {
 impl Lane {
     /// The number of slices over all rows.
     pub fn slice_count(&self) -> usize {
-        self.rows.iter().map(|r| r.slices.len()).sum()
+        self.rows.iter().map(Row::len).sum()
     }
 }
 
@@ -290,15 +284,14 @@ pub struct MmuCurve {
     pub steps: u64,
 }
 
-/// A time series of a chart.
+/// A time series of a chart: each value holds from its time until the
+/// next one's.
 #[derive(Debug, Clone, Default)]
 pub struct Series {
     /// The name, e.g. `goal`.
     pub name: String,
-    /// Times, increasing.
-    pub times: Vec<i64>,
-    /// The value from each time until the next.
-    pub values: Vec<u64>,
+    /// The points, `(time, value)`, times increasing.
+    pub points: Points,
 }
 
 /// A small chart above the lanes.

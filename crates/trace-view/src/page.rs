@@ -25,11 +25,12 @@ pub fn server_page(title: &str) -> String {
 
 /// A self-contained page with the whole timeline embedded, at most `budget`
 /// slices and marks (shorter slices are merged beyond that). Returns the
-/// page and the resolution of the embedded data in ns (0: full detail).
-pub fn standalone_html(tl: &Timeline, budget: usize) -> (String, i64) {
-    let (json, res) = embedded_json(tl, budget);
+/// page and the resolution of the embedded data in ns (0: full detail), or
+/// the error reading the timeline's rows.
+pub fn standalone_html(tl: &Timeline, budget: usize) -> std::io::Result<(String, i64)> {
+    let (json, res) = embedded_json(tl, budget)?;
     let data = format!("<script type=\"application/json\" id=\"trace-data\">{json}</script>");
-    (render(tl.title(), &data), res)
+    Ok((render(tl.title(), &data), res))
 }
 
 /// Fills the template's three slots, in order, without looking inside what

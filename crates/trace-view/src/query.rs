@@ -5,12 +5,22 @@
 //! they are; runs of shorter ones are merged into blocks about `res` wide
 //! that carry the number of slices merged and the kind that covers most of
 //! the block. So the answer for a row has at most about `(t1 - t0) / res`
-//! blocks however many slices the row holds, and finding the window is two
-//! binary searches: a 100 MB trace answers as fast as a small one.
+//! blocks however many slices the row holds, and finding the window is a
+//! binary search over the row's block directory.
+//!
+//! A [`Row`] keeps its slices in blocks of up to 128 (see [`Row`]); a block
+//! shorter than the resolution, all of whose slices are shorter too, would
+//! be merged whole, so [`decimate`] merges it from its directory entry
+//! without reading it: a zoomed-out window costs about one block per pixel
+//! however many slices the row holds. (The blocks then merge as units, so
+//! where one merged block ends may differ from merging slice by slice.)
 //!
 //! The page applies the same rules to embedded data (see `web/src/data.ts`).
 
+use std::io;
+
 use crate::model::{Mark, Series, Slice};
+use crate::store::{overlaps, BlockMeta, Row};
 
 /// A slice of a query's answer: a slice of the timeline (`count == 1`), or
 /// `count` short slices merged (then only `start`, `end` and `kind`, the
@@ -98,38 +108,125 @@ impl Group {
     }
 }
 
-/// The slices of `row` (sorted, not overlapping) that overlap `[t0, t1)`,
-/// decimated at `res` (0: none), appended to `out`.
-pub fn decimate_row(row: &[Slice], t0: i64, t1: i64, res: i64, out: &mut Vec<Item>) {
-    let first = row.partition_point(|s| s.end < t0 || (s.end == t0 && s.start < t0));
-    let last = row.partition_point(|s| s.start < t1);
-    let mut group: Option<Group> = None;
-    for s in row.get(first..last).unwrap_or(&[]) {
+/// Merges a row's short slices, in order, into groups about `res` wide.
+struct Merger<'a> {
+    res: i64,
+    group: Option<Group>,
+    out: &'a mut Vec<Item>,
+}
+
+impl Merger<'_> {
+    fn slice(&mut self, s: &Slice) {
         let dur = s.end - s.start;
-        if res > 0 && dur < res {
-            if let Some(g) = &mut group {
-                if s.start - g.end < res && g.end - g.start < res {
-                    g.end = g.end.max(s.end);
-                    g.count += 1;
-                    g.weight[s.kind.code() as usize % KINDS] += dur;
-                    continue;
-                }
-                out.push(g.item());
-            }
-            group = Some(Group::new(s));
+        if self.res > 0 && dur < self.res {
+            self.short(Group::new(s));
         } else {
-            if let Some(g) = group.take() {
-                out.push(g.item());
+            if let Some(g) = self.group.take() {
+                self.out.push(g.item());
             }
-            out.push(Item {
+            self.out.push(Item {
                 slice: *s,
                 count: 1,
             });
         }
     }
-    if let Some(g) = group {
-        out.push(g.item());
+
+    /// A run of short slices (one, or a whole block).
+    fn short(&mut self, unit: Group) {
+        if let Some(g) = &mut self.group {
+            if unit.start - g.end < self.res && g.end - g.start < self.res {
+                g.end = g.end.max(unit.end);
+                g.count += unit.count;
+                for (w, u) in g.weight.iter_mut().zip(unit.weight) {
+                    *w += u;
+                }
+                return;
+            }
+            self.out.push(g.item());
+        }
+        self.group = Some(unit);
     }
+
+    /// A block whose slices are all shorter than the resolution, within the
+    /// window.
+    fn block(&mut self, b: &BlockMeta) {
+        let mut weight = [0; KINDS];
+        let mut kind = crate::model::SliceKind::Running;
+        let mut best = -1;
+        for (k, w) in b.kind_weights() {
+            weight[k.code() as usize % KINDS] += w;
+            if w > best {
+                (kind, best) = (k, w);
+            }
+        }
+        self.short(Group {
+            start: b.start,
+            end: b.end,
+            count: b.count,
+            weight,
+            first: Slice {
+                start: b.start,
+                end: b.end,
+                extra: 0,
+                arg: 0,
+                stack0: 0,
+                stack1: 0,
+                kind,
+            },
+        });
+    }
+
+    fn finish(self) {
+        if let Some(g) = self.group {
+            self.out.push(g.item());
+        }
+    }
+}
+
+/// The slices of `row` (sorted, not overlapping) that overlap `[t0, t1)`,
+/// decimated at `res` (0: none), appended to `out`.
+pub fn decimate_row(row: &[Slice], t0: i64, t1: i64, res: i64, out: &mut Vec<Item>) {
+    let first = row.partition_point(|s| s.end < t0 || (s.end == t0 && s.start < t0));
+    let last = row.partition_point(|s| s.start < t1);
+    let mut m = Merger {
+        res,
+        group: None,
+        out,
+    };
+    for s in row.get(first..last).unwrap_or(&[]) {
+        m.slice(s);
+    }
+    m.finish();
+}
+
+/// [`decimate_row`] over a stored row: reads only the blocks it must (see
+/// the module's documentation).
+pub fn decimate(row: &Row, t0: i64, t1: i64, res: i64, out: &mut Vec<Item>) -> io::Result<()> {
+    let mut m = Merger {
+        res,
+        group: None,
+        out,
+    };
+    let (mut buf, mut slices) = (Vec::new(), Vec::new());
+    for i in row.blocks_in(t0, t1) {
+        let b = &row.blocks()[i];
+        let whole = res > 0
+            && b.count > 1
+            && b.max_dur < res
+            && b.end.saturating_sub(b.start) < res
+            && b.start >= t0
+            && b.end < t1;
+        if whole {
+            m.block(b);
+            continue;
+        }
+        row.read_block(i, &mut buf, &mut slices)?;
+        for s in slices.iter().filter(|s| overlaps(s, t0, t1)) {
+            m.slice(s);
+        }
+    }
+    m.finish();
+    Ok(())
 }
 
 /// The marks (sorted by time) in `[t0, t1)`, one per `res` at most,
@@ -154,39 +251,67 @@ pub fn decimate_marks(marks: &[Mark], t0: i64, t1: i64, res: i64, out: &mut Vec<
 /// The points of a step series over `[t0, t1]`: the one in effect at `t0`,
 /// every one inside, and the first after `t1`, bucketed by `res` (0: one
 /// bucket per point).
-pub fn decimate_series(s: &Series, t0: i64, t1: i64, res: i64) -> Vec<Quad> {
+///
+/// A block of points (see [`Points`](crate::Points)) within one bucket is
+/// taken from its directory entry (first time, smallest, largest and last
+/// value) without being read: the answer is the same, and a zoomed-out
+/// chart reads about two blocks per bucket at most.
+pub fn decimate_series(s: &Series, t0: i64, t1: i64, res: i64) -> io::Result<Vec<Quad>> {
+    let p = &s.points;
     let mut out: Vec<Quad> = Vec::new();
-    let first = s.times.partition_point(|&t| t <= t0).saturating_sub(1);
-    let last = (s.times.partition_point(|&t| t <= t1) + 1).min(s.times.len());
+    let first = p.count_by(t0)?.saturating_sub(1);
+    let last = (p.count_by(t1)? + 1).min(p.len() as u64);
     let res = res.max(1);
     let mut bucket = i64::MIN;
-    for i in first..last {
-        let (t, v) = (s.times[i], s.values[i]);
-        let b = (t - t0).div_euclid(res);
+    let mut add = |time: i64, min: u64, max: u64, last: u64| {
+        let b = time.wrapping_sub(t0).div_euclid(res);
         match out.last_mut() {
             Some(q) if b == bucket => {
-                q.min = q.min.min(v);
-                q.max = q.max.max(v);
-                q.last = v;
+                q.min = q.min.min(min);
+                q.max = q.max.max(max);
+                q.last = last;
             }
             _ => {
                 bucket = b;
                 out.push(Quad {
-                    time: t,
-                    min: v,
-                    max: v,
-                    last: v,
+                    time,
+                    min,
+                    max,
+                    last,
                 });
             }
         }
+    };
+    let (mut buf, mut pts) = (Vec::new(), Vec::new());
+    let blocks = p.blocks();
+    let from = blocks.partition_point(|b| b.first + u64::from(b.count) <= first);
+    for (i, b) in blocks.iter().enumerate().skip(from) {
+        if b.first >= last {
+            break;
+        }
+        let inside = b.first >= first && b.first + u64::from(b.count) <= last;
+        let one_bucket =
+            b.t0.wrapping_sub(t0).div_euclid(res) == b.t1.wrapping_sub(t0).div_euclid(res);
+        if inside && one_bucket {
+            add(b.t0, b.min, b.max, b.last);
+            continue;
+        }
+        p.read_block(i, &mut buf, &mut pts)?;
+        for (j, &(t, v)) in pts.iter().enumerate() {
+            let at = b.first + j as u64;
+            if (first..last).contains(&at) {
+                add(t, v, v, v);
+            }
+        }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::SliceKind;
+    use crate::Row;
 
     fn s(start: i64, end: i64, kind: SliceKind) -> Slice {
         Slice {
@@ -254,6 +379,60 @@ mod tests {
         assert!(out.iter().all(|i| i.count == 1 && i.slice.extra == 7));
     }
 
+    /// A stored row answers as the slices do: the same at full detail;
+    /// when merging, the same long slices, every short one counted once,
+    /// nothing overlapping, and about as many items.
+    #[test]
+    fn stored_rows_decimate_like_slices() {
+        let mut row = Vec::new();
+        let mut t = 0;
+        for i in 0..20_000i64 {
+            let dur = match i % 997 {
+                0 => 50_000,
+                n if n % 3 == 0 => 7,
+                _ => 1 + i % 5,
+            };
+            let kind = SliceKind::from_code((i % 4 + 1) as u8).unwrap();
+            row.push(s(t, t + dur, kind));
+            t += dur + i % 3;
+        }
+        let stored = Row::from_slices(&row);
+        for (t0, t1, res) in [
+            (0, t, 0),
+            (12_345, 400_000, 0),
+            (0, t, 1000),
+            (0, t, 40),
+            (-5, t + 5, 100_000),
+            (77_777, 1_234_567, 300),
+        ] {
+            let (mut want, mut got) = (Vec::new(), Vec::new());
+            decimate_row(&row, t0, t1, res, &mut want);
+            decimate(&stored, t0, t1, res, &mut got).unwrap();
+            if res == 0 {
+                assert_eq!(got, want);
+                continue;
+            }
+            let count = |v: &[Item]| v.iter().map(|i| u64::from(i.count)).sum::<u64>();
+            assert_eq!(count(&got), count(&want), "{t0} {t1} {res}");
+            let long = |v: &[Item]| -> Vec<Slice> {
+                v.iter()
+                    .filter(|i| i.count == 1 && i.slice.end - i.slice.start >= res)
+                    .map(|i| i.slice)
+                    .collect()
+            };
+            assert_eq!(long(&got), long(&want), "{t0} {t1} {res}");
+            for w in got.windows(2) {
+                assert!(w[0].slice.end <= w[1].slice.start, "{w:?}");
+            }
+            assert!(
+                got.len() <= 2 * want.len() + 2,
+                "{} vs {}",
+                got.len(),
+                want.len()
+            );
+        }
+    }
+
     #[test]
     fn marks_thin_out() {
         let marks: Vec<Mark> = (0..100)
@@ -276,14 +455,17 @@ mod tests {
     fn series_keeps_envelope() {
         let series = Series {
             name: String::new(),
-            times: (0..100).collect(),
-            values: (0..100).map(|i| (i * 7 % 13) as u64).collect(),
+            points: crate::Points::from_points(
+                &(0..100)
+                    .map(|i| (i, (i * 7 % 13) as u64))
+                    .collect::<Vec<_>>(),
+            ),
         };
-        let q = decimate_series(&series, 10, 50, 10);
+        let q = decimate_series(&series, 10, 50, 10).unwrap();
         assert_eq!(q.first().map(|q| q.time), Some(10));
         assert!(q.len() <= 6);
         assert!(q.iter().any(|q| q.max == 12));
-        let all = decimate_series(&series, 10, 50, 0);
+        let all = decimate_series(&series, 10, 50, 0).unwrap();
         assert_eq!(all.len(), 42);
     }
 }

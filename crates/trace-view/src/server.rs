@@ -261,6 +261,23 @@ impl Response {
             body: format!("{status}\n").into_bytes(),
         }
     }
+
+    /// The timeline's rows could not be read (500, with the reason).
+    fn failed(e: &io::Error) -> Self {
+        let status = "500 Internal Server Error";
+        Response {
+            status,
+            ty: "text/plain; charset=utf-8",
+            body: format!("{status}\n{e}\n").into_bytes(),
+        }
+    }
+
+    fn read(body: io::Result<String>) -> Self {
+        match body {
+            Ok(body) => Response::json(body),
+            Err(e) => Response::failed(&e),
+        }
+    }
 }
 
 /// A reader that gives up at a deadline for all its reads together, so a
@@ -436,7 +453,7 @@ fn route(target: &str, shared: &Shared) -> Response {
             };
             let n_lanes = lanes.iter().filter(|&&l| l < tl.lanes().len()).count();
             let res = resolution(int_param(query, "res"), t0, t1, n_lanes);
-            Response::json(window_json(tl, &WindowQuery { lanes, t0, t1, res }))
+            Response::read(window_json(tl, &WindowQuery { lanes, t0, t1, res }))
         }
         "/api/charts" => {
             let (Some(t0), Some(t1)) = (int_param(query, "t0"), int_param(query, "t1")) else {
@@ -446,7 +463,7 @@ fn route(target: &str, shared: &Shared) -> Response {
                 return Response::error("400 Bad Request");
             };
             let res = resolution(int_param(query, "res"), t0, t1, 1);
-            Response::json(charts_json(tl, t0, t1, res))
+            Response::read(charts_json(tl, t0, t1, res))
         }
         "/api/stacks" => {
             let ids: Option<Vec<u32>> = param(query, "ids")
@@ -469,8 +486,9 @@ fn route(target: &str, shared: &Shared) -> Response {
                 return Response::error("400 Bad Request");
             };
             match task_json(tl, id) {
-                Some(body) => Response::json(body),
-                None => Response::error("404 Not Found"),
+                Ok(Some(body)) => Response::json(body),
+                Ok(None) => Response::error("404 Not Found"),
+                Err(e) => Response::failed(&e),
             }
         }
         "/api/flame" => flame_route(query, tl),
@@ -557,8 +575,9 @@ fn flame_route(query: &str, tl: &Timeline) -> Response {
     };
     let sel = Selection { t0, t1, scope };
     match flame(tl, kind, &sel, max) {
-        Some(f) => Response::json(flame_json(tl, &f, &sel)),
-        None => Response::error("404 Not Found"),
+        Ok(Some(f)) => Response::json(flame_json(tl, &f, &sel)),
+        Ok(None) => Response::error("404 Not Found"),
+        Err(e) => Response::failed(&e),
     }
 }
 
@@ -583,8 +602,9 @@ fn chain_route(query: &str, tl: &Timeline) -> Response {
         return Response::error("404 Not Found");
     };
     match chain(tl, g, t, MAX_CHAIN_STEPS) {
-        Some(steps) => Response::json(chain_json(tl, g, t, &steps)),
-        None => Response::error("404 Not Found"),
+        Ok(Some(steps)) => Response::json(chain_json(tl, g, t, &steps)),
+        Ok(None) => Response::error("404 Not Found"),
+        Err(e) => Response::failed(&e),
     }
 }
 

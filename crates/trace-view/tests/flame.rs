@@ -121,6 +121,7 @@ fn cpu_flame_totals_equal_the_samples() {
         &sel(0, span, Scope::All),
         MAX_FLAME_NODES,
     )
+    .unwrap()
     .unwrap();
     assert_eq!(f.total(), all);
     assert_eq!(f.items as i64, all);
@@ -129,7 +130,9 @@ fn cpu_flame_totals_equal_the_samples() {
 
     // A time range: the middle half.
     let (a, b) = (span / 4, 3 * span / 4);
-    let f = flame(&tl, FlameKind::Cpu, &sel(a, b, Scope::All), MAX_FLAME_NODES).unwrap();
+    let f = flame(&tl, FlameKind::Cpu, &sel(a, b, Scope::All), MAX_FLAME_NODES)
+        .unwrap()
+        .unwrap();
     assert_eq!(f.total(), raw_samples(&path, base, a, b, None));
 
     // The goroutine with the most samples, over the whole trace and half.
@@ -150,6 +153,7 @@ fn cpu_flame_totals_equal_the_samples() {
         &sel(0, span, Scope::Goroutine(g)),
         MAX_FLAME_NODES,
     )
+    .unwrap()
     .unwrap();
     assert_eq!(f.total(), n, "G{g}");
     let f = flame(
@@ -158,11 +162,14 @@ fn cpu_flame_totals_equal_the_samples() {
         &sel(a, b, Scope::Goroutine(g)),
         MAX_FLAME_NODES,
     )
+    .unwrap()
     .unwrap();
     assert_eq!(f.total(), raw_samples(&path, base, a, b, Some(g)));
 
     // Capped: the heaviest nodes, still a tree with the same total.
-    let small = flame(&tl, FlameKind::Cpu, &sel(0, span, Scope::All), 5).unwrap();
+    let small = flame(&tl, FlameKind::Cpu, &sel(0, span, Scope::All), 5)
+        .unwrap()
+        .unwrap();
     assert_eq!(small.nodes.len(), 5);
     assert_eq!(small.total(), all);
     assert!(small.dropped > 0);
@@ -182,6 +189,7 @@ fn cpu_flame_of_a_go127_flight_recording() {
         &sel(0, span, Scope::All),
         MAX_FLAME_NODES,
     )
+    .unwrap()
     .unwrap();
     assert_eq!(f.total(), all);
     assert!(all > 0, "the trace has CPU samples");
@@ -211,7 +219,9 @@ fn block_flame_totals_equal_the_waiting_time() {
             (FlameKind::Syscall, GoState::Syscall),
         ] {
             for (a, b) in [(0, span), (span / 3, 2 * span / 3)] {
-                let f = flame(&tl, kind, &sel(a, b, Scope::All), MAX_FLAME_NODES).unwrap();
+                let f = flame(&tl, kind, &sel(a, b, Scope::All), MAX_FLAME_NODES)
+                    .unwrap()
+                    .unwrap();
                 let want = raw_state_time(&path, base, a, b, None, state);
                 assert_eq!(f.total(), want, "{name} {kind:?} {a}..{b}");
                 check_tree(&f);
@@ -222,7 +232,8 @@ fn block_flame_totals_equal_the_waiting_time() {
         for l in tl.lanes() {
             if let LaneKind::Goroutine(g) = l.kind {
                 let w: i64 = l.rows[0]
-                    .slices
+                    .slices()
+                    .unwrap()
                     .iter()
                     .filter(|s| s.kind == SliceKind::Waiting)
                     .map(|s| s.end - s.start)
@@ -237,6 +248,7 @@ fn block_flame_totals_equal_the_waiting_time() {
             &sel(0, span, Scope::Goroutine(g)),
             MAX_FLAME_NODES,
         )
+        .unwrap()
         .unwrap();
         assert_eq!(
             f.total(),
@@ -264,7 +276,7 @@ fn task_flame_counts_time_inside_its_regions() {
                 .rows
                 .iter()
                 .skip(1)
-                .flat_map(|r| &r.slices)
+                .flat_map(|r| r.slices().unwrap())
                 .filter(|s| s.kind == SliceKind::Region && s.extra == t.id)
                 .map(|s| (s.start, s.end))
                 .collect();
@@ -277,7 +289,8 @@ fn task_flame_counts_time_inside_its_regions() {
                 }
             }
             for s in l.rows[0]
-                .slices
+                .slices()
+                .unwrap()
                 .iter()
                 .filter(|s| s.kind == SliceKind::Waiting)
             {
@@ -292,6 +305,7 @@ fn task_flame_counts_time_inside_its_regions() {
             &sel(0, span, Scope::Task(t.id)),
             MAX_FLAME_NODES,
         )
+        .unwrap()
         .unwrap();
         assert_eq!(f.total(), want, "task {}", t.id);
         if want > 0 {
@@ -305,6 +319,7 @@ fn task_flame_counts_time_inside_its_regions() {
         &sel(0, span, Scope::Task(987_654)),
         10
     )
+    .unwrap()
     .is_none());
     assert!(flame(
         &tl,
@@ -312,6 +327,7 @@ fn task_flame_counts_time_inside_its_regions() {
         &sel(0, span, Scope::Goroutine(987_654)),
         10
     )
+    .unwrap()
     .is_none());
 }
 
@@ -341,8 +357,9 @@ fn wakers_match_the_raw_events() {
             let t = ev.time().as_nanos() - base;
             let lane = &tl.lanes()[tl.goroutine_lane(id.0).unwrap()];
             let s = lane.rows[0]
-                .slices
-                .iter()
+                .slices()
+                .unwrap()
+                .into_iter()
                 .find(|s| s.start == t && s.kind == SliceKind::Runnable)
                 .unwrap_or_else(|| panic!("{path:?}: no runnable slice of G{} at {t}", id.0));
             let waker = ev.goroutine().0;
@@ -351,7 +368,8 @@ fn wakers_match_the_raw_events() {
             if let Some(wl) = tl.goroutine_lane(waker) {
                 by_g += 1;
                 let ran = tl.lanes()[wl].rows[0]
-                    .slices
+                    .slices()
+                    .unwrap()
                     .iter()
                     .any(|w| w.kind == SliceKind::Running && w.start <= t && t <= w.end);
                 running += usize::from(ran);
@@ -366,7 +384,7 @@ fn wakers_match_the_raw_events() {
         );
         // Runnable slices that did not begin with a wake have none.
         for l in tl.lanes() {
-            for s in &l.rows[0].slices {
+            for s in &l.rows[0].slices().unwrap() {
                 if s.kind != SliceKind::Runnable {
                     assert_eq!(s.waker(), None);
                 }
@@ -383,7 +401,7 @@ fn chains_walk_back_through_wakers() {
     let mut best = None;
     for l in tl.lanes() {
         if let LaneKind::Goroutine(g) = l.kind {
-            for s in &l.rows[0].slices {
+            for s in &l.rows[0].slices().unwrap() {
                 if s.waker().is_some_and(|w| w >= 0) && best.is_none_or(|(t, _)| s.start > t) {
                     best = Some((s.start, g));
                 }
@@ -391,7 +409,7 @@ fn chains_walk_back_through_wakers() {
         }
     }
     let (t, g) = best.expect("a wake by a goroutine");
-    let steps = chain(&tl, g, tl.span(), 32).unwrap();
+    let steps = chain(&tl, g, tl.span(), 32).unwrap().unwrap();
     assert!(!steps.is_empty());
     assert_eq!((steps[0].g, steps[0].woken), (g, t));
     for w in steps.windows(2) {
@@ -402,7 +420,7 @@ fn chains_walk_back_through_wakers() {
         assert!(s.created || s.blocked >= 0 && s.blocked <= s.woken);
     }
     assert!(steps.len() <= 32);
-    assert!(chain(&tl, 987_654, 0, 32).is_none());
+    assert!(chain(&tl, 987_654, 0, 32).unwrap().is_none());
 }
 
 fn serve(path: &std::path::Path) -> trace_view::Handle {
@@ -514,7 +532,7 @@ fn task_chain_starts_where_the_task_ended() {
 #[test]
 fn offline_page_embeds_the_samples_and_their_stacks() {
     let tl = timeline("go123-testprog-cpu-profile.trace");
-    let (html, _) = trace_view::standalone_html(&tl, trace_view::DEFAULT_EMBED_BUDGET);
+    let (html, _) = trace_view::standalone_html(&tl, trace_view::DEFAULT_EMBED_BUDGET).unwrap();
     let start = html.find("id=\"trace-data\">").unwrap() + "id=\"trace-data\">".len();
     let end = start + html[start..].find("</script>").unwrap();
     let data = parse(&html[start..end]);
@@ -533,7 +551,7 @@ fn offline_page_embeds_the_samples_and_their_stacks() {
     }
     // Tasks carry the goroutine that ended them.
     let tl = timeline("go123-testprog-annotations.trace");
-    let (html, _) = trace_view::standalone_html(&tl, trace_view::DEFAULT_EMBED_BUDGET);
+    let (html, _) = trace_view::standalone_html(&tl, trace_view::DEFAULT_EMBED_BUDGET).unwrap();
     let start = html.find("id=\"trace-data\">").unwrap() + "id=\"trace-data\">".len();
     let end = start + html[start..].find("</script>").unwrap();
     let data = parse(&html[start..end]);

@@ -11,7 +11,7 @@ fn check_invariants(name: &str, tl: &Timeline) {
     for lane in tl.lanes() {
         assert!(!lane.rows.is_empty(), "{name}: {} has no row", lane.name);
         for (r, row) in lane.rows.iter().enumerate() {
-            for s in &row.slices {
+            for s in &row.slices().unwrap() {
                 assert!(s.start <= s.end, "{name}: {} row {r}: {s:?}", lane.name);
                 assert!(
                     s.start >= 0 && s.end <= tl.span(),
@@ -20,7 +20,7 @@ fn check_invariants(name: &str, tl: &Timeline) {
                     tl.span()
                 );
             }
-            for w in row.slices.windows(2) {
+            for w in row.slices().unwrap().windows(2) {
                 assert!(
                     w[0].end <= w[1].start,
                     "{name}: {} row {r} overlaps: {w:?}",
@@ -32,7 +32,7 @@ fn check_invariants(name: &str, tl: &Timeline) {
             assert!(w[0].time <= w[1].time);
         }
         if let LaneKind::Goroutine(_) = lane.kind {
-            assert!(lane.rows[0].slices.iter().all(|s| matches!(
+            assert!(lane.rows[0].slices().unwrap().iter().all(|s| matches!(
                 s.kind,
                 SliceKind::Running | SliceKind::Runnable | SliceKind::Waiting | SliceKind::Syscall
             )));
@@ -44,7 +44,7 @@ fn check_invariants(name: &str, tl: &Timeline) {
         tl.lanes()
             .iter()
             .flat_map(|l| &l.rows)
-            .flat_map(|r| &r.slices)
+            .flat_map(|r| r.slices().unwrap())
             .filter(|s| s.kind == k)
             .count()
     };
@@ -63,7 +63,7 @@ fn check_invariants(name: &str, tl: &Timeline) {
         tl.lanes()
             .iter()
             .filter(move |l| std::mem::discriminant(&l.kind) == std::mem::discriminant(&kind))
-            .flat_map(|l| &l.rows[0].slices)
+            .flat_map(|l| l.rows[0].slices().unwrap())
     };
     for s in slices(LaneKind::Thread(0)).filter(|s| s.kind == SliceKind::ThreadRun) {
         on_threads
@@ -120,14 +120,20 @@ fn annotations() {
         .expect("G21");
     let rows: Vec<Vec<&str>> = g21.rows[1..]
         .iter()
-        .map(|r| r.slices.iter().map(|s| tl.string(s.arg)).collect())
+        .map(|r| {
+            r.slices()
+                .unwrap()
+                .iter()
+                .map(|s| tl.string(s.arg))
+                .collect()
+        })
         .collect();
     assert_eq!(
         rows,
         vec![vec!["unended region"], vec!["region0"], vec!["region1"]]
     );
-    let unended = g21.rows[1].slices[0];
-    let region1 = g21.rows[3].slices[0];
+    let unended = g21.rows[1].slices().unwrap()[0];
+    let region1 = g21.rows[3].slices().unwrap()[0];
     assert!(unended.start < region1.start && region1.end <= unended.end);
     assert_eq!(region1.extra, 1, "region1 belongs to task 1");
     assert_ne!(region1.stack0, 0);
@@ -149,7 +155,7 @@ fn annotations() {
     let blocked = tl
         .lanes()
         .iter()
-        .flat_map(|l| &l.rows[0].slices)
+        .flat_map(|l| l.rows[0].slices().unwrap())
         .find(|s| s.kind == SliceKind::Waiting && s.stack0 != 0 && !tl.string(s.arg).is_empty())
         .expect("a waiting slice with a reason and stack");
     assert!(tl.stack(blocked.stack0).len() > 0);
@@ -165,7 +171,7 @@ fn gc_and_stw_ranges() {
     let names: std::collections::BTreeSet<&str> = gc
         .rows
         .iter()
-        .flat_map(|r| &r.slices)
+        .flat_map(|r| r.slices().unwrap())
         .map(|s| tl.string(s.arg))
         .collect();
     assert!(names.contains("GC concurrent mark phase"), "{names:?}");
@@ -179,7 +185,7 @@ fn gc_and_stw_ranges() {
         .iter()
         .filter(|l| matches!(l.kind, LaneKind::Proc(_)))
         .flat_map(|l| &l.rows)
-        .flat_map(|r| &r.slices)
+        .flat_map(|r| r.slices().unwrap())
         .filter(|s| tl.string(s.arg) == "GC incremental sweep")
         .count();
     assert!(sweeps > 0);

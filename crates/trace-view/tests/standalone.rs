@@ -27,7 +27,7 @@ fn items(data: &Json) -> usize {
 #[test]
 fn small_trace_is_embedded_whole() {
     let tl = timeline("go123-testprog-annotations.trace");
-    let (html, res) = standalone_html(&tl, 1_000_000);
+    let (html, res) = standalone_html(&tl, 1_000_000).unwrap();
     assert_eq!(res, 0);
     assert!(html.starts_with("<!doctype html>"));
     assert!(
@@ -76,7 +76,7 @@ fn busy_trace_is_merged_to_the_budget() {
     let tl = timeline("go123-testprog-gomaxprocs-advance0.trace");
     let budget = 5_000;
     assert!(tl.stats().slices > budget as u64);
-    let (html, res) = standalone_html(&tl, budget);
+    let (html, res) = standalone_html(&tl, budget).unwrap();
     assert!(res > 0);
     let data = embedded(&html);
     assert!(items(&data) <= budget, "{} items", items(&data));

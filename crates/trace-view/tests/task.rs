@@ -22,7 +22,7 @@ fn recount(tl: &Timeline, id: u64) -> (usize, usize, Vec<i64>) {
         }
         if let LaneKind::Goroutine(_) = lane.kind {
             for row in lane.rows.iter().skip(1) {
-                for s in &row.slices {
+                for s in &row.slices().unwrap() {
                     if s.kind == SliceKind::Region && s.extra == id {
                         regions += 1;
                         here = true;

@@ -54,7 +54,12 @@ fn view(args: &Args) -> anyhow::Result<()> {
         _ => report::name(path).into_owned(),
     };
     let start = Instant::now();
-    let tl = Timeline::from_reader(input, &title)?;
+    // The reader's errors as they are, so that they are reported like every
+    // other command's (with where in the trace).
+    let tl = Timeline::from_reader(input, &title).map_err(|e| match e {
+        trace_view::Error::Trace(e) => anyhow::Error::from(e),
+        other => anyhow::Error::from(other),
+    })?;
     let stats = tl.stats();
     eprintln!(
         "read {} events into {} slices in {:.2} s",
@@ -63,7 +68,7 @@ fn view(args: &Args) -> anyhow::Result<()> {
         start.elapsed().as_secs_f64()
     );
     if let Some(out) = &args.html {
-        let (html, res) = standalone_html(&tl, args.max_slices);
+        let (html, res) = standalone_html(&tl, args.max_slices)?;
         std::fs::write(out, html).with_context(|| format!("writing {}", out.display()))?;
         if res > 0 {
             eprintln!(
