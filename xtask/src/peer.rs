@@ -41,18 +41,20 @@ fn output(cmd: &mut Command) -> Result<BTreeMap<String, f64>> {
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut seconds = "3".to_owned();
+    let mut workers = "2".to_owned();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--seconds" => seconds = it.next().context("--seconds N")?.clone(),
-            _ => bail!("usage: cargo xtask peer [--seconds N]"),
+            "--workers" => workers = it.next().context("--workers N")?.clone(),
+            _ => bail!("usage: cargo xtask peer [--seconds N] [--workers N]"),
         }
     }
     let Some(go) = go127() else {
         eprintln!("peer: skipped: Go 1.27 not found (GO127 or /usr/lib/go-1.27/bin/go)");
         return Ok(());
     };
-    let flags = ["--seconds", seconds.as_str(), "--workers", "2"];
+    let flags = ["--seconds", seconds.as_str(), "--workers", workers.as_str()];
 
     // Ours first (cargo builds while Go is not yet loading the machine).
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -135,10 +137,11 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         b / a
     );
     println!(
-        "({} and {} snapshots; {} s of load, 2 workers, max_bytes {} MiB)",
+        "({} and {} snapshots; {} s of load, {} workers, max_bytes {} MiB)",
         get(&ours, "snapshots"),
         get(&theirs, "snapshots"),
         seconds,
+        workers,
         get(&ours, "max_bytes") / f64::from(1 << 20)
     );
     Ok(())

@@ -796,6 +796,8 @@ impl Builder {
             stacks: self.stacks.len() as u64,
             strings: self.strings.len() as u64,
             samples: samples.len() as u64,
+            stored_bytes: store.len(),
+            on_disk: store.on_disk(),
         };
         Ok(Timeline {
             title,

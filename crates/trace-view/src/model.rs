@@ -320,6 +320,11 @@ pub struct Stats {
     pub strings: u64,
     /// CPU profile samples.
     pub samples: u64,
+    /// Bytes of encoded rows and series, in the temporary file (see
+    /// [`Row`]).
+    pub stored_bytes: u64,
+    /// Whether they are in a file (else in memory: no file could be made).
+    pub on_disk: bool,
 }
 
 /// A frame of a stack, resolved.

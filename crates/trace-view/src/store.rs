@@ -85,6 +85,17 @@ impl Store {
         })
     }
 
+    /// Bytes appended.
+    pub(crate) fn len(&self) -> u64 {
+        let inner = self.lock();
+        inner.flushed + inner.pending.len() as u64
+    }
+
+    /// Whether the blocks are in a file.
+    pub(crate) fn on_disk(&self) -> bool {
+        self.file.is_some()
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }

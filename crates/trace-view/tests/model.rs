@@ -101,6 +101,22 @@ fn every_test_trace_lays_out() {
     assert!(n >= 10, "only {n} traces in {}", dir.display());
 }
 
+/// The rows are in a temporary file, compactly: a few bytes a slice.
+#[test]
+fn rows_are_stored_compactly() {
+    let tl = timeline("go123-testprog-gomaxprocs-advance0.trace");
+    let st = tl.stats();
+    assert!(st.on_disk, "no temporary file");
+    assert!(st.slices > 10_000, "{} slices", st.slices);
+    let per_slice = st.stored_bytes as f64 / st.slices as f64;
+    assert!(
+        (1.0..16.0).contains(&per_slice),
+        "{} bytes for {} slices",
+        st.stored_bytes,
+        st.slices
+    );
+}
+
 #[test]
 fn annotations() {
     let tl = timeline("go123-testprog-annotations.trace");

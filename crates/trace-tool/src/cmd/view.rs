@@ -62,10 +62,16 @@ fn view(args: &Args) -> anyhow::Result<()> {
     })?;
     let stats = tl.stats();
     eprintln!(
-        "read {} events into {} slices in {:.2} s",
+        "read {} events into {} slices in {:.2} s ({:.1} MB of rows {})",
         stats.events,
         stats.slices,
-        start.elapsed().as_secs_f64()
+        start.elapsed().as_secs_f64(),
+        stats.stored_bytes as f64 / 1e6,
+        if stats.on_disk {
+            "in an unnamed temporary file"
+        } else {
+            "in memory: no temporary file could be made"
+        }
     );
     if let Some(out) = &args.html {
         let (html, res) = standalone_html(&tl, args.max_slices)?;
