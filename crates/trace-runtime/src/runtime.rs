@@ -308,32 +308,26 @@ impl Runtime {
         if c.flusher.is_none() {
             return Ok(Generation::new(c.last_closed));
         }
-        // When the flusher is idle, the caller advances itself: under load,
-        // waking the flusher and being woken again cost more than the
-        // advance (two scheduler round trips, a millisecond with busy
-        // CPUs). The flusher, woken all the same, finds the ticket served.
+        // The caller advances itself, once the flusher (or another caller)
+        // is done with what it is doing: under load, waking the flusher and
+        // being woken again cost more than the advance (two scheduler round
+        // trips, a millisecond with busy CPUs). The flusher, woken all the
+        // same, finds the ticket served.
         c.requested += 1;
         let ticket = c.requested;
         drop(c);
-        match self.work.try_lock() {
-            Ok(_work) => {
-                if self.control().done < ticket {
-                    struct Advancing;
-                    impl Drop for Advancing {
-                        fn drop(&mut self) {
-                            ADVANCING.with(|a| a.set(false));
-                        }
+        {
+            let _work = lock_std(&self.work);
+            if self.control().done < ticket {
+                struct Advancing;
+                impl Drop for Advancing {
+                    fn drop(&mut self) {
+                        ADVANCING.with(|a| a.set(false));
                     }
-                    ADVANCING.with(|a| a.set(true));
-                    let _advancing = Advancing;
-                    self.advance_now();
                 }
-            }
-            Err(_) => {
-                // Busy: the flusher (or another caller) serves the ticket.
-                if let Some(f) = &self.control().flusher {
-                    f.unpark();
-                }
+                ADVANCING.with(|a| a.set(true));
+                let _advancing = Advancing;
+                self.advance_now();
             }
         }
         let c = self.wait_served(self.control(), ticket);
