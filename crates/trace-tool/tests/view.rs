@@ -47,6 +47,34 @@ fn html_writes_one_offline_page() {
     );
 }
 
+/// The rows go to an unnamed temporary file in `TMPDIR`; where none can be
+/// made they stay in memory, and the page is the same.
+#[test]
+fn rows_stay_in_memory_without_a_temporary_directory() {
+    let page = |tmpdir: &std::path::Path, name: &str| {
+        let out = std::env::temp_dir().join(format!(
+            "trace-tool-view-{name}-{}.html",
+            std::process::id()
+        ));
+        let run = tool()
+            .env("TMPDIR", tmpdir)
+            .args(["view", "--html"])
+            .arg(&out)
+            .arg(trace("go123-testprog-annotations.trace"))
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{run:?}");
+        let html = std::fs::read_to_string(&out).unwrap();
+        std::fs::remove_file(&out).unwrap();
+        (String::from_utf8_lossy(&run.stderr).into_owned(), html)
+    };
+    let (said, in_memory) = page(std::path::Path::new("/nonexistent/tmp"), "mem");
+    assert!(said.contains("in memory: no temporary file"), "{said}");
+    let (said, on_disk) = page(&std::env::temp_dir(), "disk");
+    assert!(said.contains("in an unnamed temporary file"), "{said}");
+    assert_eq!(in_memory, on_disk);
+}
+
 #[test]
 fn serves_on_loopback_and_prints_the_url() {
     let child = tool()
