@@ -17,8 +17,8 @@
 //! goroutines that woke each other.
 //!
 //! The rows live in a temporary file as compact blocks (see [`Row`]), so a
-//! timeline holds in memory a directory of them, not its slices: about a
-//! tenth of the trace's size for a scheduler-heavy trace.
+//! timeline holds in memory a directory of them, not its slices (under a
+//! byte per slice).
 //!
 //! ```
 //! # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/traces/go123-testprog-annotations.trace");

@@ -7,7 +7,7 @@
 //! LEB128 varint, times as differences from the previous slice's end: 8 to
 //! 14 bytes a slice instead of the 40 of a [`Slice`]) and writes each full
 //! block to the [`Store`]. In memory a row keeps one [`BlockMeta`] per block
-//! (80 bytes per 128 slices): where it is, its first index, the start of its
+//! (88 bytes per 128 slices): where it is, its first index, the start of its
 //! first slice and the end of its last, its longest slice and the time it
 //! spends in each of (up to) four kinds. A window is found by binary search
 //! over the directory and costs the blocks it touches; a block shorter than
@@ -380,13 +380,9 @@ impl Row {
 
     /// Every slice, in order.
     pub fn slices(&self) -> io::Result<Vec<Slice>> {
-        let mut out = Vec::with_capacity(self.len());
-        let (mut buf, mut block) = (Vec::new(), Vec::new());
-        for i in 0..self.blocks.len() {
-            self.read_block(i, &mut buf, &mut block)?;
-            out.extend_from_slice(&block);
-        }
-        Ok(out)
+        read_all(self.blocks.len(), self.len(), |i, buf, out| {
+            self.read_block(i, buf, out)
+        })
     }
 
     /// The slice at `index`.
@@ -556,13 +552,7 @@ impl RowBuilder {
 
     /// Writes the open block, if any, to the store.
     pub(crate) fn seal(&mut self) {
-        let Some(mut meta) = self.open.take() else {
-            return;
-        };
-        meta.offset = self.store.append(&self.buf);
-        meta.bytes = self.buf.len() as u32;
-        self.blocks.push(meta);
-        self.buf.clear();
+        seal(&self.store, &mut self.open, &mut self.buf, &mut self.blocks);
     }
 
     /// Seals the open block and gives back the encoding buffer (for a row
@@ -679,13 +669,9 @@ impl Points {
     /// or the same value: a point at the time of the one before replaces
     /// it, and a point repeating the value before is left out.
     pub fn to_vec(&self) -> io::Result<Vec<(i64, u64)>> {
-        let mut out = Vec::with_capacity(self.len());
-        let (mut buf, mut block) = (Vec::new(), Vec::new());
-        for i in 0..self.blocks.len() {
-            self.read_block(i, &mut buf, &mut block)?;
-            out.extend_from_slice(&block);
-        }
-        Ok(out)
+        read_all(self.blocks.len(), self.len(), |i, buf, out| {
+            self.read_block(i, buf, out)
+        })
     }
 
     /// The number of points at or before `t`.
@@ -784,13 +770,7 @@ impl PointsBuilder {
     }
 
     fn seal(&mut self) {
-        let Some(mut meta) = self.open.take() else {
-            return;
-        };
-        meta.offset = self.store.append(&self.buf);
-        meta.bytes = self.buf.len() as u32;
-        self.blocks.push(meta);
-        self.buf.clear();
+        seal(&self.store, &mut self.open, &mut self.buf, &mut self.blocks);
     }
 
     pub(crate) fn finish(mut self) -> Points {
@@ -806,6 +786,48 @@ impl PointsBuilder {
             max: self.max,
         }
     }
+}
+
+/// A directory entry, told where its block went.
+trait Placed {
+    fn place(&mut self, offset: u64, bytes: u32);
+}
+
+impl Placed for BlockMeta {
+    fn place(&mut self, offset: u64, bytes: u32) {
+        (self.offset, self.bytes) = (offset, bytes);
+    }
+}
+
+impl Placed for PointBlock {
+    fn place(&mut self, offset: u64, bytes: u32) {
+        (self.offset, self.bytes) = (offset, bytes);
+    }
+}
+
+/// Writes the open block (`buf`), if any, to `store` and files its entry.
+fn seal<M: Placed>(store: &Store, open: &mut Option<M>, buf: &mut Vec<u8>, blocks: &mut Vec<M>) {
+    let Some(mut meta) = open.take() else {
+        return;
+    };
+    meta.place(store.append(buf), buf.len() as u32);
+    blocks.push(meta);
+    buf.clear();
+}
+
+/// Every item of `blocks` blocks (`len` in all), each decoded by `read`.
+fn read_all<T: Copy>(
+    blocks: usize,
+    len: usize,
+    mut read: impl FnMut(usize, &mut Vec<u8>, &mut Vec<T>) -> io::Result<()>,
+) -> io::Result<Vec<T>> {
+    let mut out = Vec::with_capacity(len);
+    let (mut buf, mut block) = (Vec::new(), Vec::new());
+    for i in 0..blocks {
+        read(i, &mut buf, &mut block)?;
+        out.extend_from_slice(&block);
+    }
+    Ok(out)
 }
 
 fn put(out: &mut Vec<u8>, mut v: u64) {
@@ -968,6 +990,12 @@ mod tests {
         let at = got.partition_point(|&(t, _)| t <= 1500) as u64;
         assert_eq!(p.count_by(1500).unwrap(), at);
         assert_eq!(p.count_by(i64::MAX).unwrap(), got.len() as u64);
+    }
+
+    #[test]
+    fn a_directory_entry_is_small() {
+        assert!(std::mem::size_of::<BlockMeta>() <= 88);
+        assert!(std::mem::size_of::<PointBlock>() <= 64);
     }
 
     #[cfg(target_os = "linux")]
