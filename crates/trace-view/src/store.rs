@@ -352,13 +352,18 @@ impl Row {
     }
 
     /// A row holding `slices` (sorted by start, not overlapping), in a
-    /// store of its own in memory.
+    /// temporary file of its own (in memory if none can be made).
     pub fn from_slices(slices: &[Slice]) -> Row {
-        let mut b = RowBuilder::new(&Store::in_memory());
+        let store = Store::new();
+        let mut b = RowBuilder::new(&store);
         for s in slices {
             b.push(*s);
         }
-        b.finish()
+        let row = b.finish();
+        // Written out now (a failed write leaves the blocks in memory, where
+        // they are read all the same).
+        let _ = store.flush();
+        row
     }
 
     pub(crate) fn blocks(&self) -> &[BlockMeta] {
