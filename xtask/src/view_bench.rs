@@ -1,12 +1,14 @@
-//! `cargo xtask view-bench [TRACE…] [--make-large]`: for each trace, the
+//! `cargo xtask view-bench [TRACE…] [--make-large] [--make-huge]`: for each trace, the
 //! time from starting `trace-tool view` until it answers the first window a
 //! page asks for (the whole trace, its first 40 lanes, at a screen's
 //! resolution), and the server's peak RSS (`VmHWM`), against the target of
 //! issue 16 (3× the trace's size + 64 MB).
 //!
 //! Without traces named: the corpus' two large traces and, if present,
-//! `target/view-bench/large.trace`, which `--make-large` writes first with
-//! Go 1.27 (`mixedload.go` of `../shared/go-traces-current`, about 140 MB).
+//! `target/view-bench/large.trace` and `huge.trace`, which `--make-large`
+//! and `--make-huge` write first with Go 1.27 (`mixedload.go` of
+//! `../shared/go-traces-current` for 20 s and for 15 s: the size depends on
+//! how much CPU the program gets; here 136 MiB and 411 MiB).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -100,8 +102,9 @@ fn measure(tool: &Path, trace: &Path) -> Result<(Duration, u64)> {
     Ok((first, peak_rss(child.0.id())?))
 }
 
-/// Writes a large trace with Go 1.27 into `out`.
-fn make_large(out: &Path) -> Result<()> {
+/// Writes a large trace with Go 1.27 into `out`: `mixedload.go` run for
+/// `seconds` at `scale`.
+fn make_large(out: &Path, seconds: &str, scale: &str) -> Result<()> {
     let Some(go) = go127() else {
         bail!("--make-large needs Go 1.27 (GO127 or /usr/lib/go-1.27/bin/go)");
     };
@@ -114,18 +117,20 @@ fn make_large(out: &Path) -> Result<()> {
     run(Command::new(go)
         .current_dir(dir)
         .env("GOTOOLCHAIN", "local")
-        .args(["run", "mixedload.go", "-d", "20s", "-scale", "2", "-o"])
+        .args(["run", "mixedload.go", "-d", seconds, "-scale", scale, "-o"])
         .arg(out))
 }
 
 pub(crate) fn run_bench(args: &[String]) -> Result<()> {
     let large = root().join("target/view-bench/large.trace");
+    let huge = root().join("target/view-bench/huge.trace");
     let mut traces: Vec<PathBuf> = Vec::new();
     for a in args {
         match a.as_str() {
-            "--make-large" => make_large(&large)?,
+            "--make-large" => make_large(&large, "20s", "2")?,
+            "--make-huge" => make_large(&huge, "15s", "2")?,
             flag if flag.starts_with('-') => {
-                bail!("usage: cargo xtask view-bench [TRACE…] [--make-large]")
+                bail!("usage: cargo xtask view-bench [TRACE…] [--make-large] [--make-huge]")
             }
             path => traces.push(PathBuf::from(path)),
         }
@@ -136,6 +141,7 @@ pub(crate) fn run_bench(args: &[String]) -> Result<()> {
             shared.join("go-traces-current/traces/go127-large-mixedload.trace"),
             shared.join("go-traces/traces/go123-large-mixedload.trace"),
             large,
+            huge,
         ]
         .into_iter()
         .filter(|p| p.is_file())
