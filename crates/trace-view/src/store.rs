@@ -4,8 +4,8 @@
 //! A row's slices are sorted by start and never overlap, so their ends are
 //! sorted too. The builder appends them one at a time to a [`RowBuilder`],
 //! which encodes them into blocks of at most [`BLOCK`] slices (each field a
-//! LEB128 varint, times as differences from the previous slice's end: 8 to
-//! 14 bytes a slice instead of the 40 of a [`Slice`]) and writes each full
+//! LEB128 varint, times as differences from the previous slice's end: about
+//! 7 to 14 bytes a slice instead of the 40 of a [`Slice`]) and writes each full
 //! block to the [`Store`]. In memory a row keeps one [`BlockMeta`] per block
 //! (88 bytes per 128 slices): where it is, its first index, the start of its
 //! first slice and the end of its last, its longest slice and the time it
@@ -56,7 +56,8 @@ struct Inner {
     flushed: u64,
     /// Bytes after them, not yet written (all of them without a file).
     pending: Vec<u8>,
-    /// The first write error; the build reports it.
+    /// The first write error: the build fails with it (what could not be
+    /// written stays in `pending`, so rows read until then stay right).
     error: Option<io::ErrorKind>,
 }
 
