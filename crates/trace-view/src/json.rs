@@ -21,7 +21,10 @@ use hashbrown::HashSet;
 
 use crate::flame::{ChainStep, Flame, Selection, NO_STACK};
 use crate::model::{LaneKind, TaskInfo, Timeline, NO_LANE};
-use crate::query::{decimate, decimate_marks, decimate_series, Item, MarkItem, Quad};
+use crate::query::{
+    count_decimated, count_decimated_marks, decimate, decimate_marks, decimate_series, Item,
+    MarkItem, Quad,
+};
 
 /// Most lanes one window request may ask for.
 pub const MAX_LANES_PER_QUERY: usize = 4096;
@@ -646,49 +649,37 @@ pub fn embedded_json(tl: &Timeline, budget: usize) -> io::Result<(String, i64)> 
 }
 
 /// The finest resolution (0, or a power of two of ns) at which the whole
-/// trace has at most `budget` items.
+/// trace has at most `budget` items, or `span` if none has.
+///
+/// One pass over the rows counts the items at every power of two at once
+/// (see [`count_decimated`]); a resolution drops out as soon as its count
+/// passes the budget, and with it every finer one.
 fn pick_resolution(tl: &Timeline, lanes: &[usize], span: i64, budget: usize) -> io::Result<i64> {
     let total = tl.stats.slices + tl.stats.marks;
     if total as usize <= budget {
         return Ok(0);
     }
-    let mut items = Vec::new();
-    let mut marks = Vec::new();
-    let mut fits = |res: i64| -> io::Result<bool> {
-        let mut n = 0;
-        for &i in lanes {
-            let lane = &tl.lanes[i];
-            for row in &lane.rows {
-                items.clear();
-                decimate(row, 0, span + 1, res, &mut items)?;
-                n += items.len();
-            }
-            marks.clear();
-            decimate_marks(&lane.marks, 0, span + 1, res, &mut marks);
-            n += marks.len();
-            if n > budget {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    };
-    // The answer shrinks as the resolution grows: search the exponents
-    // (each pass reads the rows, so a few passes, not one per power of
-    // two).
     let top = (0..63).find(|&k| 1i64 << k >= span).unwrap_or(62);
-    let (mut lo, mut hi) = (0u32, top);
-    if !fits(1i64 << hi)? {
-        return Ok(span);
-    }
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        if fits(1i64 << mid)? {
-            hi = mid;
-        } else {
-            lo = mid + 1;
+    let res: Vec<i64> = (0..=top).map(|k| 1i64 << k).collect();
+    let mut counts = vec![0usize; res.len()];
+    // `res[lo..]` are the resolutions still within the budget.
+    let mut lo = 0;
+    for &i in lanes {
+        let lane = &tl.lanes[i];
+        for row in &lane.rows {
+            count_decimated(row, 0, span + 1, &res[lo..], &mut counts[lo..])?;
+        }
+        for (n, &r) in counts[lo..].iter_mut().zip(&res[lo..]) {
+            *n += count_decimated_marks(&lane.marks, 0, span + 1, r);
+        }
+        while lo < res.len() && counts[lo] > budget {
+            lo += 1;
+        }
+        if lo == res.len() {
+            return Ok(span);
         }
     }
-    Ok((1i64 << lo).min(span))
+    Ok(res[lo].min(span))
 }
 
 /// A flame graph: `{"kind","t0","t1","total","items","dropped",
