@@ -45,7 +45,7 @@ pub use model::{
     Chart, CpuSample, FrameInfo, Lane, LaneKind, Mark, MarkKind, MmuCurve, Series, Slice,
     SliceKind, Stats, TaskDetail, TaskInfo, Timeline, MAX_TASK_ITEMS, NO_LANE,
 };
-pub use page::{server_page, standalone_html, DEFAULT_EMBED_BUDGET};
+pub use page::{server_page, standalone_html, write_standalone_html, DEFAULT_EMBED_BUDGET};
 pub use server::{Handle, Server, MAX_BUCKETS, MAX_WINDOW_BLOCKS};
 pub use store::{Cursor, Points, Row};
 

@@ -20,40 +20,67 @@ pub const DEFAULT_EMBED_BUDGET: usize = 1_500_000;
 
 /// The page the server serves: it loads its data from `/api/…`.
 pub fn server_page(title: &str) -> String {
-    render(title, "")
+    pieces(&escape_html(title), &[]).concat()
 }
 
 /// A self-contained page with the whole timeline embedded, at most `budget`
 /// slices and marks (shorter slices are merged beyond that). Returns the
 /// page and the resolution of the embedded data in ns (0: full detail), or
 /// the error reading the timeline's rows.
+///
+/// [`write_standalone_html`] writes the same page without holding a second
+/// copy of it in memory.
 pub fn standalone_html(tl: &Timeline, budget: usize) -> std::io::Result<(String, i64)> {
     let (json, res) = embedded_json(tl, budget)?;
-    let data = format!("<script type=\"application/json\" id=\"trace-data\">{json}</script>");
-    Ok((render(tl.title(), &data), res))
+    let page = pieces(&escape_html(tl.title()), &[DATA_OPEN, &json, DATA_CLOSE]).concat();
+    Ok((page, res))
 }
 
-/// Fills the template's three slots, in order, without looking inside what
-/// is put in them.
-fn render(title: &str, data: &str) -> String {
-    let mut out = String::with_capacity(TEMPLATE.len() + SCRIPT.len() + STYLE.len() + data.len());
-    let mut rest = TEMPLATE;
-    for (slot, value) in [
-        ("{{TITLE}}", escape_html(title)),
-        ("/*{{STYLE}}*/", STYLE.to_string()),
-        ("<!--{{DATA}}-->", data.to_string()),
-        ("/*{{SCRIPT}}*/", SCRIPT.to_string()),
-    ] {
-        match rest.find(slot) {
-            Some(i) => {
-                out.push_str(&rest[..i]);
-                out.push_str(&value);
-                rest = &rest[i + slot.len()..];
-            }
-            None => debug_assert!(false, "template lacks {slot}"),
-        }
+/// [`standalone_html`] written to `out`; returns the resolution of the
+/// embedded data. The page's data is built in memory once (about the size
+/// of the page) and written from there.
+pub fn write_standalone_html(
+    tl: &Timeline,
+    budget: usize,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<i64> {
+    let (json, res) = embedded_json(tl, budget)?;
+    for piece in pieces(&escape_html(tl.title()), &[DATA_OPEN, &json, DATA_CLOSE]) {
+        out.write_all(piece.as_bytes())?;
     }
-    out.push_str(rest);
+    out.flush()?;
+    Ok(res)
+}
+
+const DATA_OPEN: &str = "<script type=\"application/json\" id=\"trace-data\">";
+const DATA_CLOSE: &str = "</script>";
+
+/// The page in order: the template with its four slots filled (the data
+/// slot with `data`, one piece after another), without looking inside what
+/// is put in them.
+fn pieces<'a>(title: &'a str, data: &[&'a str]) -> Vec<&'a str> {
+    let mut out = Vec::with_capacity(9 + data.len());
+    let mut rest = TEMPLATE;
+    for slot in [
+        "{{TITLE}}",
+        "/*{{STYLE}}*/",
+        "<!--{{DATA}}-->",
+        "/*{{SCRIPT}}*/",
+    ] {
+        let Some(i) = rest.find(slot) else {
+            debug_assert!(false, "template lacks {slot}");
+            continue;
+        };
+        out.push(&rest[..i]);
+        match slot {
+            "{{TITLE}}" => out.push(title),
+            "/*{{STYLE}}*/" => out.push(STYLE),
+            "/*{{SCRIPT}}*/" => out.push(SCRIPT),
+            _ => out.extend_from_slice(data),
+        }
+        rest = &rest[i + slot.len()..];
+    }
+    out.push(rest);
     out
 }
 

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{parse, timeline, Json, JsonExt};
-use trace_view::standalone_html;
+use trace_view::{standalone_html, write_standalone_html};
 
 fn embedded(html: &str) -> Json {
     let open = "<script type=\"application/json\" id=\"trace-data\">";
@@ -91,4 +91,24 @@ fn busy_trace_is_merged_to_the_budget() {
         .flat_map(|r| r.nums().chunks(8).map(|s| s[7]).collect::<Vec<_>>())
         .sum();
     assert_eq!(total as u64, tl.stats().slices);
+    // The resolution is the finest within the budget: the page has exactly
+    // as many items with that budget, and one fewer forces a coarser one.
+    let n = items(&data);
+    assert_eq!(standalone_html(&tl, n).unwrap().1, res);
+    let coarser = standalone_html(&tl, n - 1).unwrap().1;
+    assert!(coarser > res, "{coarser} vs {res}");
+}
+
+#[test]
+fn written_page_is_the_same_page() {
+    for (name, budget) in [
+        ("go123-testprog-annotations.trace", 1_000_000),
+        ("go123-testprog-gomaxprocs-advance0.trace", 5_000),
+    ] {
+        let tl = timeline(name);
+        let (html, res) = standalone_html(&tl, budget).unwrap();
+        let mut out = Vec::new();
+        assert_eq!(write_standalone_html(&tl, budget, &mut out).unwrap(), res);
+        assert!(out == html.as_bytes(), "{name}");
+    }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use trace_view::{standalone_html, Server, Timeline, DEFAULT_EMBED_BUDGET};
+use trace_view::{write_standalone_html, Server, Timeline, DEFAULT_EMBED_BUDGET};
 
 use super::input;
 use crate::report;
@@ -74,8 +74,10 @@ fn view(args: &Args) -> anyhow::Result<()> {
         }
     );
     if let Some(out) = &args.html {
-        let (html, res) = standalone_html(&tl, args.max_slices)?;
-        std::fs::write(out, html).with_context(|| format!("writing {}", out.display()))?;
+        let file =
+            std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+        let res = write_standalone_html(&tl, args.max_slices, &mut std::io::BufWriter::new(file))
+            .with_context(|| format!("writing {}", out.display()))?;
         if res > 0 {
             eprintln!(
                 "note: slices shorter than {res} ns are merged to keep the page small (--max-slices)"
