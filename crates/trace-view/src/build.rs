@@ -48,21 +48,24 @@ pub(crate) fn build<R: Read>(input: R, title: &str) -> Result<Timeline, crate::E
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(4);
     let store = Store::new();
     let (builder, result) = std::thread::scope(|scope| {
-        let worker = scope.spawn(move || {
-            let mut b = Builder::new(store);
-            for batch in rx {
-                for ev in &batch {
-                    b.event(ev);
-                    b.doctor.event(ev);
-                    b.mmu.event(ev);
+        let worker = std::thread::Builder::new()
+            .name("timeline-build".into())
+            .spawn_scoped(scope, move || {
+                let mut b = Builder::new(store);
+                for batch in rx {
+                    for ev in &batch {
+                        b.event(ev);
+                        b.doctor.event(ev);
+                        b.mmu.event(ev);
+                    }
                 }
-            }
-            b
-        });
+                b
+            })
+            .map_err(crate::Error::Spawn)?;
         let result = read_all(&mut reader, &tx);
         drop(tx);
-        (worker.join(), result)
-    });
+        Ok::<_, crate::Error>((worker.join(), result))
+    })?;
     result?;
     let builder = match builder {
         Ok(b) => b,

@@ -66,4 +66,7 @@ pub enum Error {
     /// The temporary file holding the timeline's rows failed.
     #[error("the timeline's temporary file: {0}")]
     Store(#[from] std::io::Error),
+    /// The thread that lays out the events could not be started.
+    #[error("cannot start the thread that lays out the trace: {0}")]
+    Spawn(std::io::Error),
 }
