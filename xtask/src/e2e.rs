@@ -29,13 +29,7 @@ use crate::{cargo, root, run, shared_corpus};
 
 /// Runs `cmd` in `dir`, failing on a non-zero exit.
 fn run_in(dir: &Path, cmd: &mut Command) -> Result<()> {
-    cmd.current_dir(dir);
-    eprintln!("$ (in {}) {:?}", dir.display(), cmd);
-    let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
-    if !status.success() {
-        bail!("{cmd:?} failed with {status}");
-    }
-    Ok(())
+    run(cmd.current_dir(dir))
 }
 
 const CHROMIUM: &str = "/usr/bin/chromium";

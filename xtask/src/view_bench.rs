@@ -111,6 +111,8 @@ fn make_large(out: &Path, seconds: &str, scale: &str) -> Result<()> {
     let dir = out.parent().context("output directory")?;
     std::fs::create_dir_all(dir)?;
     let src = root().join("../shared/go-traces-current/src/mixedload.go");
+    // The corpus' sources are read-only, and a copy keeps that mode.
+    let _ = std::fs::remove_file(dir.join("mixedload.go"));
     std::fs::copy(&src, dir.join("mixedload.go"))
         .with_context(|| format!("copying {}", src.display()))?;
     std::fs::write(dir.join("go.mod"), "module viewbench\n\ngo 1.25\n")?;
