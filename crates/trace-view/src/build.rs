@@ -41,12 +41,18 @@ const MMU_POINTS: usize = 60;
 const BATCH: usize = 8192;
 
 /// Reads a whole trace and lays it out. The reader (this thread) and the
-/// builder (a scoped thread) work in a pipeline, a batch of events apart.
+/// builder (a scoped thread) work in a pipeline, a batch of events apart;
+/// the reading thread, which has time to spare, also diagnoses the trace
+/// and follows its mutator utilization.
 pub(crate) fn build<R: Read>(input: R, title: &str) -> Result<Timeline, crate::Error> {
     let mut reader = Reader::new(input)?;
     let version = format!("{:?}", reader.version());
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(4);
     let store = Store::new();
+    let mut side = Side {
+        doctor: Doctor::new(),
+        mmu: MmuBuilder::new(),
+    };
     let (builder, result) = std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("timeline-build".into())
@@ -55,14 +61,12 @@ pub(crate) fn build<R: Read>(input: R, title: &str) -> Result<Timeline, crate::E
                 for batch in rx {
                     for ev in &batch {
                         b.event(ev);
-                        b.doctor.event(ev);
-                        b.mmu.event(ev);
                     }
                 }
                 b
             })
             .map_err(crate::Error::Spawn)?;
-        let result = read_all(&mut reader, &tx);
+        let result = read_all(&mut reader, &tx, &mut side);
         drop(tx);
         Ok::<_, crate::Error>((worker.join(), result))
     })?;
@@ -71,18 +75,27 @@ pub(crate) fn build<R: Read>(input: R, title: &str) -> Result<Timeline, crate::E
         Ok(b) => b,
         Err(panic) => std::panic::resume_unwind(panic),
     };
-    Ok(builder.finish(title.to_string(), version)?)
+    Ok(builder.finish(side, title.to_string(), version)?)
+}
+
+/// What the reading thread works out besides reading.
+struct Side {
+    doctor: Doctor,
+    mmu: MmuBuilder,
 }
 
 /// Reads every event, sending them in batches.
 fn read_all<R: Read>(
     reader: &mut Reader<R>,
     tx: &std::sync::mpsc::SyncSender<Vec<Event>>,
+    side: &mut Side,
 ) -> Result<(), trace_reader::Error> {
     /// The builder is gone (it panicked; `build` reports it).
     struct Gone;
     let mut batch = Vec::with_capacity(BATCH);
     let fed = reader.feed(&mut trace_reader::consume::from_fn(|ev: &Event| {
+        side.doctor.event(ev);
+        side.mmu.event(ev);
         batch.push(ev.clone());
         if batch.len() == BATCH {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
@@ -247,8 +260,6 @@ struct Builder {
     events: u64,
     /// CPU samples: time, goroutine, stack.
     samples: Vec<(i64, i64, u32)>,
-    doctor: Doctor,
-    mmu: MmuBuilder,
 }
 
 impl Builder {
@@ -275,8 +286,6 @@ impl Builder {
             runnable: 0,
             events: 0,
             samples: Vec::new(),
-            doctor: Doctor::new(),
-            mmu: MmuBuilder::new(),
         }
     }
 
@@ -582,7 +591,7 @@ impl Builder {
         lane.marks.push(mark);
     }
 
-    fn finish(mut self, title: String, version: String) -> std::io::Result<Timeline> {
+    fn finish(mut self, side: Side, title: String, version: String) -> std::io::Result<Timeline> {
         let end = self.last;
         // Close what is open.
         for info in self.gs.values_mut() {
@@ -770,8 +779,8 @@ impl Builder {
         store.flush()?;
         let task_details = task_details(&lanes, &self.tasks, &task_by_id)?;
 
-        let diagnosis = self.doctor.finish(None);
-        let utilization = self.mmu.finish();
+        let diagnosis = side.doctor.finish(None);
+        let utilization = side.mmu.finish();
         let windows = log_windows(end, MMU_POINTS);
         let mmu = MmuCurve {
             values: utilization.mmu(&windows),
