@@ -19,6 +19,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -44,7 +45,11 @@ const BATCH: usize = 8192;
 /// builder (a scoped thread) work in a pipeline, a batch of events apart;
 /// the reading thread, which has time to spare, also diagnoses the trace
 /// and follows its mutator utilization.
-pub(crate) fn build<R: Read>(input: R, title: &str) -> Result<Timeline, crate::Error> {
+pub(crate) fn build<R: Read>(
+    input: R,
+    title: &str,
+    laid_out: Option<&AtomicU64>,
+) -> Result<Timeline, crate::Error> {
     let mut reader = Reader::new(input)?;
     let version = format!("{:?}", reader.version());
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(4);
@@ -61,6 +66,9 @@ pub(crate) fn build<R: Read>(input: R, title: &str) -> Result<Timeline, crate::E
                 for batch in rx {
                     for ev in &batch {
                         b.event(ev);
+                    }
+                    if let Some(n) = laid_out {
+                        n.fetch_add(batch.len() as u64, Ordering::Relaxed);
                     }
                 }
                 b

@@ -52,7 +52,31 @@ pub use store::{Cursor, Points, Row};
 impl Timeline {
     /// Reads a whole trace and lays it out; `title` is what the page shows.
     pub fn from_reader<R: std::io::Read>(input: R, title: &str) -> Result<Self, Error> {
-        build::build(input, title)
+        build::build(input, title, None)
+    }
+
+    /// [`from_reader`](Self::from_reader), adding to `laid_out` the number
+    /// of events laid out as it goes (every few thousand), for a progress
+    /// display on another thread.
+    ///
+    /// ```no_run
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// let laid_out = AtomicU64::new(0);
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| { /* show laid_out.load(Ordering::Relaxed) now and then */ });
+    ///     let file = std::fs::File::open("trace.out")?;
+    ///     let tl = trace_view::Timeline::from_reader_counting(file, "trace.out", &laid_out)?;
+    ///     assert_eq!(laid_out.load(Ordering::Relaxed), tl.stats().events);
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_reader_counting<R: std::io::Read>(
+        input: R,
+        title: &str,
+        laid_out: &std::sync::atomic::AtomicU64,
+    ) -> Result<Self, Error> {
+        build::build(input, title, Some(laid_out))
     }
 }
 

@@ -215,3 +215,19 @@ fn truncated_trace_is_an_error_or_a_prefix() {
         let _ = Timeline::from_reader(&bytes[..cut], "cut");
     }
 }
+
+/// Counting while building counts every event the timeline is made of,
+/// and builds the same timeline.
+#[test]
+fn counting_build_counts_every_event() {
+    let name = "go123-testprog-gomaxprocs-advance0.trace";
+    let plain = timeline(name);
+    let laid_out = std::sync::atomic::AtomicU64::new(0);
+    let f = std::fs::File::open(testdata(name)).unwrap();
+    let counted =
+        Timeline::from_reader_counting(std::io::BufReader::new(f), name, &laid_out).unwrap();
+    let n = laid_out.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(n > 8192, "{n} events: more than one batch");
+    assert_eq!(n, plain.stats().events);
+    assert_eq!(counted.stats(), plain.stats());
+}

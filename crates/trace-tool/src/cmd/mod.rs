@@ -8,6 +8,7 @@ pub(crate) mod filter;
 pub(crate) mod footprint;
 pub(crate) mod input;
 pub(crate) mod pprof;
+pub(crate) mod progress;
 pub(crate) mod raw;
 pub(crate) mod redact;
 pub(crate) mod stats;

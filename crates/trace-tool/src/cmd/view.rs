@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context;
 use trace_view::{write_standalone_html, Server, Timeline, DEFAULT_EMBED_BUDGET};
 
-use super::input;
+use super::{input, progress};
 use crate::report;
 
 /// Show the trace as a timeline in the browser.
@@ -56,7 +56,14 @@ fn view(args: &Args) -> anyhow::Result<()> {
     let start = Instant::now();
     // The reader's errors as they are, so that they are reported like every
     // other command's (with where in the trace).
-    let tl = Timeline::from_reader(input, &title).map_err(|e| match e {
+    let total = std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file() && path != Path::new("-"))
+        .map(|m| m.len());
+    let built = progress::reading(input, total, |input, laid_out| {
+        Timeline::from_reader_counting(input, &title, laid_out)
+    });
+    let tl = built.map_err(|e| match e {
         trace_view::Error::Trace(e) => anyhow::Error::from(e),
         other => anyhow::Error::from(other),
     })?;
