@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::{root, shared_corpus, shared_current_corpus};
 
-const TARGETS: &[&str] = &["wire", "text", "reader", "rewrite", "writer"];
+const TARGETS: &[&str] = &["wire", "text", "reader", "rewrite", "writer", "view"];
 
 const RUSTFLAGS: &str = "-Cpasses=sancov-module \
     -Cllvm-args=-sanitizer-coverage-level=4 \

@@ -33,6 +33,7 @@
 
 mod build;
 pub mod flame;
+pub mod fuzzing;
 mod intern;
 pub mod json;
 mod model;

@@ -59,11 +59,29 @@ const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
 /// How long a client has to take its answer, in all.
 const RESPONSE_DEADLINE: Duration = Duration::from_secs(30);
 
-struct Shared {
+pub(crate) struct Shared {
     timeline: Timeline,
     page: String,
     meta: String,
     port: u16,
+}
+
+impl Shared {
+    pub(crate) fn new(timeline: Timeline, port: u16) -> Shared {
+        Shared {
+            page: server_page(timeline.title()),
+            meta: meta_json(&timeline),
+            timeline,
+            port,
+        }
+    }
+}
+
+/// What the server answers to `target` (a request's path and query): the
+/// status line's code and text, and the body.
+pub(crate) fn answer(shared: &Shared, target: &str) -> (&'static str, Vec<u8>) {
+    let r = route(target, shared);
+    (r.status, r.body)
 }
 
 /// A server bound to a loopback address, not yet serving.
@@ -92,16 +110,9 @@ impl Server {
         }
         let listener = TcpListener::bind(addr)?;
         let port = listener.local_addr()?.port();
-        let page = server_page(timeline.title());
-        let meta = meta_json(&timeline);
         Ok(Server {
             listener,
-            shared: Arc::new(Shared {
-                timeline,
-                page,
-                meta,
-                port,
-            }),
+            shared: Arc::new(Shared::new(timeline, port)),
         })
     }
 
