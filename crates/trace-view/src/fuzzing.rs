@@ -30,9 +30,11 @@ pub fn view(data: &[u8]) {
     }
 }
 
-fn check(data: &[u8]) {
+/// [`view`]'s checks on `data` alone; whether the reader read it (and so
+/// whether anything was checked).
+pub fn check(data: &[u8]) -> bool {
     let Ok(tl) = Timeline::from_reader(data, "fuzz") else {
-        return;
+        return false;
     };
     rows_hold(&tl);
     let (html, res) = standalone_html(&tl, 64).expect("the offline page");
@@ -47,6 +49,7 @@ fn check(data: &[u8]) {
             String::from_utf8_lossy(&body)
         );
     }
+    true
 }
 
 fn rows_hold(tl: &Timeline) {

@@ -63,3 +63,38 @@ fn damaged_traces() {
         }
     }
 }
+
+/// Every curated trace and, when they are beside the workspace (as in CI),
+/// every trace of both shared corpora lays out with rows in order and
+/// answers every question the page asks (`fuzzing::check`).
+#[test]
+fn corpus_traces_lay_out_and_answer() {
+    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut dirs = vec![
+        ws.join("testdata/traces"),
+        ws.join("testdata/current/traces"),
+    ];
+    for shared in ["go-traces/traces", "go-traces-current/traces"] {
+        let dir = ws.join("../shared").join(shared);
+        if dir.is_dir() {
+            dirs.push(dir);
+        }
+    }
+    let mut n = 0;
+    for dir in &dirs {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = e.path();
+            if path.extension().is_some_and(|x| x == "trace") {
+                let data = std::fs::read(&path).unwrap();
+                assert!(
+                    trace_view::fuzzing::check(&data),
+                    "{} does not lay out",
+                    path.display()
+                );
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 20, "{n} traces");
+    eprintln!("{n} traces from {} directories", dirs.len());
+}
