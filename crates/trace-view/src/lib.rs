@@ -33,6 +33,7 @@
 
 mod build;
 pub mod flame;
+#[doc(hidden)]
 pub mod fuzzing;
 mod intern;
 pub mod json;
