@@ -113,3 +113,47 @@ fn a_missing_file_is_an_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.trace"));
 }
+
+/// A trace that breaks off is shown up to there: the reader's error line,
+/// as the other commands print it, says where and how much is shown, the
+/// page's doctor line says it too, and the exit status is success.
+#[test]
+fn a_trace_that_breaks_off_is_shown_up_to_there() {
+    let dir = std::env::temp_dir().join(format!("trace-tool-view-cut-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let whole = std::fs::read(trace("go123-testprog-gomaxprocs-advance0.trace")).unwrap();
+    let cut = dir.join("cut.trace");
+    std::fs::write(&cut, &whole[..whole.len() * 2 / 3]).unwrap();
+    let page = dir.join("cut.html");
+    let out = tool()
+        .args(["view", "--html"])
+        .arg(&page)
+        .arg(&cut)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let first = stderr.lines().next().unwrap_or("");
+    let prefix = format!("trace-tool view: {}: ", cut.display());
+    assert!(first.starts_with(&prefix), "{first}");
+    assert!(first.contains("generation "), "{first}");
+    assert!(first.contains("; showing the "), "{first}");
+    let shown: u64 = first
+        .rsplit_once("showing the ")
+        .and_then(|(_, n)| n.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(shown > 0);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("truncated in generation"));
+    // The whole trace has no such line.
+    let whole_out = tool()
+        .args(["view", "--html"])
+        .arg(&page)
+        .arg(trace("go123-testprog-gomaxprocs-advance0.trace"))
+        .output()
+        .unwrap();
+    assert!(whole_out.status.success());
+    assert!(!String::from_utf8_lossy(&whole_out.stderr).contains("showing the"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -19,7 +19,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::Read;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -48,8 +48,9 @@ const BATCH: usize = 8192;
 pub(crate) fn build<R: Read>(
     input: R,
     title: &str,
-    laid_out: Option<&AtomicU64>,
+    options: crate::Options<'_>,
 ) -> Result<Timeline, crate::Error> {
+    let laid_out = options.laid_out;
     let mut reader = Reader::new(input)?;
     let version = format!("{:?}", reader.version());
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(4);
@@ -78,12 +79,20 @@ pub(crate) fn build<R: Read>(
         drop(tx);
         Ok::<_, crate::Error>((worker.join(), result))
     })?;
-    result?;
     let builder = match builder {
         Ok(b) => b,
         Err(panic) => std::panic::resume_unwind(panic),
     };
-    Ok(builder.finish(side, title.to_string(), version)?)
+    // A trace that breaks off: what came before it, if asked for and if
+    // there is more than a sync event.
+    let stopped = match result {
+        Ok(()) => None,
+        Err(e) if options.partial && builder.events > builder.syncs => Some(e),
+        Err(e) => return Err(e.into()),
+    };
+    let mut tl = builder.finish(side, title.to_string(), version, stopped.as_ref())?;
+    tl.stopped = stopped;
+    Ok(tl)
 }
 
 /// What the reading thread works out besides reading.
@@ -266,6 +275,7 @@ struct Builder {
     goroutines: PointsBuilder,
     goroutines_runnable: PointsBuilder,
     events: u64,
+    syncs: u64,
     /// CPU samples: time, goroutine, stack.
     samples: Vec<(i64, i64, u32)>,
 }
@@ -293,6 +303,7 @@ impl Builder {
             running: 0,
             runnable: 0,
             events: 0,
+            syncs: 0,
             samples: Vec::new(),
         }
     }
@@ -304,7 +315,10 @@ impl Builder {
         let t = abs - base;
         self.last = t;
         match ev.kind() {
-            EventKind::Sync => self.stacks.next_generation(),
+            EventKind::Sync => {
+                self.syncs += 1;
+                self.stacks.next_generation();
+            }
             EventKind::StateTransition => self.transition(ev, t),
             EventKind::RangeBegin | EventKind::RangeActive | EventKind::RangeEnd => {
                 self.range(ev, t)
@@ -599,7 +613,13 @@ impl Builder {
         lane.marks.push(mark);
     }
 
-    fn finish(mut self, side: Side, title: String, version: String) -> std::io::Result<Timeline> {
+    fn finish(
+        mut self,
+        side: Side,
+        title: String,
+        version: String,
+        stopped: Option<&trace_reader::Error>,
+    ) -> std::io::Result<Timeline> {
         let end = self.last;
         // Close what is open.
         for info in self.gs.values_mut() {
@@ -787,7 +807,7 @@ impl Builder {
         store.flush()?;
         let task_details = task_details(&lanes, &self.tasks, &task_by_id)?;
 
-        let diagnosis = side.doctor.finish(None);
+        let diagnosis = side.doctor.finish(stopped);
         let utilization = side.mmu.finish();
         let windows = log_windows(end, MMU_POINTS);
         let mmu = MmuCurve {
@@ -829,6 +849,7 @@ impl Builder {
             task_details,
             task_by_id,
             diagnosis,
+            stopped: None,
             mmu,
             charts,
             samples,
@@ -1220,6 +1241,7 @@ mod tests {
             task_details: vec![d.clone()],
             task_by_id: by_id,
             diagnosis: Default::default(),
+            stopped: None,
             mmu: MmuCurve::default(),
             charts: Vec::new(),
             samples: Vec::new(),

@@ -5,6 +5,7 @@
 //! the page can ask, panicking when a property does not hold (which is what
 //! a fuzzer looks for).
 
+use trace_analysis::doctor::Finding;
 use trace_reader::Version;
 
 use crate::server::{answer, Shared};
@@ -13,7 +14,9 @@ use crate::{standalone_html, LaneKind, Timeline};
 /// Builds the timeline of `data` (and of its tail under each version's
 /// header, so that short inputs reach the builder), checking, for every
 /// trace the reader reads:
-/// - nothing panics: not the layout, not any answer the server gives;
+/// - nothing panics: not the layout (of what came before an error, too),
+///   not any answer the server gives;
+/// - a timeline of what came before an error has the doctor say so;
 /// - every row's slices lie within the trace, in order, none overlapping,
 ///   and every lane has a row;
 /// - the server answers every request the page makes, over the whole
@@ -30,11 +33,34 @@ pub fn view(data: &[u8]) {
     }
 }
 
-/// [`view`]'s checks on `data` alone; whether the reader read it (and so
-/// whether anything was checked).
-pub fn check(data: &[u8]) -> bool {
-    let Ok(tl) = Timeline::from_reader(data, "fuzz") else {
-        return false;
+/// What [`check`] laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// Nothing: the reader read too little.
+    Nothing,
+    /// What came before the trace broke off.
+    Partial,
+    /// The whole trace.
+    Whole,
+}
+
+/// [`view`]'s checks on `data` alone, laid out as `trace-tool view` does
+/// (what came before an error, if anything did).
+pub fn check(data: &[u8]) -> Checked {
+    let options = crate::Options::default().partial(true);
+    let Ok(tl) = Timeline::build(data, "fuzz", options) else {
+        return Checked::Nothing;
+    };
+    let checked = if tl.stopped().is_some() {
+        let said = tl
+            .diagnosis()
+            .findings
+            .iter()
+            .any(|f| matches!(f, Finding::Truncated { .. }));
+        assert!(said, "the doctor says nothing of the error");
+        Checked::Partial
+    } else {
+        Checked::Whole
     };
     rows_hold(&tl);
     let (html, res) = standalone_html(&tl, 64).expect("the offline page");
@@ -49,7 +75,7 @@ pub fn check(data: &[u8]) -> bool {
             String::from_utf8_lossy(&body)
         );
     }
-    true
+    checked
 }
 
 fn rows_hold(tl: &Timeline) {

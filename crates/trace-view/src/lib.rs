@@ -53,13 +53,12 @@ pub use store::{Cursor, Points, Row};
 
 impl Timeline {
     /// Reads a whole trace and lays it out; `title` is what the page shows.
+    /// A trace that breaks off is an error (see [`Options::partial`]).
     pub fn from_reader<R: std::io::Read>(input: R, title: &str) -> Result<Self, Error> {
-        build::build(input, title, None)
+        build::build(input, title, Options::default())
     }
 
-    /// [`from_reader`](Self::from_reader), adding to `laid_out` the number
-    /// of events laid out as it goes (every few thousand), for a progress
-    /// display on another thread.
+    /// [`from_reader`](Self::from_reader) with `options`.
     ///
     /// ```no_run
     /// use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,18 +66,50 @@ impl Timeline {
     /// std::thread::scope(|s| {
     ///     s.spawn(|| { /* show laid_out.load(Ordering::Relaxed) now and then */ });
     ///     let file = std::fs::File::open("trace.out")?;
-    ///     let tl = trace_view::Timeline::from_reader_counting(file, "trace.out", &laid_out)?;
+    ///     let options = trace_view::Options::default()
+    ///         .partial(true)
+    ///         .count_into(&laid_out);
+    ///     let tl = trace_view::Timeline::build(file, "trace.out", options)?;
     ///     assert_eq!(laid_out.load(Ordering::Relaxed), tl.stats().events);
+    ///     if let Some(e) = tl.stopped() {
+    ///         eprintln!("the trace breaks off ({e}); showing what came before");
+    ///     }
     ///     Ok::<_, Box<dyn std::error::Error>>(())
     /// })?;
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
-    pub fn from_reader_counting<R: std::io::Read>(
+    pub fn build<R: std::io::Read>(
         input: R,
         title: &str,
-        laid_out: &std::sync::atomic::AtomicU64,
+        options: Options<'_>,
     ) -> Result<Self, Error> {
-        build::build(input, title, Some(laid_out))
+        build::build(input, title, options)
+    }
+}
+
+/// How [`Timeline::build`] reads a trace: by default as
+/// [`Timeline::from_reader`] does.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Options<'a> {
+    partial: bool,
+    laid_out: Option<&'a std::sync::atomic::AtomicU64>,
+}
+
+impl<'a> Options<'a> {
+    /// Whether to lay out what the reader yielded before the trace broke
+    /// off (cut short, or malformed further on), if that is more than the
+    /// first generation's sync event, instead of failing: the error is kept
+    /// ([`Timeline::stopped`]) and the trace doctor reports it.
+    pub fn partial(mut self, partial: bool) -> Self {
+        self.partial = partial;
+        self
+    }
+
+    /// Adds to `laid_out` the number of events laid out as it goes (every
+    /// few thousand), for a progress display on another thread.
+    pub fn count_into(mut self, laid_out: &'a std::sync::atomic::AtomicU64) -> Self {
+        self.laid_out = Some(laid_out);
+        self
     }
 }
 

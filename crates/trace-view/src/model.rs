@@ -351,6 +351,8 @@ pub struct Timeline {
     pub(crate) task_details: Vec<TaskDetail>,
     pub(crate) task_by_id: hashbrown::HashMap<u64, u32>,
     pub(crate) diagnosis: trace_analysis::doctor::Diagnosis,
+    /// Where the trace broke off, for a timeline of what came before.
+    pub(crate) stopped: Option<trace_reader::Error>,
     pub(crate) mmu: MmuCurve,
     pub(crate) charts: Vec<Chart>,
     pub(crate) samples: Vec<CpuSample>,
@@ -424,6 +426,12 @@ impl Timeline {
     /// What limits what the trace can tell (the trace doctor's findings).
     pub fn diagnosis(&self) -> &trace_analysis::doctor::Diagnosis {
         &self.diagnosis
+    }
+
+    /// Where the trace broke off, if it did and the timeline holds what
+    /// came before (see [`Options::partial`](crate::Options::partial)).
+    pub fn stopped(&self) -> Option<&trace_reader::Error> {
+        self.stopped.as_ref()
     }
 
     /// The minimum mutator utilization curve.

@@ -207,15 +207,6 @@ fn gc_and_stw_ranges() {
     assert!(sweeps > 0);
 }
 
-#[test]
-fn truncated_trace_is_an_error_or_a_prefix() {
-    let bytes = std::fs::read(testdata("go123-testprog-annotations.trace")).unwrap();
-    for cut in [0, 10, bytes.len() / 2] {
-        // Must not panic; either an error or a (shorter) timeline.
-        let _ = Timeline::from_reader(&bytes[..cut], "cut");
-    }
-}
-
 /// Counting while building counts every event the timeline is made of,
 /// and builds the same timeline.
 #[test]
@@ -224,10 +215,74 @@ fn counting_build_counts_every_event() {
     let plain = timeline(name);
     let laid_out = std::sync::atomic::AtomicU64::new(0);
     let f = std::fs::File::open(testdata(name)).unwrap();
-    let counted =
-        Timeline::from_reader_counting(std::io::BufReader::new(f), name, &laid_out).unwrap();
+    let counted = Timeline::build(
+        std::io::BufReader::new(f),
+        name,
+        trace_view::Options::default().count_into(&laid_out),
+    )
+    .unwrap();
     let n = laid_out.load(std::sync::atomic::Ordering::Relaxed);
     assert!(n > 8192, "{n} events: more than one batch");
     assert_eq!(n, plain.stats().events);
     assert_eq!(counted.stats(), plain.stats());
+}
+
+/// A trace that breaks off fails to lay out, unless asked for what came
+/// before: then the timeline holds exactly the events the reader yielded
+/// before its error, keeps the error, and the doctor reports it.
+#[test]
+fn a_trace_that_breaks_off_is_laid_out_up_to_there() {
+    let name = "go123-testprog-gomaxprocs-advance0.trace";
+    let whole = std::fs::read(testdata(name)).unwrap();
+    let cut = &whole[..whole.len() * 2 / 3];
+    let mut before = 0u64;
+    let mut syncs = 0;
+    let mut error = None;
+    for ev in trace_reader::Reader::new(cut).unwrap() {
+        match ev {
+            Ok(ev) => {
+                before += 1;
+                syncs += u32::from(ev.kind() == trace_reader::EventKind::Sync);
+            }
+            Err(e) => error = Some(e),
+        }
+    }
+    let error = error.expect("the cut trace fails to read");
+    assert!(syncs >= 2, "{syncs} generations before the cut");
+
+    match Timeline::from_reader(cut, name) {
+        Err(trace_view::Error::Trace(e)) => assert_eq!(e, error),
+        other => panic!("{other:?}"),
+    }
+    let partial = trace_view::Options::default().partial(true);
+    let tl = Timeline::build(cut, name, partial).unwrap();
+    assert_eq!(tl.stopped(), Some(&error));
+    assert_eq!(tl.stats().events, before);
+    assert!(tl.stats().slices > 0);
+    let meta = trace_view::json::meta_json(&tl);
+    assert!(meta.contains("truncated in generation"), "{meta}");
+    assert!(meta.contains("\"ok\":false"), "{meta}");
+
+    // Nothing but the first sync before the error (a generation cut in
+    // its first batch): still an error, and so is no trace at all.
+    let other = std::fs::read(testdata(
+        "../current/traces/go127-testprog-many-start-stop-advance0.trace",
+    ))
+    .unwrap();
+    let sync_only = &other[..3000];
+    let events: Vec<_> = trace_reader::Reader::new(sync_only)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.kind())
+        .collect();
+    assert_eq!(events, [trace_reader::EventKind::Sync]);
+    assert!(Timeline::build(sync_only, name, partial).is_err());
+    for cut in [0, 10, 64] {
+        assert!(Timeline::build(&whole[..cut], name, partial).is_err());
+    }
+    // A whole trace is whole.
+    assert!(Timeline::build(&whole[..], name, partial)
+        .unwrap()
+        .stopped()
+        .is_none());
 }

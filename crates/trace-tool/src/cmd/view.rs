@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use trace_view::{write_standalone_html, Server, Timeline, DEFAULT_EMBED_BUDGET};
+use trace_view::{write_standalone_html, Options, Server, Timeline, DEFAULT_EMBED_BUDGET};
 
 use super::{input, progress};
 use crate::report;
@@ -61,13 +61,23 @@ fn view(args: &Args) -> anyhow::Result<()> {
         .filter(|m| m.is_file() && path != Path::new("-"))
         .map(|m| m.len());
     let built = progress::reading(input, total, |input, laid_out| {
-        Timeline::from_reader_counting(input, &title, laid_out)
+        let options = Options::default().partial(true).count_into(laid_out);
+        Timeline::build(input, &title, options)
     });
     let tl = built.map_err(|e| match e {
         trace_view::Error::Trace(e) => anyhow::Error::from(e),
         other => anyhow::Error::from(other),
     })?;
     let stats = tl.stats();
+    // A trace that breaks off is shown up to there: the reader's error
+    // line, as other commands print it, and what is shown.
+    if let Some(e) = tl.stopped() {
+        eprintln!(
+            "{}; showing the {} events before it",
+            report::line("view", Some(path), e),
+            stats.events
+        );
+    }
     eprintln!(
         "read {} events into {} slices in {:.2} s ({:.1} MB of rows {})",
         stats.events,
