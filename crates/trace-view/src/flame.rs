@@ -99,7 +99,7 @@ pub struct FlameNode {
     pub file: u32,
     /// The line of the call (0 if the merged frames differ).
     pub line: u64,
-    /// The weight of all paths through it.
+    /// The weight of all paths through it (at most `i64::MAX`: sums saturate).
     pub value: i64,
 }
 
@@ -159,7 +159,7 @@ impl Filter {
                     if s >= b {
                         break;
                     }
-                    sum += e.min(b) - s.max(a);
+                    sum = sum.saturating_add(e.min(b).saturating_sub(s.max(a)));
                 }
                 sum
             }
@@ -267,7 +267,8 @@ fn weights(
                     }
                     let w = f.overlap(lane, s.start.max(t0), s.end.min(t1));
                     if w > 0 {
-                        *by_stack.entry(s.stack0).or_default() += w;
+                        let total = by_stack.entry(s.stack0).or_default();
+                        *total = total.saturating_add(w);
                         items += 1;
                     }
                 })?;
@@ -305,7 +306,7 @@ pub fn flame(
     let mut children: HashMap<(u32, u32), u32> = HashMap::new();
     let mut path = Vec::new();
     for (stack, w) in stacks {
-        nodes[0].value += w;
+        nodes[0].value = nodes[0].value.saturating_add(w);
         path.clear();
         if stack == 0 {
             path.push((NO_STACK, 0, 0));
@@ -327,7 +328,7 @@ pub fn flame(
                 });
             }
             let n = &mut nodes[id as usize];
-            n.value += w;
+            n.value = n.value.saturating_add(w);
             if n.line != line {
                 n.line = 0;
             }

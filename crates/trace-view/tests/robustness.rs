@@ -99,3 +99,18 @@ fn corpus_traces_lay_out_and_answer() {
     assert!(n >= 20, "{n} traces");
     eprintln!("{n} traces from {} directories", dirs.len());
 }
+
+/// Inputs `cargo xtask fuzz view` found.
+#[test]
+fn fuzz_regressions() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        // flame-weight-overflow: a trace cut in a later generation whose
+        // waiting slices, each shorter than the trace, add up to more than
+        // i64::MAX ns in a blocking flame graph (overflowed in `weights`).
+        view(&std::fs::read(e.path()).unwrap());
+        n += 1;
+    }
+    assert!(n > 0);
+}
