@@ -474,7 +474,13 @@ impl StatsBuilder {
     }
 
     /// The statistics of everything seen.
-    pub fn finish(mut self) -> TraceStats {
+    pub fn finish(self) -> TraceStats {
+        self.finish_stopped(None)
+    }
+
+    /// The statistics of everything seen before the reader stopped with
+    /// `error` (which the doctor reports).
+    pub fn finish_stopped(mut self, error: Option<&trace_reader::Error>) -> TraceStats {
         let end = self.last;
         let summary = self.summarizer.finish();
         for r in &summary.unfinished_regions {
@@ -552,7 +558,7 @@ impl StatsBuilder {
             regions,
             goroutine_groups: goroutine_groups(&summary),
             summary,
-            diagnosis: self.doctor.finish(None),
+            diagnosis: self.doctor.finish(error),
             from_rust_recorder: self.from_rust,
         }
     }
@@ -631,6 +637,34 @@ pub fn stats(input: impl Read) -> Result<TraceStats, trace_reader::Error> {
     let mut builder = StatsBuilder::new();
     trace_reader::Reader::new(input)?.feed(&mut builder)?;
     Ok(builder.finish())
+}
+
+/// [`stats`] that keeps what came before the trace broke off (cut short, or
+/// malformed further on): the statistics of every event the reader yielded
+/// before its error, whose doctor reports it, and the error. Still an error
+/// if nothing but the first generation's sync event came before it.
+pub fn stats_partial(
+    input: impl Read,
+) -> Result<(TraceStats, Option<trace_reader::Error>), trace_reader::Error> {
+    let mut builder = StatsBuilder::new();
+    let mut events = 0u64;
+    let mut syncs = 0u64;
+    let fed = trace_reader::Reader::new(input)?.feed(&mut trace_reader::consume::from_fn(
+        |ev: &Event| {
+            events += 1;
+            syncs += u64::from(ev.kind() == EventKind::Sync);
+            builder.event(ev);
+            Ok::<(), std::convert::Infallible>(())
+        },
+    ));
+    match fed {
+        Ok(_) => Ok((builder.finish(), None)),
+        Err(trace_reader::Stop::Trace(e)) if events > syncs => {
+            Ok((builder.finish_stopped(Some(&e)), Some(e)))
+        }
+        Err(trace_reader::Stop::Trace(e)) => Err(e),
+        Err(trace_reader::Stop::Consumer(never)) => match never {},
+    }
 }
 
 impl trace_reader::Consume for StatsBuilder {

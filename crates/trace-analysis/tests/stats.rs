@@ -201,3 +201,40 @@ fn json_is_valid_and_complete() {
     assert!(v["goroutine_groups"].as_array().unwrap().len() > 1);
     assert!(v["gc"]["stw"]["count"].as_u64().unwrap() >= 1);
 }
+
+/// A trace that breaks off: `stats` fails; `stats_partial` summarizes the
+/// events the reader yielded before the error (counted here directly),
+/// returns the error and has the doctor report it; nothing but a sync
+/// before the error is still an error; a whole trace has no error.
+#[test]
+fn partial_stats_are_of_the_events_before_the_error() {
+    use trace_analysis::doctor::Finding;
+    let whole =
+        fs::read(testdata().join("traces/go123-testprog-gomaxprocs-advance0.trace")).unwrap();
+    let cut = &whole[..whole.len() * 2 / 3];
+    let (mut before, mut error) = (0u64, None);
+    for ev in Reader::new(cut).unwrap() {
+        match ev {
+            Ok(_) => before += 1,
+            Err(e) => error = Some(e),
+        }
+    }
+    let error = error.expect("the cut trace fails to read");
+    assert_eq!(stats::stats(cut).unwrap_err(), error);
+    let (st, stopped) = stats::stats_partial(cut).unwrap();
+    assert_eq!(stopped, Some(error));
+    assert_eq!(st.events, before);
+    assert!(st
+        .diagnosis
+        .findings
+        .iter()
+        .any(|f| matches!(f, Finding::Truncated { .. })));
+
+    let other =
+        fs::read(testdata().join("current/traces/go127-testprog-many-start-stop-advance0.trace"))
+            .unwrap();
+    assert!(stats::stats_partial(&other[..3000]).is_err(), "a sync only");
+    let (all, stopped) = stats::stats_partial(&whole[..]).unwrap();
+    assert!(stopped.is_none());
+    assert_eq!(all.to_json(), stats::stats(&whole[..]).unwrap().to_json());
+}

@@ -238,3 +238,26 @@ fn check_exit_status_follows_the_bounds() {
         Some(2)
     );
 }
+
+/// `stats` on a trace that breaks off: the summary of what came before, its
+/// doctor line saying so, and the reader's error line on standard error
+/// after it; exit status 0, as `view` and `pprof` use what came before.
+#[test]
+fn stats_of_a_trace_that_breaks_off() {
+    let whole = fs::read(trace("go123-testprog-gomaxprocs-advance0")).unwrap();
+    let cut = tmp("stats-cut.trace");
+    fs::write(&cut, &whole[..whole.len() * 2 / 3]).unwrap();
+    let o = tool(&["stats", cut.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stdout(&o).contains("truncated in generation"),
+        "{}",
+        stdout(&o)
+    );
+    let want = format!("trace-tool stats: {}: ", cut.display());
+    assert!(stderr.starts_with(&want), "{stderr}");
+    assert!(stderr.trim_end().ends_with("events before it"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1);
+    let _ = fs::remove_file(&cut);
+}

@@ -16,7 +16,8 @@ use super::input;
 /// generations, garbage collection and stop-the-world pauses, user tasks and
 /// regions by type with latency percentiles (nearest rank), and goroutines
 /// grouped by start function with where their time went (as `go tool
-/// trace`'s goroutine analysis).
+/// trace`'s goroutine analysis). A trace that breaks off is summarized up
+/// to there, and the reader's error is printed after the summary.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The binary trace (`-` for standard input).
@@ -43,7 +44,9 @@ pub(crate) fn run(args: &Args) -> ExitCode {
 
 fn stats_cmd(args: &Args) -> anyhow::Result<()> {
     let input = input::open(&args.file)?;
-    let stats = stats::stats(input)?;
+    // A trace that breaks off is summarized up to there (as `view` shows
+    // it); the reader's error goes to standard error after the summary.
+    let (stats, stopped) = stats::stats_partial(input)?;
     let text = if args.json {
         let mut s = stats.to_json();
         s.push('\n');
@@ -54,6 +57,13 @@ fn stats_cmd(args: &Args) -> anyhow::Result<()> {
     let mut out = input::create(None)?;
     out.write_all(text.as_bytes())?;
     out.flush()?;
+    if let Some(e) = stopped {
+        eprintln!(
+            "{}; the summary is of the {} events before it",
+            crate::report::line("stats", Some(&args.file), &e),
+            stats.events
+        );
+    }
     Ok(())
 }
 
