@@ -95,6 +95,10 @@ pub(crate) fn run_e2e(args: &[String]) -> Result<()> {
     let annotations = traces.join("go123-testprog-annotations.trace");
     let nested = traces.join("go123-nestedtasks.trace");
     let cpu = traces.join("go123-testprog-cpu-profile.trace");
+    // A trace that breaks off two thirds in, as when its process is killed.
+    let cut = out.join("go-cut.trace");
+    let whole = std::fs::read(traces.join("go123-testprog-gomaxprocs-advance0.trace"))?;
+    std::fs::write(&cut, &whole[..whole.len() * 2 / 3])?;
     let tool = target.join("release/trace-tool");
     let mut cmd = Command::new("node");
     cmd.arg("e2e/e2e.mjs")
@@ -121,6 +125,10 @@ pub(crate) fn run_e2e(args: &[String]) -> Result<()> {
         .args([
             "--fixture",
             &format!("runtime-demo={}:cpu:noblock", path_str(&runtime_trace)?),
+        ])
+        .args([
+            "--fixture",
+            &format!("go-cut={}:plain:noblock:cut", path_str(&cut)?),
         ])
         .args(["--html", &format!("go-nestedtasks={}", path_str(&nested)?)])
         .args(["--html", &format!("go-cpu={}:plain:cpu", path_str(&cpu)?)]);

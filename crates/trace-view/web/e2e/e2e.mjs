@@ -3,7 +3,7 @@
 // trace with our runtime and installs what is missing; by hand:
 //
 //   node e2e/e2e.mjs --tool PATH/trace-tool --out DIR [--chromium /usr/bin/chromium]
-//        --fixture NAME=TRACE[:large][:plain][:cpu][:noblock] ... [--html NAME=TRACE]
+//        --fixture NAME=TRACE[:large][:plain][:cpu][:noblock][:cut] ... [--html NAME=TRACE]
 //
 // For each fixture it starts `trace-tool view TRACE`, opens the printed URL
 // and checks, like a user would, that the lanes, a task, a region and a log
@@ -21,7 +21,9 @@
 // need not block), a click zooming into a frame,
 // the hover text; and, on pages with tasks (not `:plain`), the slowest
 // task's flame graph and wake chain. The offline page must compute the
-// flame graph the server answers for the same range.
+// flame graph the server answers for the same range. A fixture marked
+// `:cut` is a trace that breaks off: it is shown up to there, and the
+// doctor's line must say so.
 
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -45,7 +47,7 @@ function parseArgs(argv) {
       let rest = value;
       const flags = new Set();
       for (;;) {
-        const m = rest.match(/:(large|plain|cpu|noblock)$/);
+        const m = rest.match(/:(large|plain|cpu|noblock|cut)$/);
         if (!m) break;
         flags.add(m[1]);
         rest = rest.slice(0, -m[0].length);
@@ -57,6 +59,7 @@ function parseArgs(argv) {
         plain: flags.has("plain") || flags.has("large"),
         cpu: flags.has("cpu"),
         noblock: flags.has("noblock"),
+        cut: flags.has("cut"),
       });
     } else throw new Error(`unknown argument ${k}`);
   }
@@ -353,7 +356,7 @@ function fmt(ns) {
 }
 
 /** The checks every page gets; `annotated` pages must show tasks, regions and logs. */
-async function checkPage(page, name, { annotated, plain = !annotated, cpu = false, noblock = false, large = false }) {
+async function checkPage(page, name, { annotated, plain = !annotated, cpu = false, noblock = false, large = false, cut = false }) {
   const k = await kinds(page);
   console.log(`  drawn: ${JSON.stringify(k)}`);
   const lanes = await page.evaluate(() => window.traceView.lanesShown());
@@ -371,6 +374,7 @@ async function checkPage(page, name, { annotated, plain = !annotated, cpu = fals
   // The trace doctor's line, and the MMU curve.
   const doctor = (await page.locator("#doctor").textContent()) ?? "";
   check(doctor.length > 0, `the doctor line is shown (${doctor})`);
+  if (cut) check(/^⚠ truncated in generation \d+/.test(doctor), `the doctor line says first where the trace breaks off (${doctor.slice(0, 90)})`);
   await page.click("#mmu-button");
   await until(page, () => document.getElementById("details").dataset.kind === "mmu", 5000);
   const mmuPoints = await page.locator("#details svg.mmu circle").count();
@@ -464,7 +468,7 @@ try {
       console.log(`  ${server.log().split("\n")[0]}`);
       console.log(`  opened in ${openMs} ms (URL after ${server.urlMs} ms, page ready ${pageMs} ms after loading it)`);
       if (f.large) check(openMs < LARGE_LIMIT_MS, `the large trace opens in under ${LARGE_LIMIT_MS / 1000} s (${(openMs / 1000).toFixed(2)} s)`);
-      const more = await checkPage(page, f.name, { annotated: !f.plain, plain: f.plain, cpu: f.cpu, noblock: f.noblock, large: f.large });
+      const more = await checkPage(page, f.name, { annotated: !f.plain, plain: f.plain, cpu: f.cpu, noblock: f.noblock, large: f.large, cut: f.cut });
       results.push({ fixture: f.name, mode: "served", openMs, urlMs: server.urlMs, pageMs, ...more });
       await page.close();
     } finally {

@@ -27,7 +27,11 @@ async function main(): Promise<void> {
     meta.lanes.filter((l) => l.kind === "goroutine").length,
   )} goroutines${src.kind === "embedded" ? " · offline" : ""}`;
   const doctor = $("doctor");
-  doctor.textContent = meta.doctor.ok ? "doctor: ok" : `⚠ ${meta.doctor.line}`;
+  // A trace that breaks off says so first: the rest of the line may be cut.
+  const findings = [...meta.doctor.findings].sort(
+    (a, b) => Number(b.startsWith("truncated")) - Number(a.startsWith("truncated")),
+  );
+  doctor.textContent = meta.doctor.ok ? "doctor: ok" : `⚠ ${findings.join("; ")}`;
   doctor.classList.toggle("warn", !meta.doctor.ok);
   doctor.title = meta.doctor.ok
     ? "The trace doctor found nothing that limits this trace."
