@@ -2,8 +2,9 @@
 //! (`trace-runtime`, `trace-annotate`, `trace-flight`): a lock that runs
 //! one recording at a time, an in-memory writer to stream into, the trace
 //! format the tests record in, and the hook that saves traces for
-//! `cargo xtask oracle`. A dev-dependency only; it depends on no workspace
-//! crate.
+//! `cargo xtask oracle`; and by the robustness tests of the crates that
+//! read traces, the small curated traces and damaged copies of them
+//! ([`damage`]). A dev-dependency only; it depends on no workspace crate.
 //!
 //! ```
 //! use std::io::Write;
@@ -15,6 +16,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub mod damage;
 pub mod http;
 
 use std::io::{self, Write};

@@ -6,26 +6,13 @@
 
 use std::path::Path;
 
-use trace_view::fuzzing::{check, view, Checked};
+use trace_testkit::damage::{small_traces, Damage};
 
-fn small_traces() -> Vec<Vec<u8>> {
-    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut res = Vec::new();
-    for dir in ["testdata/traces", "testdata/current/traces"] {
-        for e in std::fs::read_dir(ws.join(dir)).unwrap().flatten() {
-            let data = std::fs::read(e.path()).unwrap();
-            if data.len() <= 64 << 10 {
-                res.push(data);
-            }
-        }
-    }
-    assert!(res.len() >= 5);
-    res
-}
+use trace_view::fuzzing::{check, view, Checked};
 
 #[test]
 fn whole_traces() {
-    for t in small_traces() {
+    for t in small_traces(64 << 10) {
         view(&t);
     }
 }
@@ -35,7 +22,7 @@ fn whole_traces() {
 #[test]
 fn truncated_traces() {
     let mut partial = 0;
-    for t in small_traces() {
+    for t in small_traces(64 << 10) {
         let step = (t.len() / 25).max(1);
         for len in (0..t.len()).step_by(step) {
             view(&t[..len]);
@@ -47,23 +34,10 @@ fn truncated_traces() {
 
 #[test]
 fn damaged_traces() {
-    // A fixed pseudo-random walk over positions and values.
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    for t in small_traces() {
+    let mut damage = Damage::new(0x2545_f491_4f6c_dd1d);
+    for t in small_traces(64 << 10) {
         for _ in 0..20 {
-            let mut d = t.clone();
-            for _ in 0..1 + next() % 4 {
-                let at = 16 + (next() as usize) % (d.len().max(17) - 16);
-                if let Some(b) = d.get_mut(at) {
-                    *b = next() as u8;
-                }
-            }
+            let d = damage.copy(&t);
             view(&d);
         }
     }
