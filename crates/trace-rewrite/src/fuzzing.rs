@@ -6,7 +6,7 @@
 //! fuzzer looks for).
 
 use trace_reader::Reader;
-use trace_wire::Version;
+use trace_wire::fuzzing::under_a_header;
 
 use crate::{rewrite, Generation, RedactOptions, Redactor};
 
@@ -20,10 +20,7 @@ use crate::{rewrite, Generation, RedactOptions, Redactor};
 ///   whole.
 pub fn rewrite_round_trip(data: &[u8]) {
     check(data);
-    if let Some((&v, body)) = data.split_first() {
-        let version = Version::ALL[usize::from(v) % Version::ALL.len()];
-        let mut trace = version.header().to_vec();
-        trace.extend_from_slice(body);
+    if let Some(trace) = under_a_header(data) {
         check(&trace);
     }
 }
@@ -81,10 +78,7 @@ fn check(data: &[u8]) {
 ///   reads to the end.
 pub fn write_round_trip(data: &[u8]) {
     check_writer(data);
-    if let Some((&v, body)) = data.split_first() {
-        let version = Version::ALL[usize::from(v) % Version::ALL.len()];
-        let mut trace = version.header().to_vec();
-        trace.extend_from_slice(body);
+    if let Some(trace) = under_a_header(data) {
         check_writer(&trace);
     }
 }

@@ -6,7 +6,7 @@
 //! a fuzzer looks for).
 
 use trace_analysis::doctor::Finding;
-use trace_reader::Version;
+use trace_wire::fuzzing::under_a_header;
 
 use crate::server::{answer, Shared};
 use crate::{standalone_html, LaneKind, Timeline};
@@ -25,10 +25,7 @@ use crate::{standalone_html, LaneKind, Timeline};
 /// - the offline page is written within its budget.
 pub fn view(data: &[u8]) {
     check(data);
-    if let Some((&v, body)) = data.split_first() {
-        let version = Version::ALL[usize::from(v) % Version::ALL.len()];
-        let mut trace = version.header().to_vec();
-        trace.extend_from_slice(body);
+    if let Some(trace) = under_a_header(data) {
         check(&trace);
     }
 }

@@ -9,6 +9,17 @@ use crate::{
     CpuSamples, Error, EventCursor, SizeEncoding, Stacks, Strings, Version,
 };
 
+/// `data`'s tail under the header of the version its first byte picks, so
+/// that short inputs reach the layers past the header without having to
+/// guess one; `None` for no input. The other crates' harnesses use it too.
+pub fn under_a_header(data: &[u8]) -> Option<Vec<u8>> {
+    let (&v, body) = data.split_first()?;
+    let version = Version::ALL[usize::from(v) % Version::ALL.len()];
+    let mut trace = version.header().to_vec();
+    trace.extend_from_slice(body);
+    Some(trace)
+}
+
 /// Decodes `data` as a trace, batch by batch and event by event, checking:
 /// - the slice and streaming batch readers agree, on success and on error;
 /// - every decoded batch header and event re-encodes to bytes that decode to
@@ -20,10 +31,7 @@ pub fn batches(data: &[u8]) {
     if read_header(data).is_ok() {
         check_trace(data);
     }
-    if let Some((&v, body)) = data.split_first() {
-        let version = Version::ALL[usize::from(v) % Version::ALL.len()];
-        let mut trace = version.header().to_vec();
-        trace.extend_from_slice(body);
+    if let Some(trace) = under_a_header(data) {
         check_trace(&trace);
     }
 }
