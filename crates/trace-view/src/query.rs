@@ -432,6 +432,17 @@ mod tests {
         }
     }
 
+    fn log(time: i64) -> Mark {
+        Mark {
+            time,
+            task: 0,
+            category: 0,
+            message: 0,
+            stack: 0,
+            kind: crate::model::MarkKind::Log,
+        }
+    }
+
     fn run(row: &[Slice], t0: i64, t1: i64, res: i64) -> Vec<Item> {
         let mut out = Vec::new();
         decimate_row(row, t0, t1, res, &mut out);
@@ -569,18 +580,7 @@ mod tests {
                 assert_eq!(n, got.len(), "[{t0}, {t1}) at {r}");
             }
         }
-        let marks: Vec<Mark> = row
-            .iter()
-            .step_by(3)
-            .map(|x| Mark {
-                time: x.start,
-                task: 0,
-                category: 0,
-                message: 0,
-                stack: 0,
-                kind: crate::model::MarkKind::Log,
-            })
-            .collect();
+        let marks: Vec<Mark> = row.iter().step_by(3).map(|x| log(x.start)).collect();
         for &r in &res {
             let mut got = Vec::new();
             decimate_marks(&marks, 100, t - 100, r, &mut got);
@@ -590,16 +590,7 @@ mod tests {
 
     #[test]
     fn marks_thin_out() {
-        let marks: Vec<Mark> = (0..100)
-            .map(|i| Mark {
-                time: i,
-                task: 0,
-                category: 0,
-                message: 0,
-                stack: 0,
-                kind: crate::model::MarkKind::Log,
-            })
-            .collect();
+        let marks: Vec<Mark> = (0..100).map(log).collect();
         let mut out = Vec::new();
         decimate_marks(&marks, 10, 60, 10, &mut out);
         assert_eq!(out.len(), 5);
