@@ -174,6 +174,12 @@ impl Doctor {
         Self::default()
     }
 
+    /// Whether it has seen an event other than a generation's sync: a
+    /// trace that stops before one says nothing of its own.
+    pub fn saw_more_than_syncs(&self) -> bool {
+        self.events > self.syncs
+    }
+
     /// Takes in the next event.
     pub fn event(&mut self, ev: &Event) {
         self.events += 1;
@@ -250,7 +256,7 @@ impl Doctor {
         }
         // Sync events are the reader's; a trace that stops before any event
         // of its own says nothing about samples.
-        if self.events > self.syncs && self.cpu_samples == 0 {
+        if self.saw_more_than_syncs() && self.cpu_samples == 0 {
             findings.push(Finding::NoCpuSamples);
         }
         // A whole generation read without a clock snapshot.

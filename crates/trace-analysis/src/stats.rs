@@ -647,19 +647,9 @@ pub fn stats_partial(
     input: impl Read,
 ) -> Result<(TraceStats, Option<trace_reader::Error>), trace_reader::Error> {
     let mut builder = StatsBuilder::new();
-    let mut events = 0u64;
-    let mut syncs = 0u64;
-    let fed = trace_reader::Reader::new(input)?.feed(&mut trace_reader::consume::from_fn(
-        |ev: &Event| {
-            events += 1;
-            syncs += u64::from(ev.kind() == EventKind::Sync);
-            builder.event(ev);
-            Ok::<(), std::convert::Infallible>(())
-        },
-    ));
-    match fed {
+    match trace_reader::Reader::new(input)?.feed(&mut builder) {
         Ok(_) => Ok((builder.finish(), None)),
-        Err(trace_reader::Stop::Trace(e)) if events > syncs => {
+        Err(trace_reader::Stop::Trace(e)) if builder.doctor.saw_more_than_syncs() => {
             Ok((builder.finish_stopped(Some(&e)), Some(e)))
         }
         Err(trace_reader::Stop::Trace(e)) => Err(e),

@@ -87,7 +87,7 @@ pub(crate) fn build<R: Read>(
     // there is more than a sync event.
     let stopped = match result {
         Ok(()) => None,
-        Err(e) if options.partial && builder.events > builder.syncs => Some(e),
+        Err(e) if options.partial && side.doctor.saw_more_than_syncs() => Some(e),
         Err(e) => return Err(e.into()),
     };
     let mut tl = builder.finish(side, title.to_string(), version, stopped.as_ref())?;
@@ -275,7 +275,6 @@ struct Builder {
     goroutines: PointsBuilder,
     goroutines_runnable: PointsBuilder,
     events: u64,
-    syncs: u64,
     /// CPU samples: time, goroutine, stack.
     samples: Vec<(i64, i64, u32)>,
 }
@@ -303,7 +302,6 @@ impl Builder {
             running: 0,
             runnable: 0,
             events: 0,
-            syncs: 0,
             samples: Vec::new(),
         }
     }
@@ -315,10 +313,7 @@ impl Builder {
         let t = abs - base;
         self.last = t;
         match ev.kind() {
-            EventKind::Sync => {
-                self.syncs += 1;
-                self.stacks.next_generation();
-            }
+            EventKind::Sync => self.stacks.next_generation(),
             EventKind::StateTransition => self.transition(ev, t),
             EventKind::RangeBegin | EventKind::RangeActive | EventKind::RangeEnd => {
                 self.range(ev, t)

@@ -134,7 +134,7 @@ impl Merger<'_> {
     /// A run of short slices (one, or a whole block).
     fn short(&mut self, unit: Group) {
         if let Some(g) = &mut self.group {
-            if unit.start - g.end < self.res && g.end - g.start < self.res {
+            if joins(g.start, g.end, unit.start, self.res) {
                 g.end = g.end.max(unit.end);
                 g.count += unit.count;
                 for (w, u) in g.weight.iter_mut().zip(unit.weight) {
@@ -183,6 +183,25 @@ impl Merger<'_> {
     }
 }
 
+/// Whether a unit starting at `start` joins the group `[g0, g1)` at `res`:
+/// it begins within `res` of the group's end, and the group is still
+/// narrower than `res`.
+fn joins(g0: i64, g1: i64, start: i64, res: i64) -> bool {
+    start - g1 < res && g1 - g0 < res
+}
+
+/// Whether block `b` merges as a unit at `res` over `[t0, t1)` (from its
+/// directory entry, unread): more than one slice, all of them and the block
+/// shorter than `res`, all inside the window.
+fn merges_whole(b: &BlockMeta, t0: i64, t1: i64, res: i64) -> bool {
+    res > 0
+        && b.count > 1
+        && b.max_dur < res
+        && b.end.saturating_sub(b.start) < res
+        && b.start >= t0
+        && b.end < t1
+}
+
 /// The slices of `row` (sorted, not overlapping) that overlap `[t0, t1)`,
 /// decimated at `res` (0: none), appended to `out`.
 pub fn decimate_row(row: &[Slice], t0: i64, t1: i64, res: i64, out: &mut Vec<Item>) {
@@ -210,13 +229,7 @@ pub fn decimate(row: &Row, t0: i64, t1: i64, res: i64, out: &mut Vec<Item>) -> i
     let (mut buf, mut slices) = (Vec::new(), Vec::new());
     for i in row.blocks_in(t0, t1) {
         let b = &row.blocks()[i];
-        let whole = res > 0
-            && b.count > 1
-            && b.max_dur < res
-            && b.end.saturating_sub(b.start) < res
-            && b.start >= t0
-            && b.end < t1;
-        if whole {
+        if merges_whole(b, t0, t1, res) {
             m.block(b);
             continue;
         }
@@ -249,10 +262,9 @@ pub fn count_decimated(
     let (mut buf, mut slices) = (Vec::new(), Vec::new());
     for i in row.blocks_in(t0, t1) {
         let b = &row.blocks()[i];
-        let inside = b.count > 1 && b.start >= t0 && b.end < t1;
         let mut read = false;
         for ((c, w), &r) in counters.iter_mut().zip(&mut whole).zip(res) {
-            *w = inside && r > 0 && b.max_dur < r && b.end.saturating_sub(b.start) < r;
+            *w = merges_whole(b, t0, t1, r);
             if *w {
                 c.short(b.start, b.end);
             } else {
@@ -322,7 +334,7 @@ impl Counter {
 
     fn short(&mut self, start: i64, end: i64) {
         if let Some((g0, g1)) = &mut self.group {
-            if start - *g1 < self.res && *g1 - *g0 < self.res {
+            if joins(*g0, *g1, start, self.res) {
                 *g1 = (*g1).max(end);
                 return;
             }
