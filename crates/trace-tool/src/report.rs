@@ -27,6 +27,12 @@ pub(crate) fn fail(
     ExitCode::from(code)
 }
 
+/// For a trace that broke off where the command used what came before:
+/// the line [`fail`] would print, then `; ` and what was used.
+pub(crate) fn stopped_early(cmd: &str, file: &Path, err: &trace_reader::Error, used: &str) {
+    eprintln!("{}; {used}", line(cmd, Some(file), err));
+}
+
 /// Like [`fail`], for an error that is only words.
 pub(crate) fn fail_msg(cmd: &str, file: Option<&Path>, msg: &str, code: u8) -> ExitCode {
     eprintln!("{}", prefix(cmd, file) + msg);

@@ -58,11 +58,8 @@ fn stats_cmd(args: &Args) -> anyhow::Result<()> {
     out.write_all(text.as_bytes())?;
     out.flush()?;
     if let Some(e) = stopped {
-        eprintln!(
-            "{}; the summary is of the {} events before it",
-            crate::report::line("stats", Some(&args.file), &e),
-            stats.events
-        );
+        let shown = format!("the summary is of the {} events before it", stats.events);
+        crate::report::stopped_early("stats", &args.file, &e, &shown);
     }
     Ok(())
 }

@@ -54,8 +54,6 @@ fn view(args: &Args) -> anyhow::Result<()> {
         _ => report::name(path).into_owned(),
     };
     let start = Instant::now();
-    // The reader's errors as they are, so that they are reported like every
-    // other command's (with where in the trace).
     let total = std::fs::metadata(path)
         .ok()
         .filter(|m| m.is_file() && path != Path::new("-"))
@@ -64,19 +62,17 @@ fn view(args: &Args) -> anyhow::Result<()> {
         let options = Options::default().partial(true).count_into(laid_out);
         Timeline::build(input, &title, options)
     });
+    // The reader's errors as they are, so that they are reported like every
+    // other command's (with where in the trace).
     let tl = built.map_err(|e| match e {
         trace_view::Error::Trace(e) => anyhow::Error::from(e),
         other => anyhow::Error::from(other),
     })?;
     let stats = tl.stats();
-    // A trace that breaks off is shown up to there: the reader's error
-    // line, as other commands print it, and what is shown.
+    // A trace that breaks off is shown up to there.
     if let Some(e) = tl.stopped() {
-        eprintln!(
-            "{}; showing the {} events before it",
-            report::line("view", Some(path), e),
-            stats.events
-        );
+        let shown = format!("showing the {} events before it", stats.events);
+        report::stopped_early("view", path, e, &shown);
     }
     eprintln!(
         "read {} events into {} slices in {:.2} s ({:.1} MB of rows {})",
