@@ -90,9 +90,7 @@ pub(crate) fn build<R: Read>(
         Err(e) if options.partial && side.doctor.saw_more_than_syncs() => Some(e),
         Err(e) => return Err(e.into()),
     };
-    let mut tl = builder.finish(side, title.to_string(), version, stopped.as_ref())?;
-    tl.stopped = stopped;
-    Ok(tl)
+    Ok(builder.finish(side, title.to_string(), version, stopped)?)
 }
 
 /// What the reading thread works out besides reading.
@@ -613,7 +611,7 @@ impl Builder {
         side: Side,
         title: String,
         version: String,
-        stopped: Option<&trace_reader::Error>,
+        stopped: Option<trace_reader::Error>,
     ) -> std::io::Result<Timeline> {
         let end = self.last;
         // Close what is open.
@@ -802,7 +800,7 @@ impl Builder {
         store.flush()?;
         let task_details = task_details(&lanes, &self.tasks, &task_by_id)?;
 
-        let diagnosis = side.doctor.finish(stopped);
+        let diagnosis = side.doctor.finish(stopped.as_ref());
         let utilization = side.mmu.finish();
         let windows = log_windows(end, MMU_POINTS);
         let mmu = MmuCurve {
@@ -844,7 +842,7 @@ impl Builder {
             task_details,
             task_by_id,
             diagnosis,
-            stopped: None,
+            stopped,
             mmu,
             charts,
             samples,
